@@ -1,0 +1,52 @@
+# `make run`: set everything up (.venv, Python and npm packages, database, demo data) and
+# serve the portal at http://127.0.0.1:5000.  `make test`: the whole test suite.
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+FLASK   := $(BIN)/flask --app wsgi
+VENDOR  := portal/static/vendor
+
+.PHONY: run setup test test-browser lint format migrate demo clean
+
+run: setup migrate demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+setup: $(VENV)/.installed $(VENDOR)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 ou plus récent est requis.")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+$(VENDOR)/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm est requis (paquet Debian npm, ou Node.js)."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/
+	@touch $@
+
+migrate: setup
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo seed
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-browser: setup
+	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR)

@@ -1,0 +1,179 @@
+"""Who may see or do what: the one place that decides.
+
+Views declare the roles that may reach them with `roles_required`; object-level rules
+(this funder's users, this OF's data) are the `can_*` functions and the `*_scope`
+queries below. Views and templates call these, never re-implement them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, NoReturn, TypeVar
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import Select, and_, exists, or_, select
+
+from portal import audit
+from portal.extensions import db, login_manager
+from portal.models import FUNDER_ROLES, Funder, FunderProvider, Provider, Role, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ALL_ROLES = frozenset(Role)
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Log-in required, and one of `roles`; others get 403 and an audit event."""
+    allowed = frozenset(roles)
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                deny(current_user, "rôle non autorisé")
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = allowed  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def deny(user: User, reason: str, *, status: int = 403, **details: Any) -> NoReturn:
+    """Record a refused access, then answer 403 (or 404 to hide what exists)."""
+    from flask import request
+
+    audit.record(
+        "access.denied",
+        actor=user,
+        details={"reason": reason, "path": request.path, "method": request.method, **details},
+    )
+    db.session.commit()
+    abort(status)
+
+
+# --- Object-level rules ---------------------------------------------------------------
+
+
+def is_funder_side(user: User) -> bool:
+    return user.role in FUNDER_ROLES
+
+
+def funds_provider(funder_id: int | None, provider_id: int | None) -> bool:
+    if funder_id is None or provider_id is None:
+        return False
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    FunderProvider.funder_id == funder_id,
+                    FunderProvider.provider_id == provider_id,
+                )
+            )
+        )
+    )
+
+
+def can_view_funder(user: User, funder: Funder) -> bool:
+    return user.role == Role.ADMIN or (is_funder_side(user) and user.funder_id == funder.id)
+
+
+def can_manage_funders(user: User) -> bool:
+    return user.role == Role.ADMIN
+
+
+def can_view_provider(user: User, provider: Provider) -> bool:
+    if user.role in (Role.ADMIN, Role.MINISTRY):
+        return True
+    if user.role == Role.PROVIDER:
+        return user.provider_id == provider.id
+    return is_funder_side(user) and funds_provider(user.funder_id, provider.id)
+
+
+def can_manage_providers(user: User) -> bool:
+    """Add an OF to the funder's followed list."""
+    return user.role == Role.FUNDER_ADMIN
+
+
+def invitable_roles(user: User) -> tuple[Role, ...]:
+    if user.role == Role.ADMIN:
+        return (Role.FUNDER_ADMIN, Role.MINISTRY, Role.ADMIN)
+    if user.role == Role.FUNDER_ADMIN:
+        return (Role.CONTROLLER, Role.FUNDER_ADMIN, Role.PROVIDER)
+    return ()
+
+
+def can_invite(
+    user: User, role: Role, *, funder_id: int | None = None, provider_id: int | None = None
+) -> bool:
+    if role not in invitable_roles(user):
+        return False
+    if user.role == Role.ADMIN:
+        return role != Role.FUNDER_ADMIN or funder_id is not None
+    # A funder admin: their own funder's staff, or users of an OF their funder funds.
+    if role == Role.PROVIDER:
+        return funds_provider(user.funder_id, provider_id)
+    return funder_id == user.funder_id
+
+
+def can_manage_user(user: User, target: User) -> bool:
+    """Deactivate, reactivate, or send a new invitation."""
+    if target.id == user.id:
+        return False
+    if user.role == Role.ADMIN:
+        return True
+    if user.role != Role.FUNDER_ADMIN:
+        return False
+    if target.role in FUNDER_ROLES:
+        return target.funder_id == user.funder_id
+    if target.role == Role.PROVIDER:
+        return funds_provider(user.funder_id, target.provider_id)
+    return False
+
+
+def can_view_audit_log(user: User) -> bool:
+    return user.role == Role.ADMIN
+
+
+# --- Scopes: what a list page may show -------------------------------------------------
+
+
+def users_scope(user: User) -> Select[tuple[User]]:
+    """The users a user may see in the administration pages."""
+    query = select(User)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.FUNDER_ADMIN:
+        funded = select(FunderProvider.provider_id).where(
+            FunderProvider.funder_id == user.funder_id
+        )
+        return query.where(
+            or_(
+                and_(User.role.in_([r.value for r in FUNDER_ROLES]), User.funder_id == user.funder_id),
+                and_(User.role == Role.PROVIDER, User.provider_id.in_(funded)),
+            )
+        )
+    return query.where(User.id == user.id)
+
+
+def providers_scope(user: User) -> Select[tuple[Provider]]:
+    """The OF a user may see."""
+    query = select(Provider)
+    if user.role in (Role.ADMIN, Role.MINISTRY):
+        return query
+    if user.role == Role.PROVIDER:
+        return query.where(Provider.id == user.provider_id)
+    if is_funder_side(user):
+        return query.join(FunderProvider, FunderProvider.provider_id == Provider.id).where(
+            FunderProvider.funder_id == user.funder_id
+        )
+    return query.where(Provider.id.is_(None))
+
+
+def roles_of(view: Callable[..., Any]) -> Iterable[Role] | None:
+    """The roles a view was declared for, or None when it is public."""
+    return getattr(view, "allowed_roles", None)

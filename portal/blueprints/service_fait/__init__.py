@@ -1,0 +1,5 @@
+"""Contrôles de service fait."""
+
+from portal.blueprints.service_fait.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,132 @@
+"""Users, their login sessions and their one-time account links."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.organisations import Funder, Provider
+from portal.models.types import UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    FUNDER_ADMIN = "funder_admin"
+    CONTROLLER = "controller"
+    PROVIDER = "provider"
+    MINISTRY = "ministry"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrateur de la plateforme",
+    Role.FUNDER_ADMIN: "Administrateur financeur",
+    Role.CONTROLLER: "Contrôleur",
+    Role.PROVIDER: "Organisme de formation",
+    Role.MINISTRY: "Correspondant ministériel",
+}
+
+FUNDER_ROLES = frozenset({Role.FUNDER_ADMIN, Role.CONTROLLER})
+
+_ROLE_ATTACHMENT = (
+    "(role IN ('funder_admin', 'controller') AND funder_id IS NOT NULL"
+    " AND provider_id IS NULL AND region_code IS NULL)"
+    " OR (role = 'provider' AND provider_id IS NOT NULL AND funder_id IS NULL"
+    " AND region_code IS NULL)"
+    " OR (role = 'ministry' AND funder_id IS NULL AND provider_id IS NULL)"
+    " OR (role = 'admin' AND funder_id IS NULL AND provider_id IS NULL"
+    " AND region_code IS NULL)"
+)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_ROLE_ATTACHMENT, name="role_attachment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    funder_id: Mapped[int | None] = mapped_column(ForeignKey("funders.id"), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    # A ministry liaison may be limited to one region (INSEE region code).
+    region_code: Mapped[str | None] = mapped_column(String(3))
+    # None until the invited user sets a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    funder: Mapped[Funder | None] = relationship()
+    provider: Mapped[Provider | None] = relationship()
+
+    # Flask-Login protocol.
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def is_pending(self) -> bool:
+        """Invited but has not set a password yet."""
+        return self.password_hash is None
+
+    @property
+    def status_label(self) -> str:
+        if not self.is_active:
+            return "Désactivé"
+        return "Invitation en attente" if self.is_pending else "Actif"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class UserSession(db.Model):
+    """A server-side record of one login, so that sessions can be ended from the server."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()
+
+
+class TokenPurpose(enum.StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"
+
+
+class AccountToken(db.Model):
+    """One invitation or password-reset link: signed, expiring, usable once."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

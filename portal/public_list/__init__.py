@@ -1,0 +1,1 @@
+"""Import of the DGEFP public list of training providers (liste publique des OF)."""

@@ -1,0 +1,679 @@
+"""Streaming parser of the DGEFP "Liste publique des organismes de formation" CSV.
+
+Pure standard library (no Flask, no database): it turns the daily CSV published on
+data.gouv.fr (~160,000 rows, ~38 MB) into :class:`ListEntry` objects, one at a time, and
+collects the lines it had to skip as :class:`RejectedLine` objects with a French reason.
+
+Usage::
+
+    with open(path, "rb") as f, PublicListReader(f) as reader:  # header checked here
+        for entry in reader:
+            ...
+    reader.rows_read, reader.rejected
+
+Format handled (see ``/work/shared/DOMAIN.md``): ``;`` separator; UTF-8 with or without a
+BOM; CRLF or LF line ends; fields optionally double-quoted, with ``""`` inside and ``;`` or
+line breaks allowed between quotes; a trailing ``;`` at the end of the header and of every
+line (an extra empty last field, tolerated when absent); header names with stray spaces.
+
+Choices
+-------
+* **Streaming**: the binary stream is wrapped in :class:`io.TextIOWrapper` and fed line by
+  line to :func:`csv.reader`; memory use does not depend on the file size.
+* **Values**: every value is trimmed (``str.strip``, which also removes non-breaking
+  spaces). Text columns are ``str`` (``""`` when empty); integer columns are ``int | None``;
+  dates (``dd/mm/yyyy``, ISO ``yyyy-mm-dd`` tolerated) are ``datetime.date | None``.
+  Identifiers, postal codes and region codes stay strings, leading zeros included.
+* **Certifications**: four ``bool`` fields on :class:`ListEntry`, named like the keys of
+  :data:`CATEGORIES` (``entry.vae``, or ``getattr(entry, key)``), plus the
+  ``certifications`` property (a ``dict``) and ``certified_categories``. ``true``/``false``,
+  ``Oui``/``Non`` (any case; also ``vrai``/``faux``, ``1``/``0``) and the empty string
+  (= not certified) are read; any other value **rejects the line**, because silently reading
+  it as "not certified" would hide a format change that concerns every provider.
+* **Lines rejected** (reported in :attr:`PublicListReader.rejected`, never aborting the
+  import): a wrong number of fields; an absent or unreadable NDA (after removing spaces,
+  dots and dashes it must be exactly 11 digits); an unreadable certification value; bytes
+  that are not valid UTF-8 (the stream is decoded with ``errors="replace"`` and any line
+  holding U+FFFD is rejected: its values could not be trusted); a CSV structure error (e.g. a
+  carriage return alone in an unquoted field); a quoted field that is never closed.
+* **Not rejected**: an invalid SIREN or SIRET (the real list holds some odd ones, and the
+  NDA is the key): the raw trimmed value is kept, nothing is recorded;
+  :attr:`ListEntry.has_valid_siren` / :attr:`ListEntry.has_valid_siret` tell. An unreadable
+  date or number becomes ``None``. Previous NDAs (separated by commas, spaces, ``|``, ``/``
+  or ``;``) that are not 11 digits are dropped. Blank lines are skipped silently.
+* **Line numbers** are physical line numbers in the file (header = line 1; a line ends
+  with LF, so CRLF counts once), and stay right when a quoted field spans several lines.
+  A record spanning several lines that turns out malformed, or spanning more than
+  :data:`MAX_RECORD_LINES` lines, is taken as an unclosed quote: its first line is rejected
+  and the following lines are parsed again, so one stray ``"`` costs one line, not the rest
+  of the file.
+* **Not checked**: duplicate NDAs (one row per NDA is expected; the importer decides).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from types import MappingProxyType, TracebackType
+from typing import BinaryIO, NamedTuple
+
+from portal.identifiers import is_valid_siren, is_valid_siret, normalize
+
+__all__ = [
+    "CATEGORIES",
+    "CATEGORY_LABELS",
+    "EXPECTED_COLUMNS",
+    "MAX_RECORD_LINES",
+    "ListEntry",
+    "NotAPublicList",
+    "PublicListReader",
+    "RejectedLine",
+    "Specialite",
+    "parse",
+]
+
+EXPECTED_COLUMNS: tuple[str, ...] = (
+    "numeroDeclarationActivite",
+    "numerosDeclarationActivitePrecedent",
+    "denomination",
+    "siren",
+    "siretEtablissementDeclarant",
+    "adressePhysiqueOrganismeFormation.voie",
+    "adressePhysiqueOrganismeFormation.codePostal",
+    "adressePhysiqueOrganismeFormation.ville",
+    "adressePhysiqueOrganismeFormation.codeRegion",
+    "certifications.actionsDeFormation",
+    "certifications.bilansDeCompetences",
+    "certifications.VAE",
+    "certifications.actionsDeFormationParApprentissage",
+    "organismeEtrangerRepresente.denomination",
+    "organismeEtrangerRepresente.voie",
+    "organismeEtrangerRepresente.codePostal",
+    "organismeEtrangerRepresente.ville",
+    "organismeEtrangerRepresente.pays",
+    "informationsDeclarees.dateDerniereDeclaration",
+    "informationsDeclarees.debutExercice",
+    "informationsDeclarees.finExercice",
+    "informationsDeclarees.specialitesDeFormation.codeSpecialite1",
+    "informationsDeclarees.specialitesDeFormation.libelleSpecialite1",
+    "informationsDeclarees.specialitesDeFormation.codeSpecialite2",
+    "informationsDeclarees.specialitesDeFormation.libelleSpecialite2",
+    "informationsDeclarees.specialitesDeFormation.codeSpecialite3",
+    "informationsDeclarees.specialitesDeFormation.libelleSpecialite3",
+    "informationsDeclarees.nbStagiaires",
+    "informationsDeclarees.nbStagiairesConfiesParUnAutreOF",
+    "informationsDeclarees.effectifFormateurs",
+)
+N_COLUMNS = len(EXPECTED_COLUMNS)
+
+#: Our category keys (art. L.6313-1, 1° to 4°) → the column of the list, in order.
+CATEGORIES: Mapping[str, str] = MappingProxyType(
+    {
+        "actions_formation": "certifications.actionsDeFormation",
+        "bilans_competences": "certifications.bilansDeCompetences",
+        "vae": "certifications.VAE",
+        "apprentissage": "certifications.actionsDeFormationParApprentissage",
+    }
+)
+
+#: French labels of the categories, for screens.
+CATEGORY_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "actions_formation": "Actions de formation",
+        "bilans_competences": "Bilans de compétences",
+        "vae": "Actions permettant de faire valider les acquis de l'expérience (VAE)",
+        "apprentissage": "Actions de formation par apprentissage",
+    }
+)
+
+#: A record spanning more physical lines than this is taken as an unclosed quote.
+MAX_RECORD_LINES = 20
+
+#: Bytes read from the file at a time.
+_CHUNK_SIZE = 1 << 16
+#: Longest header line accepted (the real one is ~1,300 characters).
+_MAX_HEADER_CHARS = 16_384
+
+_BOOLEANS: dict[str, bool] = {
+    "": False,
+    "true": True,
+    "false": False,
+    "oui": True,
+    "non": False,
+    "vrai": True,
+    "faux": False,
+    "1": True,
+    "0": False,
+}
+# The spellings met in practice, so the common case is one dict lookup without .lower().
+_BOOLEANS.update({k.upper(): v for k, v in list(_BOOLEANS.items())})
+_BOOLEANS.update({k.capitalize(): v for k, v in list(_BOOLEANS.items())})
+
+_PREVIOUS_NDA_SEPARATORS = str.maketrans({",": " ", "|": " ", "/": " ", ";": " ", "\n": " "})
+
+#: Thousands separators met in numbers ("1 234").
+_SPACES = str.maketrans("", "", " \u00a0\u202f")
+
+_UNCLOSED_QUOTE = "guillemet ouvrant sans guillemet fermant : ligne ignorée"
+
+
+class NotAPublicList(ValueError):
+    """The stream is not the public list (empty, HTML page, other CSV...); French message."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedLine:
+    """A line skipped by the parser: physical line number (header = 1) and French reason."""
+
+    line_number: int
+    reason: str
+
+
+class Specialite(NamedTuple):
+    """One declared training speciality (NSF code and label)."""
+
+    code: str
+    libelle: str
+
+
+@dataclass(slots=True)
+class ListEntry:
+    """One row of the public list: one training provider (one NDA).
+
+    Text fields are ``""`` when the column is empty. ``siren`` and ``siret`` are the raw
+    trimmed values, not validated (see :attr:`has_valid_siren`). The four ``bool`` fields
+    ``actions_formation``, ``bilans_competences``, ``vae`` and ``apprentissage`` are the
+    certifications per category (keys of :data:`CATEGORIES`).
+    """
+
+    nda: str
+    previous_ndas: tuple[str, ...]
+    denomination: str
+    siren: str
+    siret: str
+    street: str
+    postal_code: str
+    city: str
+    region_code: str
+    actions_formation: bool
+    bilans_competences: bool
+    vae: bool
+    apprentissage: bool
+    foreign_denomination: str
+    foreign_street: str
+    foreign_postal_code: str
+    foreign_city: str
+    foreign_country: str
+    date_derniere_declaration: date | None
+    debut_exercice: date | None
+    fin_exercice: date | None
+    specialites: tuple[Specialite, ...]
+    nb_stagiaires: int | None
+    nb_stagiaires_confies: int | None
+    effectif_formateurs: int | None
+    #: Physical line of the file where the row starts (header = 1).
+    line_number: int = 0
+
+    @property
+    def certifications(self) -> dict[str, bool]:
+        """Category key → certified, in the order of :data:`CATEGORIES`."""
+        return {
+            "actions_formation": self.actions_formation,
+            "bilans_competences": self.bilans_competences,
+            "vae": self.vae,
+            "apprentissage": self.apprentissage,
+        }
+
+    @property
+    def certified_categories(self) -> tuple[str, ...]:
+        """Keys of the categories the provider is certified for (possibly empty)."""
+        return tuple(key for key, certified in self.certifications.items() if certified)
+
+    @property
+    def is_certified(self) -> bool:
+        """Certified (Qualiopi) for at least one category."""
+        return self.actions_formation or self.bilans_competences or self.vae or self.apprentissage
+
+    @property
+    def has_valid_siren(self) -> bool:
+        return is_valid_siren(self.siren)
+
+    @property
+    def has_valid_siret(self) -> bool:
+        return is_valid_siret(self.siret)
+
+
+class _Rejected(Exception):
+    """Internal: the current row must be rejected for ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _UnclosedQuote(Exception):
+    """Internal: a record grew past MAX_RECORD_LINES lines."""
+
+
+class _KeepOpen:
+    """Proxy of the caller's binary stream that TextIOWrapper cannot close.
+
+    Closing (or garbage-collecting) the TextIOWrapper would otherwise close the caller's
+    stream; the caller owns it.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._raw, name)
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._raw.closed)
+
+    def close(self) -> None:
+        """Leave the caller's stream open."""
+
+    def flush(self) -> None:
+        """Nothing to flush: the stream is only read."""
+
+
+class _LineSource:
+    """Iterator of text lines for csv.reader that knows where each record starts.
+
+    It numbers physical lines, remembers the lines of the record being read (so they can
+    be parsed again after an unclosed quote), flags undecodable bytes (U+FFFD), and stops a
+    record that runs past MAX_RECORD_LINES lines.
+    """
+
+    __slots__ = ("_lines", "_pending", "bad_encoding", "next_line", "record", "record_start")
+
+    def __init__(self, lines: Iterator[str], first_line: int) -> None:
+        self._lines = lines
+        self._pending: deque[str] = deque()
+        self.next_line = first_line
+        self.record: list[str] = []
+        self.record_start = first_line
+        self.bad_encoding = False
+
+    def __iter__(self) -> _LineSource:
+        return self
+
+    def __next__(self) -> str:
+        line = self._pending.popleft() if self._pending else next(self._lines)
+        record = self.record
+        if not record:
+            self.record_start = self.next_line
+        record.append(line)
+        self.next_line += 1
+        if "\ufffd" in line:
+            self.bad_encoding = True
+        if len(record) > MAX_RECORD_LINES:
+            raise _UnclosedQuote
+        return line
+
+    def end_record(self) -> None:
+        self.record = []
+        self.bad_encoding = False
+
+    def replay_after_first_line(self) -> None:
+        """Drop the current record's first line and read its other lines again."""
+        replay = self.record[1:]
+        self._pending.extendleft(reversed(replay))
+        self.next_line = self.record_start + 1
+        self.end_record()
+
+
+def _parse_date(value: str, cache: dict[str, date | None]) -> date | None:
+    try:
+        return cache[value]
+    except KeyError:
+        pass
+    parsed: date | None = None
+    try:
+        if len(value) == 10 and value[2] == "/" and value[5] == "/":
+            parsed = date(int(value[6:]), int(value[3:5]), int(value[:2]))
+        elif len(value) == 10 and value[4] == "-" and value[7] == "-":
+            parsed = date.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if len(cache) < 100_000:
+        cache[value] = parsed
+    return parsed
+
+
+def _parse_int(value: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return int(value.translate(_SPACES))
+    except ValueError:
+        return None
+
+
+def _parse_nda(value: str) -> str:
+    if len(value) == 11 and value.isascii() and value.isdigit():
+        return value
+    if not value:
+        raise _Rejected("numéro de déclaration d'activité absent")
+    compact = normalize(value)
+    if len(compact) == 11 and compact.isascii() and compact.isdigit():
+        return compact
+    raise _Rejected(f'numéro de déclaration d\'activité illisible : "{value}"')
+
+
+def _parse_previous_ndas(value: str, nda: str) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if len(value) == 11 and value.isascii() and value.isdigit():
+        return () if value == nda else (value,)
+    found: list[str] = []
+    for token in value.translate(_PREVIOUS_NDA_SEPARATORS).split():
+        if (
+            len(token) == 11
+            and token.isascii()
+            and token.isdigit()
+            and token != nda
+            and token not in found
+        ):
+            found.append(token)
+    return tuple(found)
+
+
+def _parse_bool(value: str, column_index: int) -> bool:
+    try:
+        return _BOOLEANS[value]
+    except KeyError:
+        pass
+    lowered = value.lower()
+    if lowered in _BOOLEANS:
+        return _BOOLEANS[lowered]
+    column = EXPECTED_COLUMNS[column_index]
+    raise _Rejected(
+        f'valeur illisible dans la colonne {column} : "{value}" (attendu true ou false)'
+    )
+
+
+def _header_error(names: list[str], raw_line: str) -> str | None:
+    """French reason why ``names`` is not the expected header, or None if it is."""
+    if names == list(EXPECTED_COLUMNS):
+        return None
+    start = raw_line.lstrip().lower()
+    if start.startswith("<"):
+        return (
+            "Le fichier reçu est une page HTML (ou XML), pas la liste publique des organismes "
+            "de formation au format CSV : le téléchargement a probablement échoué."
+        )
+    if len(names) <= 1:
+        return (
+            "Le fichier n'est pas la liste publique des organismes de formation : son en-tête "
+            f"ne contient pas les {N_COLUMNS} colonnes attendues séparées par des points-virgules."
+        )
+    for position, (expected, found) in enumerate(zip(EXPECTED_COLUMNS, names, strict=False), 1):
+        if expected != found:
+            return (
+                "L'en-tête ne correspond pas à la liste publique des organismes de formation : "
+                f"colonne {position} attendue « {expected} », trouvée « {found} »."
+            )
+    return (
+        "L'en-tête ne correspond pas à la liste publique des organismes de formation : "
+        f"{len(names)} colonnes au lieu de {N_COLUMNS}."
+    )
+
+
+class PublicListReader:
+    """Read the public list from a binary stream, one :class:`ListEntry` at a time.
+
+    The header is read and checked on construction (:class:`NotAPublicList` otherwise).
+    Iterate once over the reader to get the entries; meanwhile and afterwards:
+
+    * :attr:`rejected`: the :class:`RejectedLine` objects, in file order;
+    * :attr:`rows_read`: data rows read (accepted + rejected; blank lines not counted);
+    * :attr:`entries_read`: entries yielded;
+    * :attr:`lines_read`: physical lines read, header included.
+
+    The caller's stream is never closed by the reader.
+    """
+
+    def __init__(self, stream: BinaryIO, *, encoding: str = "utf-8-sig") -> None:
+        if isinstance(stream, io.TextIOBase):
+            raise TypeError("PublicListReader needs a binary stream (open the file with 'rb')")
+        self.rejected: list[RejectedLine] = []
+        self.rows_read = 0
+        self.entries_read = 0
+        # newline="\n": a line ends with LF only (CRLF is one line end, csv removes the CR),
+        # so line numbers match `wc -l` and a stray CR inside a field cannot split a record.
+        self._text = io.TextIOWrapper(
+            _KeepOpen(stream),  # type: ignore[arg-type]
+            encoding=encoding,
+            errors="replace",
+            newline="\n",
+        )
+        self._text._CHUNK_SIZE = _CHUNK_SIZE  # type: ignore[attr-defined]
+        self._trailing_separator = self._read_header()
+        self._source = _LineSource(self._text, first_line=2)
+        self._dates: dict[str, date | None] = {}
+        self._entries = self._iter_entries()
+
+    @property
+    def lines_read(self) -> int:
+        return self._source.next_line - 1
+
+    def __iter__(self) -> Iterator[ListEntry]:
+        return self._entries
+
+    def __next__(self) -> ListEntry:
+        return next(self._entries)
+
+    def __enter__(self) -> PublicListReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading (the caller's stream stays open)."""
+        self._entries.close()
+
+    # -- header ---------------------------------------------------------------------------
+
+    def _read_header(self) -> bool:
+        """Check the header; return whether it ends with a separator (trailing ``;``)."""
+        line = self._text.readline(_MAX_HEADER_CHARS)
+        if not line.strip():
+            following = self._text.read(512)
+            if not following.strip():
+                raise NotAPublicList(
+                    "Le fichier est vide : ce n'est pas la liste publique des organismes "
+                    "de formation."
+                )
+            # Something after a blank first line: say what it looks like.
+            raise NotAPublicList(
+                _header_error([following.strip()], following)
+                or "Le fichier ne commence pas par l'en-tête de la liste publique."
+            )
+        if len(line) >= _MAX_HEADER_CHARS and not line.endswith("\n"):
+            raise NotAPublicList(
+                "Le fichier n'est pas la liste publique des organismes de formation : "
+                "sa première ligne est bien trop longue pour être l'en-tête attendu."
+            )
+        try:
+            raw_names = next(csv.reader([line], delimiter=";"), [])
+        except csv.Error:
+            raw_names = [line]
+        names = [name.strip().lstrip("\ufeff").strip() for name in raw_names]
+        trailing = len(names) > 1 and names[-1] == ""
+        if trailing:
+            names.pop()
+        reason = _header_error(names, line)
+        if reason:
+            raise NotAPublicList(reason)
+        return trailing
+
+    # -- rows -----------------------------------------------------------------------------
+
+    def _reject(self, line_number: int, reason: str) -> None:
+        self.rejected.append(RejectedLine(line_number, reason))
+
+    def _iter_entries(self) -> Iterator[ListEntry]:
+        source = self._source
+        reader = csv.reader(source, delimiter=";")
+        trailing = self._trailing_separator
+        build = self._build
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except _UnclosedQuote:
+                self.rows_read += 1
+                self._reject(source.record_start, _UNCLOSED_QUOTE)
+                source.replay_after_first_line()
+                continue
+            except csv.Error:
+                self.rows_read += 1
+                self._reject(source.record_start, "ligne illisible : structure CSV incorrecte")
+                if len(source.record) > 1:
+                    source.replay_after_first_line()
+                else:
+                    source.end_record()
+                continue
+
+            start = source.record_start
+            multiline = len(source.record) > 1
+            bad_encoding = source.bad_encoding
+            if not multiline:
+                source.end_record()
+            # Blank line (csv gives [] or [" "]): skip silently.
+            if not row or (len(row) == 1 and not row[0].strip()):
+                if multiline:
+                    source.end_record()
+                continue
+            self.rows_read += 1
+
+            if trailing:
+                if row[-1].strip() == "":
+                    row.pop()
+            elif len(row) == N_COLUMNS + 1 and row[-1].strip() == "":
+                row.pop()
+            if len(row) != N_COLUMNS:
+                if multiline:
+                    # Most likely a quote opened and never closed: keep the lines after it.
+                    self._reject(start, _UNCLOSED_QUOTE)
+                    source.replay_after_first_line()
+                else:
+                    self._reject(start, f"{len(row)} champs au lieu de {N_COLUMNS}")
+                continue
+            if multiline:
+                source.end_record()
+            if bad_encoding:
+                self._reject(
+                    start,
+                    "caractères illisibles : la ligne n'est pas encodée en UTF-8 valide",
+                )
+                continue
+            try:
+                entry = build(row, start, multiline)
+            except _Rejected as exc:
+                self._reject(start, exc.reason)
+                continue
+            self.entries_read += 1
+            yield entry
+
+    def _build(self, row: list[str], line_number: int, multiline: bool) -> ListEntry:
+        if multiline:
+            # A line break inside a quoted value: fold it (and any run of spaces) to one space.
+            values = [" ".join(value.split()) for value in row]
+        else:
+            values = list(map(str.strip, row))
+        (
+            nda,
+            previous,
+            denomination,
+            siren,
+            siret,
+            street,
+            postal_code,
+            city,
+            region_code,
+            c_formation,
+            c_bilans,
+            c_vae,
+            c_apprentissage,
+            foreign_denomination,
+            foreign_street,
+            foreign_postal_code,
+            foreign_city,
+            foreign_country,
+            d_declaration,
+            d_debut,
+            d_fin,
+            code1,
+            libelle1,
+            code2,
+            libelle2,
+            code3,
+            libelle3,
+            nb_stagiaires,
+            nb_confies,
+            effectif,
+        ) = values
+        nda = _parse_nda(nda)
+        dates = self._dates
+        specialites: tuple[Specialite, ...] = ()
+        if code1 or libelle1 or code2 or libelle2 or code3 or libelle3:
+            specialites = tuple(
+                Specialite(code, libelle)
+                for code, libelle in ((code1, libelle1), (code2, libelle2), (code3, libelle3))
+                if code or libelle
+            )
+        return ListEntry(
+            nda=nda,
+            previous_ndas=_parse_previous_ndas(previous, nda),
+            denomination=denomination,
+            siren=siren,
+            siret=siret,
+            street=street,
+            postal_code=postal_code,
+            city=city,
+            region_code=region_code,
+            actions_formation=_parse_bool(c_formation, 9),
+            bilans_competences=_parse_bool(c_bilans, 10),
+            vae=_parse_bool(c_vae, 11),
+            apprentissage=_parse_bool(c_apprentissage, 12),
+            foreign_denomination=foreign_denomination,
+            foreign_street=foreign_street,
+            foreign_postal_code=foreign_postal_code,
+            foreign_city=foreign_city,
+            foreign_country=foreign_country,
+            date_derniere_declaration=_parse_date(d_declaration, dates) if d_declaration else None,
+            debut_exercice=_parse_date(d_debut, dates) if d_debut else None,
+            fin_exercice=_parse_date(d_fin, dates) if d_fin else None,
+            specialites=specialites,
+            nb_stagiaires=_parse_int(nb_stagiaires),
+            nb_stagiaires_confies=_parse_int(nb_confies),
+            effectif_formateurs=_parse_int(effectif),
+            line_number=line_number,
+        )
+
+
+def parse(stream: BinaryIO, *, encoding: str = "utf-8-sig") -> PublicListReader:
+    """Check the header of ``stream`` and return a reader iterating over its entries.
+
+    Same as ``PublicListReader(stream)``; raises :class:`NotAPublicList` on a wrong header.
+    """
+    return PublicListReader(stream, encoding=encoding)
