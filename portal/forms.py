@@ -2,8 +2,11 @@
 
 from collections.abc import Iterable
 
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice
+from wtforms import Field, SelectChoice
+from wtforms.validators import ValidationError
 
 
 class Form(FlaskForm):
@@ -20,3 +23,23 @@ class EmptyForm(Form):
 def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
     """`(value, label)` pairs as WTForms select choices."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class EmailAddress:
+    """An email address, checked by email-validator (syntax only, no DNS look-up).
+
+    Outside production, the reserved `.test` domain of the demo accounts is accepted.
+    """
+
+    def __init__(self, message: str = "Adresse électronique invalide.") -> None:
+        self.message = message
+
+    def __call__(self, form: Form, field: Field) -> None:
+        try:
+            validate_email(
+                field.data or "",
+                check_deliverability=False,
+                test_environment=current_app.config["PORTAL_ENV"] != "production",
+            )
+        except EmailNotValidError as error:
+            raise ValidationError(self.message) from error

@@ -59,11 +59,20 @@ def empty_all_tables() -> None:
 
 @pytest.fixture
 def app(_schema: None) -> Iterator[Flask]:
+    """The application that serves the test's requests.
+
+    The test body runs in the context of a twin application on the same database, so that
+    each request gets its own application context, `g` and database session, as in
+    production (a request reuses an already pushed context of the *same* app).
+    """
     app = make_app()
-    with app.app_context():
+    twin = make_app()
+    with twin.app_context():
         yield app
         db.session.remove()
         empty_all_tables()
+        db.engine.dispose()
+    with app.app_context():
         db.engine.dispose()
     limiter.reset()
 
@@ -130,8 +139,6 @@ def login_as(app: Flask, auth: AuthActions) -> Callable[..., User]:
 
 @pytest.fixture
 def outbox(app: Flask) -> list:
-    from flask_mailman import mail as _  # noqa: F401
-
     outbox: list = []
     app.extensions["mailman"].outbox = outbox
     return outbox

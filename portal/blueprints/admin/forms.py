@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from portal.forms import Form, choices
+from portal.forms import EmailAddress, Form, choices
 from sqlalchemy import func, select
 from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, classify
@@ -45,7 +45,7 @@ class InviteForm(Form):
 
     email = EmailField(
         "Adresse électronique",
-        validators=[DataRequired(REQUIRED), Email("Adresse électronique invalide."), Length(max=254)],
+        validators=[DataRequired(REQUIRED), EmailAddress(), Length(max=254)],
     )
     full_name = StringField("Nom et prénom", validators=[DataRequired(REQUIRED), Length(max=200)])
     role = SelectField("Rôle", validators=[DataRequired(REQUIRED)])
@@ -59,10 +59,11 @@ class InviteForm(Form):
         roles: tuple[Role, ...],
         funders: list[Funder],
         providers: list[tuple[int, str]],
+        choose_funder: bool,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.choose_funder = bool(funders)
+        self.choose_funder = choose_funder
         self.role.choices = choices((role.value, ROLE_LABELS[role]) for role in roles)
         self.funder_id.choices = choices([(0, "—"), *((f.id, f.name) for f in funders)])
         self.provider_id.choices = choices([(0, "—"), *providers])
@@ -75,7 +76,9 @@ class InviteForm(Form):
 
     def validate_funder_id(self, field: SelectField) -> None:
         if self.role.data == Role.FUNDER_ADMIN and self.choose_funder and not field.data:
-            raise ValidationError("Choisissez le financeur de cet administrateur.")
+            raise ValidationError(
+                "Choisissez le financeur de cet administrateur (créez-le d'abord s'il n'existe pas)."
+            )
 
     def validate_provider_id(self, field: SelectField) -> None:
         if self.role.data == Role.PROVIDER and not field.data:

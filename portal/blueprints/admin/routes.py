@@ -185,7 +185,12 @@ def invite() -> Response | str:
         (p.id, f"{p.name} (NDA {p.nda})")
         for p in db.session.scalars(providers_scope(actor).order_by("name"))
     ] if actor.role == Role.FUNDER_ADMIN else []
-    form = InviteForm(roles=invitable_roles(actor), funders=funders, providers=providers)
+    form = InviteForm(
+        roles=invitable_roles(actor),
+        funders=funders,
+        providers=providers,
+        choose_funder=actor.role == Role.ADMIN,
+    )
     if request.method == "GET" and request.args.get("role"):
         form.role.data = request.args["role"]
         form.funder_id.data = request.args.get("funder_id", 0, type=int)

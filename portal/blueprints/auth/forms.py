@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from portal.forms import Form
+from portal.forms import EmailAddress, Form
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.passwords import password_problems
 
@@ -19,7 +19,7 @@ class LoginForm(Form):
 class ForgotPasswordForm(Form):
     email = EmailField(
         "Adresse électronique",
-        validators=[DataRequired(REQUIRED), Email("Adresse électronique invalide."), Length(max=254)],
+        validators=[DataRequired(REQUIRED), EmailAddress(), Length(max=254)],
     )
 
 

@@ -1,0 +1,170 @@
+"""Fixtures of the browser tests: the portal served over HTTP, driven by Debian's chromium.
+
+Every test under tests/browser gets the `browser` marker (`pytest -m "not browser"` leaves
+them out). Without /usr/bin/chromium they are skipped, unless PORTAL_REQUIRE_BROWSER=1,
+which makes a missing browser an error (CI sets it, so that they cannot be skipped there).
+
+The live server runs on its own SQLite file, or, when TEST_DATABASE_URL names PostgreSQL,
+on that database, which the unit tests use too: it starts from an empty schema and hands
+the database back as it found it (no demo data left behind). Its fixtures are
+package-scoped, so that on a shared database the demo data only exists while the tests of
+this folder run, whatever other tests the same pytest session runs before or after.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import inspect
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.cli import DEMO_PASSWORD, seed_demo
+from portal.extensions import db
+from tests.conftest import DATABASE_URL, RunConfig
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+EXPECT_TIMEOUT_MS = 10_000
+BROWSER_DIR = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects on markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if BROWSER_DIR in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def _browser_unavailable(reason: str) -> None:
+    if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (PORTAL_REQUIRE_BROWSER=1: the browser tests must run)", False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="package")
+def chromium_path() -> str:
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        _browser_unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="package")
+def live_server(chromium_path: str) -> Iterator[str]:
+    """The portal with the demo data, served on 127.0.0.1; yields its base URL."""
+    run_dir = Path(tempfile.mkdtemp(prefix="portal-browser-"))
+    shared = DATABASE_URL.startswith("postgresql")
+    url = DATABASE_URL if shared else f"sqlite:///{run_dir / 'browser.db'}"
+    config = type(
+        "BrowserConfig",
+        (RunConfig,),
+        {"SQLALCHEMY_DATABASE_URI": url, "STORAGE_DIR": str(run_dir / "files")},
+    )
+    app = create_app(config)
+    with app.app_context():
+        had_schema = bool(set(inspect(db.engine).get_table_names()) & set(db.metadata.tables))
+        db.drop_all()
+        db.create_all()
+        seed_demo(DEMO_PASSWORD)
+        db.session.commit()
+        db.session.remove()
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="portal-live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            if had_schema:  # the unit tests' session fixture made it: give it back, empty
+                db.create_all()
+            db.engine.dispose()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def playwright(chromium_path: str) -> Iterator[Playwright]:
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+    except Exception as error:  # a broken install is as bad as a missing one
+        _browser_unavailable(f"{chromium_path} does not start: {error}")
+    yield browser
+    browser.close()
+
+
+class ServerErrors(list):
+    """Responses of the portal with a 5xx status, seen by a browser context."""
+
+    def watch(self, context: BrowserContext) -> None:
+        context.on(
+            "response",
+            lambda response: (
+                self.append(f"{response.status} {response.request.method} {response.url}")
+                if response.status >= 500
+                else None
+            ),
+        )
+
+
+@pytest.fixture
+def new_context(browser: Browser, live_server: str) -> Iterator:
+    """`new_context(**options)`: a fresh browser context on the live server (closed after)."""
+    contexts: list[BrowserContext] = []
+    errors = ServerErrors()
+
+    def _new_context(**options) -> BrowserContext:
+        context = browser.new_context(base_url=live_server, locale="fr-FR", **options)
+        context.set_default_timeout(EXPECT_TIMEOUT_MS)
+        errors.watch(context)
+        contexts.append(context)
+        return context
+
+    yield _new_context
+    for context in contexts:
+        context.close()
+    assert not errors, f"the server answered with errors: {errors}"
+
+
+@pytest.fixture
+def context(new_context) -> BrowserContext:
+    return new_context()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()

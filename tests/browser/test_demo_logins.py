@@ -1,0 +1,184 @@
+"""The demo accounts in a real browser: login, home page, menu, logout, CSP, HTMX."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Response, expect
+
+from portal.cli import DEMO_FUNDER, DEMO_PASSWORD, DEMO_PROVIDERS
+from portal.navigation import SECTIONS
+
+pytestmark = pytest.mark.browser
+
+DEMO_PROVIDER = DEMO_PROVIDERS[0][2]
+ALL_MENU_LABELS = {label for s in SECTIONS for label in (s.label, *s.labels_by_role.values())}
+
+# email, name, <h1>, the menu they see (the other sections' labels must not show).
+ACCOUNTS = [
+    (
+        "admin@demo.test",
+        "Alice Admin",
+        "Administration de la plateforme",
+        ["Vérifier Qualiopi", "Administration"],
+    ),
+    (
+        "admin-financeur@demo.test",
+        "Fabien Financeur",
+        DEMO_FUNDER,
+        [
+            "Dossiers",
+            "Service fait",
+            "Vérifier Qualiopi",
+            "Sous-traitance",
+            "Signalements",
+            "Administration",
+        ],
+    ),
+    (
+        "controleur@demo.test",
+        "Claire Contrôle",
+        DEMO_FUNDER,
+        ["Dossiers", "Service fait", "Vérifier Qualiopi", "Sous-traitance", "Signalements"],
+    ),
+    (
+        "organisme@demo.test",
+        "Olivier Organisme",
+        DEMO_PROVIDER,
+        ["Mes dossiers", "Ma sous-traitance"],
+    ),
+    (
+        "ministere@demo.test",
+        "Marie Ministère",
+        "Correspondant ministériel — Occitanie",
+        ["Vérifier Qualiopi", "Signalements"],
+    ),
+]
+
+CSP_PROBE = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const report = {
+    directive: event.violatedDirective,
+    blocked: event.blockedURI,
+    source: event.sourceFile + ":" + event.lineNumber,
+    page: location.pathname,
+  };
+  window.__cspViolations.push(report);
+  if (window.__reportCspViolation) window.__reportCspViolation(report);
+});
+"""
+
+
+def path_of(page: Page) -> str:
+    return urlsplit(page.url).path
+
+
+def log_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
+    """Fill and send the login form of the page, which must be /login."""
+    page.get_by_label("Adresse électronique", exact=True).fill(email)
+    page.get_by_label("Mot de passe", exact=True).fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def main_navigation(page: Page):
+    return page.get_by_role("navigation", name="Navigation principale")
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "heading", "menu"), ACCOUNTS, ids=[a[0].split("@")[0] for a in ACCOUNTS]
+)
+def test_demo_account_logs_in_to_its_home_page_and_out(
+    page: Page, live_server: str, email: str, name: str, heading: str, menu: list[str]
+) -> None:
+    page.goto("/login")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Connexion")
+
+    log_in(page, email)
+
+    expect(page).to_have_url(f"{live_server}/")
+    expect(page.locator("h1")).to_have_text(heading)
+    expect(page.locator("#messages")).to_contain_text(f"Bonjour {name}.")
+    expect(page.locator(".role-line")).to_contain_text(email)
+    navigation = main_navigation(page)
+    for label in menu:
+        expect(navigation.get_by_role("link", name=label, exact=True)).to_be_visible()
+    for label in sorted(ALL_MENU_LABELS - set(menu)):
+        expect(navigation.get_by_role("link", name=label, exact=True)).to_have_count(0)
+    expect(navigation.get_by_role("link", name=name, exact=True)).to_be_visible()
+
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    expect(page).to_have_url(f"{live_server}/login")
+    expect(page.locator("#messages")).to_contain_text("Vous êtes déconnecté.")
+    expect(page.get_by_role("button", name="Se déconnecter")).to_have_count(0)
+    # The session is over on the server too: the home page asks to log in again.
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login(\?|$)"))
+
+
+def test_no_csp_violation_on_login_home_and_htmx(
+    context: BrowserContext, page: Page, live_server: str
+) -> None:
+    console: list[str] = []
+    page_errors: list[str] = []
+    reported: list[dict] = []
+    documents: list[Response] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.on(
+        "response",
+        lambda response: (
+            documents.append(response) if response.request.resource_type == "document" else None
+        ),
+    )
+    page.expose_function("__reportCspViolation", reported.append)
+    page.add_init_script(CSP_PROBE)
+
+    def violations_on_this_page() -> list:
+        return page.evaluate("window.__cspViolations")
+
+    page.goto("/login")
+    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    assert page.evaluate("typeof htmx") == "object"
+    assert violations_on_this_page() == []
+
+    log_in(page, "admin-financeur@demo.test")
+    expect(page).to_have_url(f"{live_server}/")
+    expect(page.locator("h1")).to_have_text(DEMO_FUNDER)
+    assert page.evaluate("typeof htmx") == "object"
+    assert violations_on_this_page() == []
+
+    page.goto("/admin/utilisateurs")
+    with page.expect_response(
+        lambda r: "/admin/utilisateurs?" in r.url and r.request.headers.get("hx-request") == "true"
+    ) as htmx_response:
+        page.get_by_label("Rechercher", exact=True).fill("claire")
+    assert htmx_response.value.ok
+    expect(page.locator("#results")).not_to_contain_text("Olivier Organisme")
+    expect(page.locator("#results")).to_contain_text("Claire Contrôle")
+    assert violations_on_this_page() == []
+
+    csp_console = [m for m in console if "Content Security Policy" in m or "Refused to" in m]
+    assert csp_console == [], csp_console
+    assert reported == []
+    assert page_errors == []
+
+    assert [urlsplit(r.url).path for r in documents] == ["/login", "/login", "/", "/admin/utilisateurs"]
+    for response in documents:
+        csp = response.all_headers().get("content-security-policy", "")
+        assert "script-src 'self'" in csp, (response.url, csp)
+        assert "'unsafe-eval'" not in csp, (response.url, csp)
+        assert "'unsafe-inline'" not in csp, (response.url, csp)
+
+    # The probe itself works: an inline script is refused, and reported.
+    page.evaluate(
+        "() => { const s = document.createElement('script');"
+        " s.textContent = 'window.__inline = 1'; document.head.appendChild(s); }"
+    )
+    expect.poll(lambda: len(reported)).to_be(1) if hasattr(expect, "poll") else None
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.__inline") is None
+    assert violations_on_this_page()[0]["directive"].startswith("script-src")
