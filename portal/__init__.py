@@ -29,6 +29,9 @@ CONTENT_SECURITY_POLICY = {
 }
 
 
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
 class ConfigurationError(RuntimeError):
     pass
 
@@ -47,7 +50,9 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -66,8 +71,12 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         x_content_type_options=True,
     )
 
-    from portal import audit  # noqa: F401  (registers the append-only guard)
-    from portal import cli, errors, views
+    from portal import (
+        audit,  # noqa: F401  (registers the append-only guard)
+        cli,
+        errors,
+        views,
+    )
     from portal.blueprints.admin import bp as admin_bp
     from portal.blueprints.api import bp as api_bp
     from portal.blueprints.auth import bp as auth_bp

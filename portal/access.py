@@ -153,7 +153,9 @@ def users_scope(user: User) -> Select[tuple[User]]:
         )
         return query.where(
             or_(
-                and_(User.role.in_([r.value for r in FUNDER_ROLES]), User.funder_id == user.funder_id),
+                and_(
+                    User.role.in_([r.value for r in FUNDER_ROLES]), User.funder_id == user.funder_id
+                ),
                 and_(User.role == Role.PROVIDER, User.provider_id.in_(funded)),
             )
         )

@@ -159,8 +159,13 @@ def users_create(
         password_hash=hash_password(password),
     )
     db.session.add(user)
-    audit.record("user.created", actor_label="cli users create", target=user,
-                 funder_id=user.funder_id, details={"email": email, "role": role})
+    audit.record(
+        "user.created",
+        actor_label="cli users create",
+        target=user,
+        funder_id=user.funder_id,
+        details={"email": email, "role": role},
+    )
     db.session.commit()
     click.echo(f"Compte créé : {email} ({role}).")
 

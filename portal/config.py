@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import ClassVar
 
 DEFAULT_QUALIOPI_LIST_URL = (
     "https://www.data.gouv.fr/fr/datasets/r/ac59a0f5-fa83-4b82-bf12-3c5806d4f19f"
@@ -38,7 +39,7 @@ class Config:
         if os.environ.get("DATABASE_URL")
         else None
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
     STORAGE_DIR = os.environ.get("STORAGE_DIR") or None
     QUALIOPI_LIST_URL = os.environ.get("QUALIOPI_LIST_URL", DEFAULT_QUALIOPI_LIST_URL)
 
@@ -80,7 +81,7 @@ class Config:
 
     WTF_I18N_ENABLED = False  # use WTForms' own French messages (see portal.forms.Form)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
-    WTF_CSRF_HEADERS = ["X-CSRFToken"]
+    WTF_CSRF_HEADERS: ClassVar[list[str]] = ["X-CSRFToken"]
     FORCE_HTTPS = False
     MAX_CONTENT_LENGTH = 50 * 1024 * 1024
 

@@ -77,4 +77,6 @@ class UserFactory(Base):
         yes_declaration=factory.SubFactory(ProviderFactory),
         no_declaration=None,
     )
-    password_hash = factory.LazyAttribute(lambda o: hash_password(o.password) if o.password else None)
+    password_hash = factory.LazyAttribute(
+        lambda o: hash_password(o.password) if o.password else None
+    )

@@ -44,12 +44,16 @@ def test_every_route_is_public_by_allow_list_or_declares_its_roles() -> None:
     undeclared = [rule.rule for rule, view in PROTECTED if roles_of(view) is None]
     assert undeclared == []
     # The allow-list names only routes that exist.
-    assert PUBLIC <= {rule.endpoint for rule, _ in ROUTES}
+    assert {rule.endpoint for rule, _ in ROUTES} >= PUBLIC
 
 
 @pytest.mark.parametrize(
     ("rule", "method"),
-    [(rule, method) for rule, _ in PROTECTED for method in sorted(rule.methods - {"HEAD", "OPTIONS"})],
+    [
+        (rule, method)
+        for rule, _ in PROTECTED
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ],
     ids=lambda value: getattr(value, "rule", value),
 )
 def test_anonymous_visitor_is_sent_to_login(app: Flask, client, rule, method: str) -> None:
@@ -113,8 +117,11 @@ def test_login_keeps_where_the_visitor_was_going(client, auth) -> None:
 
     response = client.post(
         "/login?next=/service-fait/",
-        data={"email": user.email, "password": "un-mot-de-passe-solide-42",
-              "csrf_token": csrf_token(client)},
+        data={
+            "email": user.email,
+            "password": "un-mot-de-passe-solide-42",
+            "csrf_token": csrf_token(client),
+        },
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/service-fait/"
@@ -128,8 +135,11 @@ def test_login_never_redirects_off_site(client, target: str) -> None:
     user = UserFactory(role=Role.CONTROLLER.value)
     response = client.post(
         f"/login?next={target}",
-        data={"email": user.email, "password": "un-mot-de-passe-solide-42",
-              "csrf_token": csrf_token(client)},
+        data={
+            "email": user.email,
+            "password": "un-mot-de-passe-solide-42",
+            "csrf_token": csrf_token(client),
+        },
     )
     assert response.headers["Location"] == "/"
 
@@ -142,8 +152,6 @@ def test_denied_access_is_audited(client, login_as) -> None:
 
     user = login_as(Role.PROVIDER)
     assert client.get("/service-fait/").status_code == 403
-    event = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "access.denied")
-    ).one()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied")).one()
     assert event.actor_id == user.id
     assert event.details["path"] == "/service-fait/"

@@ -22,8 +22,12 @@ def test_admin_creates_a_funder(client, login_as):
     login_as(Role.ADMIN)
     response = client.post(
         "/admin/financeurs/nouveau",
-        data={"name": "OPCO Atlas", "kind": "opco", "region_code": "",
-              "csrf_token": csrf_token(client, "/admin/financeurs/nouveau")},
+        data={
+            "name": "OPCO Atlas",
+            "kind": "opco",
+            "region_code": "",
+            "csrf_token": csrf_token(client, "/admin/financeurs/nouveau"),
+        },
         follow_redirects=True,
     )
     assert "Financeur « OPCO Atlas » créé." in response.get_data(as_text=True)
@@ -39,8 +43,12 @@ def test_duplicate_funder_name_is_refused(client, login_as):
     FunderFactory(name="OPCO Atlas")
     response = client.post(
         "/admin/financeurs/nouveau",
-        data={"name": "opco atlas", "kind": "opco", "region_code": "",
-              "csrf_token": csrf_token(client, "/admin/financeurs/nouveau")},
+        data={
+            "name": "opco atlas",
+            "kind": "opco",
+            "region_code": "",
+            "csrf_token": csrf_token(client, "/admin/financeurs/nouveau"),
+        },
     )
     assert "Un financeur porte déjà ce nom." in response.get_data(as_text=True)
 
@@ -54,16 +62,18 @@ def test_concurrent_edit_is_detected_not_overwritten(app, client, login_as):
     funder.name = "Région Occitanie / Pyrénées-Méditerranée"  # ...then changed by someone else
     db.session.commit()
 
-    response = client.post(url, data={**stale, "name": "Région Occitanie (FSE)", "kind": "region",
-                                      "region_code": "76"})
+    response = client.post(
+        url, data={**stale, "name": "Région Occitanie (FSE)", "kind": "region", "region_code": "76"}
+    )
     assert response.status_code == 409
     assert "a été modifié par quelqu&#39;un d&#39;autre" in response.get_data(as_text=True)
     db.session.refresh(funder)
     assert funder.name == "Région Occitanie / Pyrénées-Méditerranée"
 
     fresh = _form(client, url)
-    response = client.post(url, data={**fresh, "name": "Région Occitanie (FSE)", "kind": "region",
-                                      "region_code": "76"})
+    response = client.post(
+        url, data={**fresh, "name": "Région Occitanie (FSE)", "kind": "region", "region_code": "76"}
+    )
     assert response.status_code == 303
     db.session.refresh(funder)
     assert (funder.name, funder.region_code) == ("Région Occitanie (FSE)", "76")

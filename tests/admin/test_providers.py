@@ -20,12 +20,15 @@ def _follow(client, **data):
 
 def test_funder_admin_follows_an_of_by_nda_and_siret(client, login_as):
     admin = login_as(Role.FUNDER_ADMIN)
-    response = _follow(client, nda="01 97 123 4567", siret="812 345 676 00017",
-                       name="Formapro Guadeloupe")
+    response = _follow(
+        client, nda="01 97 123 4567", siret="812 345 676 00017", name="Formapro Guadeloupe"
+    )
     assert "Formapro Guadeloupe ajouté aux organismes suivis." in response.get_data(as_text=True)
     provider = db.session.scalar(select(Provider))
     assert (provider.nda, provider.siren, provider.siret) == (
-        "01971234567", "812345676", "81234567600017"
+        "01971234567",
+        "812345676",
+        "81234567600017",
     )
     assert db.session.scalar(
         select(FunderProvider).where(FunderProvider.funder_id == admin.funder_id)

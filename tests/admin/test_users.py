@@ -11,8 +11,15 @@ from tests.factories import FunderProviderFactory, ProviderFactory, UserFactory
 
 
 def _invite(auth, **data):
-    form = {"email": "x@exemple.test", "full_name": "X", "role": "controller", "funder_id": 0,
-            "provider_id": 0, "region_code": "", **data}
+    form = {
+        "email": "x@exemple.test",
+        "full_name": "X",
+        "role": "controller",
+        "funder_id": 0,
+        "provider_id": 0,
+        "region_code": "",
+        **data,
+    }
     return auth.post("/admin/utilisateurs/inviter", form, token_from="/admin/utilisateurs/inviter")
 
 
@@ -123,16 +130,15 @@ def test_platform_admin_must_name_the_funder_of_a_funder_admin(client, auth, log
 def test_user_list_filters_and_htmx_fragment(client, login_as):
     admin = login_as(Role.FUNDER_ADMIN)
     UserFactory(role="controller", funder=admin.funder, full_name="Claire Contrôle")
-    UserFactory(role="controller", funder=admin.funder, full_name="Denis Désactivé",
-                is_active=False)
+    UserFactory(
+        role="controller", funder=admin.funder, full_name="Denis Désactivé", is_active=False
+    )
     page = client.get("/admin/utilisateurs?q=claire")
     body = page.get_data(as_text=True)
     assert "Claire Contrôle" in body and "Denis Désactivé" not in body
     assert "<html" in body
 
-    fragment = client.get(
-        "/admin/utilisateurs?status=inactive", headers={"HX-Request": "true"}
-    )
+    fragment = client.get("/admin/utilisateurs?status=inactive", headers={"HX-Request": "true"})
     text = fragment.get_data(as_text=True)
     assert "<html" not in text and 'id="results"' in text
     assert "Denis Désactivé" in text and "Claire Contrôle" not in text

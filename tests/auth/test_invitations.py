@@ -24,8 +24,14 @@ def _link(message) -> str:
 def _invite(auth, outbox, email="nouvelle@exemple.test", role="controller"):
     response = auth.post(
         "/admin/utilisateurs/inviter",
-        {"email": email, "full_name": "Nina Nouvelle", "role": role, "funder_id": 0,
-         "provider_id": 0, "region_code": ""},
+        {
+            "email": email,
+            "full_name": "Nina Nouvelle",
+            "role": role,
+            "funder_id": 0,
+            "provider_id": 0,
+            "region_code": "",
+        },
         token_from="/admin/utilisateurs/inviter",
     )
     assert response.status_code == 303, response.get_data(as_text=True)
@@ -35,8 +41,11 @@ def _invite(auth, outbox, email="nouvelle@exemple.test", role="controller"):
 def _set_password(client, link, password=NEW_PASSWORD, confirm=None):
     return client.post(
         link,
-        data={"password": password, "confirm": confirm or password,
-              "csrf_token": csrf_token(client, link)},
+        data={
+            "password": password,
+            "confirm": confirm or password,
+            "csrf_token": csrf_token(client, link),
+        },
     )
 
 
@@ -153,8 +162,10 @@ def test_password_reset_ends_other_sessions(app, client, auth, outbox):
 def test_password_reset_says_the_same_for_unknown_addresses(client, outbox):
     response = client.post(
         "/mot-de-passe/oublie",
-        data={"email": "inconnu@exemple.test",
-              "csrf_token": csrf_token(client, "/mot-de-passe/oublie")},
+        data={
+            "email": "inconnu@exemple.test",
+            "csrf_token": csrf_token(client, "/mot-de-passe/oublie"),
+        },
         follow_redirects=True,
     )
     assert "Si un compte actif correspond" in response.get_data(as_text=True)
@@ -170,8 +181,12 @@ def test_changing_ones_password_keeps_this_session_and_ends_the_others(app, clie
     auth.login(user.email)
     response = client.post(
         "/compte",
-        data={"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-              "csrf_token": csrf_token(client, "/compte")},
+        data={
+            "current_password": PASSWORD,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            "csrf_token": csrf_token(client, "/compte"),
+        },
     )
     assert response.status_code == 303
     assert client.get("/").status_code == 200

@@ -46,7 +46,7 @@ def test_unknown_email_and_wrong_password_get_the_same_message(client, auth) -> 
 
 
 def test_email_is_case_insensitive(client, auth) -> None:
-    user = UserFactory(email="claire@exemple.test")
+    UserFactory(email="claire@exemple.test")
     assert auth.login("  Claire@Exemple.TEST ").status_code == 303
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from portal.forms import EmailAddress, Form, choices
 from sqlalchemy import func, select
 from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.extensions import db
+from portal.forms import EmailAddress, Form, choices
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import FUNDER_KIND_LABELS, ROLE_LABELS, Funder, Role, User
 from portal.regions import region_choices
@@ -77,7 +77,8 @@ class InviteForm(Form):
     def validate_funder_id(self, field: SelectField) -> None:
         if self.role.data == Role.FUNDER_ADMIN and self.choose_funder and not field.data:
             raise ValidationError(
-                "Choisissez le financeur de cet administrateur (créez-le d'abord s'il n'existe pas)."
+                "Choisissez le financeur de cet administrateur "
+                "(créez-le d'abord s'il n'existe pas)."
             )
 
     def validate_provider_id(self, field: SelectField) -> None:

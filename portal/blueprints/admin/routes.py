@@ -82,7 +82,9 @@ def new_funder() -> Response | str:
             _actor(), name=form.name.data, kind=form.kind.data, region_code=form.region_code.data
         )
         db.session.commit()
-        flash(f"Financeur « {funder.name} » créé. Invitez maintenant son administrateur.", "success")
+        flash(
+            f"Financeur « {funder.name} » créé. Invitez maintenant son administrateur.", "success"
+        )
         return redirect(url_for("admin.edit_funder", funder_id=funder.id), code=303)
     return render_template("admin/funder_form.html", form=form, funder=None)
 
@@ -181,10 +183,14 @@ def invite() -> Response | str:
         if actor.role == Role.ADMIN
         else []
     )
-    providers = [
-        (p.id, f"{p.name} (NDA {p.nda})")
-        for p in db.session.scalars(providers_scope(actor).order_by("name"))
-    ] if actor.role == Role.FUNDER_ADMIN else []
+    providers = (
+        [
+            (p.id, f"{p.name} (NDA {p.nda})")
+            for p in db.session.scalars(providers_scope(actor).order_by("name"))
+        ]
+        if actor.role == Role.FUNDER_ADMIN
+        else []
+    )
     form = InviteForm(
         roles=invitable_roles(actor),
         funders=funders,
@@ -226,8 +232,9 @@ def _user_action(user_id: int, action, done: str) -> Response:
         deny(_actor(), "action impossible sur cet utilisateur", target_user_id=user_id)
     db.session.commit()
     flash(done.format(email=target.email), "success")
-    return redirect(request.referrer if _same_site(request.referrer) else url_for("admin.users"),
-                    code=303)
+    return redirect(
+        request.referrer if _same_site(request.referrer) else url_for("admin.users"), code=303
+    )
 
 
 def _same_site(url: str | None) -> bool:
@@ -251,7 +258,9 @@ def reactivate(user_id: int) -> Response:
 @bp.post("/utilisateurs/<int:user_id>/reinviter")
 @roles_required(*ADMINS)
 def reinvite(user_id: int) -> Response:
-    return _user_action(user_id, services.resend_invitation, "Nouvelle invitation envoyée à {email}.")
+    return _user_action(
+        user_id, services.resend_invitation, "Nouvelle invitation envoyée à {email}."
+    )
 
 
 # --- OF followed by the funder -----------------------------------------------------------

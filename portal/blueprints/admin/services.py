@@ -36,14 +36,22 @@ def create_funder(actor: User, *, name: str, kind: str, region_code: str | None)
     funder = Funder(name=name.strip(), kind=kind, region_code=region_code or None)
     db.session.add(funder)
     audit.record(
-        "funder.created", actor=actor, target=funder, funder_id=None,
+        "funder.created",
+        actor=actor,
+        target=funder,
+        funder_id=None,
         details={"after": _funder_state(funder)},
     )
     return funder
 
 
 def update_funder(
-    actor: User, funder: Funder, *, expected_version: int, name: str, kind: str,
+    actor: User,
+    funder: Funder,
+    *,
+    expected_version: int,
+    name: str,
+    kind: str,
     region_code: str | None,
 ) -> Funder:
     """Apply an edit made on version `expected_version`; refuse it if that is stale."""
@@ -54,7 +62,10 @@ def update_funder(
     after = _funder_state(funder)
     if before != after:
         audit.record(
-            "funder.updated", actor=actor, target=funder, funder_id=funder.id,
+            "funder.updated",
+            actor=actor,
+            target=funder,
+            funder_id=funder.id,
             details={"before": before, "after": after},
         )
     return funder
@@ -93,9 +104,17 @@ def invite_user(
     db.session.flush()
     send_invitation(user, invited_by=actor)
     audit.record(
-        "user.invited", actor=actor, target=user, funder_id=actor.funder_id or funder_id,
-        details={"email": user.email, "role": user.role, "funder_id": funder_id,
-                 "provider_id": provider_id, "region_code": user.region_code},
+        "user.invited",
+        actor=actor,
+        target=user,
+        funder_id=actor.funder_id or funder_id,
+        details={
+            "email": user.email,
+            "role": user.role,
+            "funder_id": funder_id,
+            "provider_id": provider_id,
+            "region_code": user.region_code,
+        },
     )
     return user
 
@@ -110,9 +129,15 @@ def deactivate_user(actor: User, target: User) -> int:
     target.deactivated_at = utcnow()
     ended = end_all_sessions(target)
     audit.record(
-        "user.deactivated", actor=actor, target=target, funder_id=actor.funder_id,
-        details={"before": {"is_active": True}, "after": {"is_active": False},
-                 "sessions_ended": ended},
+        "user.deactivated",
+        actor=actor,
+        target=target,
+        funder_id=actor.funder_id,
+        details={
+            "before": {"is_active": True},
+            "after": {"is_active": False},
+            "sessions_ended": ended,
+        },
     )
     return ended
 
@@ -125,7 +150,10 @@ def reactivate_user(actor: User, target: User) -> None:
     target.is_active = True
     target.deactivated_at = None
     audit.record(
-        "user.reactivated", actor=actor, target=target, funder_id=actor.funder_id,
+        "user.reactivated",
+        actor=actor,
+        target=target,
+        funder_id=actor.funder_id,
         details={"before": {"is_active": False}, "after": {"is_active": True}},
     )
 
@@ -154,7 +182,10 @@ def follow_provider(actor: User, *, nda: str, siret: str, name: str) -> FollowOu
         provider = Provider(nda=nda, siret=siret, siren=siret[:9], name=name.strip())
         db.session.add(provider)
         audit.record(
-            "provider.created", actor=actor, target=provider, funder_id=actor.funder_id,
+            "provider.created",
+            actor=actor,
+            target=provider,
+            funder_id=actor.funder_id,
             details={"after": {"nda": nda, "siret": siret, "name": provider.name}},
         )
     link = db.session.scalar(
@@ -166,7 +197,10 @@ def follow_provider(actor: User, *, nda: str, siret: str, name: str) -> FollowOu
         return FollowOutcome(provider, created, already_followed=True)
     db.session.add(FunderProvider(funder_id=actor.funder_id, provider_id=provider.id))
     audit.record(
-        "provider.followed", actor=actor, target=provider, funder_id=actor.funder_id,
+        "provider.followed",
+        actor=actor,
+        target=provider,
+        funder_id=actor.funder_id,
         details={"nda": provider.nda},
     )
     return FollowOutcome(provider, created, already_followed=False)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from portal.forms import EmailAddress, Form
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from portal.forms import EmailAddress, Form
 from portal.passwords import password_problems
 
 REQUIRED = "Ce champ est obligatoire."

@@ -109,9 +109,7 @@ def issue_token(user: User, purpose: TokenPurpose, *, created_by: User | None = 
 def resolve_token(token: str, purpose: TokenPurpose) -> AccountToken | None:
     """The token's record if the link is genuine, unexpired, unused, and its user active."""
     try:
-        data = _serializer(purpose).loads(
-            token, max_age=int(_max_age(purpose).total_seconds())
-        )
+        data = _serializer(purpose).loads(token, max_age=int(_max_age(purpose).total_seconds()))
         token_id, nonce = int(data["t"]), str(data["n"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
@@ -187,9 +185,7 @@ def request_password_reset(email: str) -> ResetOutcome:
         link=_absolute_url("auth.reset_password", token=token),
         hours=int(_max_age(TokenPurpose.PASSWORD_RESET).total_seconds() // 3600),
     )
-    audit.record(
-        "auth.password_reset_requested", actor=None, target=user, funder_id=user.funder_id
-    )
+    audit.record("auth.password_reset_requested", actor=None, target=user, funder_id=user.funder_id)
     return ResetOutcome(sent=True)
 
 

@@ -5,7 +5,9 @@ from flask import Blueprint, render_template
 from portal.access import roles_required
 from portal.navigation import section
 
-bp = Blueprint("subcontracting", __name__, url_prefix="/sous-traitance", template_folder="templates")
+bp = Blueprint(
+    "subcontracting", __name__, url_prefix="/sous-traitance", template_folder="templates"
+)
 SECTION = section("subcontracting")
 
 

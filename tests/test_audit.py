@@ -1,0 +1,99 @@
+"""The audit log is chained: it verifies, and an edited event is detected."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from portal import audit
+from portal.audit import AuditLogIsAppendOnly, verify_chain
+from portal.extensions import db
+from portal.models import AuditEvent, Role
+from tests.factories import UserFactory
+
+
+def _events(n: int = 3) -> list[AuditEvent]:
+    user = UserFactory()
+    events = [
+        audit.record("test.event", actor=user, target=user, details={"n": i, "texte": "é"})
+        for i in range(n)
+    ]
+    db.session.commit()
+    return events
+
+
+def test_chain_verifies_and_links_each_event_to_the_previous(app) -> None:
+    events = _events(3)
+    assert events[0].prev_hash == audit.GENESIS_HASH
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    report = verify_chain()
+    assert report.ok and report.checked == 3
+
+
+def test_edited_event_is_detected_by_the_cli(app, runner) -> None:
+    events = _events(4)
+    db.session.execute(
+        text("UPDATE audit_events SET actor_label = 'quelqu''un d''autre' WHERE id = :id"),
+        {"id": events[2].id},
+    )
+    db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"événement n° {events[2].id}" in result.output
+    assert "contenu de l'événement a été modifié" in result.output
+
+
+def test_deleted_event_is_detected(app, runner) -> None:
+    events = _events(4)
+    db.session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": events[1].id})
+    db.session.commit()
+    report = verify_chain()
+    assert report.broken_event_id == events[2].id
+    # Deleting the last events is caught by the head.
+    db.session.execute(text("DELETE FROM audit_events WHERE id >= :id"), {"id": events[2].id})
+    db.session.commit()
+    assert not verify_chain().ok
+
+
+def test_cli_reports_an_intact_chain(app, runner) -> None:
+    _events(2)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0
+    assert "Journal d'audit intègre : 2 événement(s) vérifié(s)." in result.output
+
+
+def test_the_orm_refuses_to_change_or_delete_an_event(app) -> None:
+    event = _events(1)[0]
+    event.action = "autre.chose"
+    with pytest.raises(AuditLogIsAppendOnly):
+        db.session.flush()
+    db.session.rollback()
+    db.session.delete(db.session.get(AuditEvent, event.id))
+    with pytest.raises(AuditLogIsAppendOnly):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_events_roll_back_with_the_change_they_describe(app) -> None:
+    _events(1)
+    audit.record("test.rolled_back", actor_label="test")
+    db.session.rollback()
+    assert verify_chain().ok
+    assert (
+        db.session.scalar(select(AuditEvent).where(AuditEvent.action == "test.rolled_back")) is None
+    )
+
+
+def test_web_requests_record_who_and_from_where(client, login_as) -> None:
+    user = login_as(Role.CONTROLLER)
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login")).one()
+    assert (event.actor_id, event.actor_label, event.ip) == (user.id, user.email, "127.0.0.1")
+    assert event.occurred_at.tzinfo is not None
+    assert verify_chain().ok
+
+
+def test_admin_sees_the_log_and_its_integrity(client, login_as) -> None:
+    login_as(Role.ADMIN)
+    page = client.get("/admin/journal?verifier=1").get_data(as_text=True)
+    assert "auth.login" in page
+    assert "Chaîne intègre" in page
