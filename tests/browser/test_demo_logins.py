@@ -147,6 +147,7 @@ def test_no_csp_violation_on_login_home_and_htmx(page: Page, live_server: str) -
     log_in(page, "admin-financeur@demo.test")
     expect(page).to_have_url(f"{live_server}/")
     expect(page.locator("h1")).to_have_text(DEMO_FUNDER)
+    page.wait_for_load_state("load")  # htmx is a deferred script
     assert page.evaluate("typeof htmx") == "object"
     assert violations_on_this_page() == []
 

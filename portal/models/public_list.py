@@ -1,0 +1,179 @@
+"""The history of the public list of OF (see portal.public_list).
+
+The list itself keeps no history; the portal does. Each NDA has *versions*: what the list
+said about it (identity and the four certification categories) from `valid_from` (the date
+of the list that first said it) until `valid_to` (the date of the first list that said
+otherwise, excluded; None while it holds). The list in force is the set of open versions.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.types import UTCDateTime, utcnow
+
+
+class ImportStatus:
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    UNCHANGED = "unchanged"
+    REFUSED = "refused"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    LABELS = {
+        RUNNING: "en cours",
+        SUCCEEDED: "importée",
+        UNCHANGED: "inchangée",
+        REFUSED: "refusée",
+        FAILED: "échec",
+        INTERRUPTED: "interrompue",
+    }
+    # Runs after which a list is in force (an unchanged list is re-dated, not re-imported).
+    IN_FORCE = (SUCCEEDED, UNCHANGED)
+
+
+class ListImport(db.Model):
+    """One run of `flask qualiopi import`, whatever its outcome."""
+
+    __tablename__ = "public_list_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))
+    as_of: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    rows_read: Mapped[int] = mapped_column(default=0)
+    rows_kept: Mapped[int] = mapped_column(default=0)
+    rows_rejected: Mapped[int] = mapped_column(default=0)
+    # The first rejected lines, each {"line": n, "reason": "..."}.
+    rejected_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    added: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    changed: Mapped[int] = mapped_column(default=0)
+    duration_ms: Mapped[int | None] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    triggered_by: Mapped[str] = mapped_column(String(254))
+    triggered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    @property
+    def status_label(self) -> str:
+        return ImportStatus.LABELS.get(self.status, self.status)
+
+
+class ListVersion(db.Model):
+    """What the list said about one NDA over an interval of dates."""
+
+    __tablename__ = "public_list_versions"
+    __table_args__ = (Index("ix_public_list_versions_nda_valid_from", "nda", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nda: Mapped[str] = mapped_column(String(11))
+    siren: Mapped[str] = mapped_column(String(20), index=True)
+    siret: Mapped[str] = mapped_column(String(20), index=True)
+    denomination: Mapped[str] = mapped_column(String(300))
+    # Lower case without accents, for the search box.
+    search_name: Mapped[str] = mapped_column(String(300))
+    region_code: Mapped[str] = mapped_column(String(3))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    city: Mapped[str] = mapped_column(String(100))
+    actions_formation: Mapped[bool] = mapped_column()
+    bilans_competences: Mapped[bool] = mapped_column()
+    vae: Mapped[bool] = mapped_column()
+    apprentissage: Mapped[bool] = mapped_column()
+    previous_ndas: Mapped[str] = mapped_column(String(200), default="")
+    # A digest of the tracked values: a new list changes the version only if it differs.
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date, index=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("public_list_imports.id"))
+
+    @property
+    def categories(self) -> dict[str, bool]:
+        return {
+            "actions_formation": self.actions_formation,
+            "bilans_competences": self.bilans_competences,
+            "vae": self.vae,
+            "apprentissage": self.apprentissage,
+        }
+
+    @property
+    def certified(self) -> bool:
+        return any(self.categories.values())
+
+
+class ListChange(db.Model):
+    """What changed for one NDA between two successive lists."""
+
+    __tablename__ = "public_list_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("public_list_imports.id"), index=True)
+    nda: Mapped[str] = mapped_column(String(11), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    category: Mapped[str | None] = mapped_column(String(30))
+    before: Mapped[str | None] = mapped_column(String(300))
+    after: Mapped[str | None] = mapped_column(String(300))
+
+
+class PreviousNda(db.Model):
+    """An NDA that the list gives as a previous NDA of another entry."""
+
+    __tablename__ = "public_list_previous_ndas"
+    __table_args__ = (UniqueConstraint("previous_nda", "nda"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    previous_nda: Mapped[str] = mapped_column(String(11), index=True)
+    nda: Mapped[str] = mapped_column(String(11))
+    first_seen: Mapped[date] = mapped_column(Date)
+
+
+class QualiopiAlert(db.Model):
+    """An OF followed by a funder lost a certification category or left the list."""
+
+    __tablename__ = "qualiopi_alerts"
+    __table_args__ = (UniqueConstraint("funder_id", "provider_id", "import_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    funder_id: Mapped[int] = mapped_column(ForeignKey("funders.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("public_list_imports.id"))
+    nda: Mapped[str] = mapped_column(String(11))
+    left_list: Mapped[bool] = mapped_column(default=False)
+    # Categories lost, comma-separated keys (empty when the OF left the list).
+    lost_categories: Mapped[str] = mapped_column(String(200), default="")
+    list_as_of: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    provider = relationship("Provider")
+    acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])
+
+    @property
+    def lost(self) -> list[str]:
+        return [key for key in self.lost_categories.split(",") if key]
+
+
+class BulkCheck(db.Model):
+    """A file of identifiers checked at once, with its results as they were that day."""
+
+    __tablename__ = "qualiopi_bulk_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    filename: Mapped[str] = mapped_column(String(255))
+    # One dict per readable line: line, query, on, list_as_of, matches (see lookup.Match).
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # One dict per unreadable line: line, value, reason.
+    unreadable: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

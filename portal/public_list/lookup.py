@@ -1,0 +1,182 @@
+"""Was this OF certified, and for what, on a given day? Answered from the history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from portal.extensions import db
+from portal.identifiers import Identifier
+from portal.models import ListVersion, PreviousNda
+from portal.public_list.history import CATEGORY_KEYS, search_key
+from portal.public_list.importer import list_in_force
+
+
+@dataclass(frozen=True)
+class Match:
+    nda: str
+    siren: str
+    siret: str
+    denomination: str
+    region: str
+    categories: dict[str, bool]
+    matched_on: str  # nda, siren, siret, previous_nda or name
+    valid_from: date
+    valid_to: date | None
+
+    @property
+    def certified(self) -> bool:
+        return any(self.categories.values())
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "nda": self.nda,
+            "siren": self.siren,
+            "siret": self.siret,
+            "denomination": self.denomination,
+            "region": self.region,
+            "certified": self.certified,
+            "categories": self.categories,
+        }
+        if self.matched_on == "previous_nda":
+            data["found_as_previous_nda"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    query: str
+    on: date
+    list_as_of: date | None
+    matches: list[Match] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "on": self.on.isoformat(),
+            "list_as_of": self.list_as_of.isoformat() if self.list_as_of else None,
+            "matches": [m.as_json() for m in self.matches],
+        }
+
+
+def _valid_on(on: date):
+    return and_(
+        ListVersion.valid_from <= on,
+        or_(ListVersion.valid_to.is_(None), ListVersion.valid_to > on),
+    )
+
+
+def _match(version: ListVersion, matched_on: str) -> Match:
+    return Match(
+        nda=version.nda,
+        siren=version.siren,
+        siret=version.siret,
+        denomination=version.denomination,
+        region=version.region_code,
+        categories={key: bool(getattr(version, key)) for key in CATEGORY_KEYS},
+        matched_on=matched_on,
+        valid_from=version.valid_from,
+        valid_to=version.valid_to,
+    )
+
+
+_COLUMN = {"nda": ListVersion.nda, "siren": ListVersion.siren, "siret": ListVersion.siret}
+
+
+def check(ident: Identifier, on: date, *, query: str | None = None) -> CheckResult:
+    """What the list in force on `on` said about a SIRET, a SIREN or an NDA."""
+    in_force = list_in_force(on)
+    result = CheckResult(query or ident.value, on, in_force.as_of if in_force else None)
+    if in_force is None:
+        return result
+    versions = db.session.scalars(
+        select(ListVersion)
+        .where(_COLUMN[ident.kind] == ident.value, _valid_on(on))
+        .order_by(ListVersion.nda)
+    ).all()
+    result.matches.extend(_match(v, ident.kind) for v in versions)
+    if ident.kind == "nda":
+        successors = select(PreviousNda.nda).where(PreviousNda.previous_nda == ident.value)
+        for version in db.session.scalars(
+            select(ListVersion)
+            .where(ListVersion.nda.in_(successors), _valid_on(on))
+            .order_by(ListVersion.nda)
+        ):
+            result.matches.append(_match(version, "previous_nda"))
+    return result
+
+
+def check_many(items: Sequence[tuple[Identifier, date]]) -> list[list[Match]]:
+    """The matches of many identifiers at once (bulk check), a few queries per date."""
+    by_date: dict[date, list[Identifier]] = {}
+    for ident, on in items:
+        by_date.setdefault(on, []).append(ident)
+    found: dict[tuple[date, str, str], list[Match]] = {}
+    for on, idents in by_date.items():
+        for kind, column in _COLUMN.items():
+            values = sorted({i.value for i in idents if i.kind == kind})
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                for version in db.session.scalars(
+                    select(ListVersion).where(column.in_(chunk), _valid_on(on))
+                ):
+                    key = (on, kind, getattr(version, kind))
+                    found.setdefault(key, []).append(_match(version, kind))
+    return [
+        sorted(found.get((on, ident.kind, ident.value), []), key=lambda m: m.nda)
+        for ident, on in items
+    ]
+
+
+def search(text: str, on: date, limit: int = 20) -> list[Match]:
+    """Search by name (accent-insensitive) or by the start of an identifier."""
+    needle = search_key(text.strip())
+    digits = "".join(ch for ch in needle if ch.isdigit())
+    query = select(ListVersion).where(_valid_on(on))
+    if digits and len(digits) == len(needle.replace(" ", "")):
+        if len(digits) < 3:
+            return []
+        exact = {9: ListVersion.siren, 11: ListVersion.nda, 14: ListVersion.siret}
+        if len(digits) in exact:  # a whole identifier: an index look-up
+            query = query.where(exact[len(digits)] == digits)
+        else:
+            query = query.where(
+                or_(
+                    ListVersion.siret.startswith(digits),
+                    ListVersion.nda.startswith(digits),
+                )
+            )
+        matched_on = "identifier"
+    else:
+        if len(needle) < 2:
+            return []
+        query = query.where(ListVersion.search_name.contains(needle, autoescape=True))
+        matched_on = "name"
+    versions = db.session.scalars(query.order_by(ListVersion.denomination).limit(limit))
+    return [_match(v, matched_on) for v in versions]
+
+
+def history(nda: str) -> list[ListVersion]:
+    return list(
+        db.session.scalars(
+            select(ListVersion).where(ListVersion.nda == nda).order_by(ListVersion.valid_from)
+        )
+    )
+
+
+def in_force_categories(ndas: Iterable[str], on: date) -> dict[str, dict[str, bool]]:
+    """The categories of several NDAs on a date (for pages listing OF)."""
+    values = sorted(set(ndas))
+    out: dict[str, dict[str, bool]] = {}
+    for start in range(0, len(values), 500):
+        for version in db.session.scalars(
+            select(ListVersion).where(
+                ListVersion.nda.in_(values[start : start + 500]), _valid_on(on)
+            )
+        ):
+            out[version.nda] = {key: bool(getattr(version, key)) for key in CATEGORY_KEYS}
+    return out
