@@ -17,8 +17,23 @@ from pathlib import Path
 from tests.fixtures.make_public_list_sample import COLUMNS
 
 REGIONS = ["11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93", "94", "01", "04"]
-WORDS = ["Formation", "Compétences", "Avenir", "Conseil", "Académie", "Institut", "Atelier",
-         "Parcours", "Métiers", "Savoirs", "Numérique", "Santé", "Langues", "Sud", "Ouest"]
+WORDS = [
+    "Formation",
+    "Compétences",
+    "Avenir",
+    "Conseil",
+    "Académie",
+    "Institut",
+    "Atelier",
+    "Parcours",
+    "Métiers",
+    "Savoirs",
+    "Numérique",
+    "Santé",
+    "Langues",
+    "Sud",
+    "Ouest",
+]
 
 
 def luhn_complete(prefix: str) -> str:
@@ -50,12 +65,33 @@ def row(i: int, rng: random.Random, drop_certified: float) -> list[str]:
     ]
     previous = f"{region}{(i + 500_000):09d}" if i % 97 == 0 else ""
     values = [
-        nda, previous, name, siren, siret,
-        f"{1 + i % 200} rue de la Formation", f"{31000 + i % 900:05d}", "Toulouse", region,
-        *cats, "", "", "", "", "",
-        "01/03/2026", "01/01/2025", "31/12/2025",
-        "333", "Enseignement, formation", "", "", "", "",
-        str(i % 400), str(i % 20), str(1 + i % 30),
+        nda,
+        previous,
+        name,
+        siren,
+        siret,
+        f"{1 + i % 200} rue de la Formation",
+        f"{31000 + i % 900:05d}",
+        "Toulouse",
+        region,
+        *cats,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "01/03/2026",
+        "01/01/2025",
+        "31/12/2025",
+        "333",
+        "Enseignement, formation",
+        "",
+        "",
+        "",
+        "",
+        str(i % 400),
+        str(i % 20),
+        str(1 + i % 30),
     ]
     assert len(values) == len(COLUMNS)
     return values

@@ -42,6 +42,8 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
     STORAGE_DIR = os.environ.get("STORAGE_DIR") or None
     QUALIOPI_LIST_URL = os.environ.get("QUALIOPI_LIST_URL", DEFAULT_QUALIOPI_LIST_URL)
+    QUALIOPI_DOWNLOAD_RETRIES = 3
+    QUALIOPI_DOWNLOAD_BACKOFF = 2.0  # seconds, doubled at each retry
 
     # Mail: printed to the console unless an SMTP server is configured.
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
@@ -101,6 +103,7 @@ class TestConfig(Config):
         os.environ.get("TEST_DATABASE_URL", "sqlite://")
     )
     RATELIMIT_STORAGE_URI = "memory://"
+    QUALIOPI_DOWNLOAD_BACKOFF = 0.0
     # Cheap hashing keeps the suite fast; production keeps the defaults above.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024

@@ -29,6 +29,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def navigation() -> dict[str, object]:
-        if current_user.is_authenticated:
+        if current_user and current_user.is_authenticated:
             return {"menu": menu_for(current_user), "role_labels": ROLE_LABELS}
         return {"menu": [], "role_labels": ROLE_LABELS}

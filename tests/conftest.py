@@ -139,8 +139,12 @@ def login_as(app: Flask, auth: AuthActions) -> Callable[..., User]:
 
 @pytest.fixture
 def outbox(app: Flask) -> list:
+    """Mail sent by requests (`app`) and by code run in the test body (the twin)."""
+    from flask import current_app
+
     outbox: list = []
     app.extensions["mailman"].outbox = outbox
+    current_app.extensions["mailman"].outbox = outbox
     return outbox
 
 

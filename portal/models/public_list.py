@@ -9,7 +9,7 @@ otherwise, excluded; None while it holds). The list in force is the set of open 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -26,7 +26,7 @@ class ImportStatus:
     FAILED = "failed"
     INTERRUPTED = "interrupted"
 
-    LABELS = {
+    LABELS: ClassVar[dict[str, str]] = {
         RUNNING: "en cours",
         SUCCEEDED: "importée",
         UNCHANGED: "inchangée",

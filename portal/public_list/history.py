@@ -30,8 +30,11 @@ TRACKED_FIELDS: tuple[str, ...] = (
 )
 
 _FOLD = str.maketrans(
-    "àâäáãåçéèêëíìîïñóòôöõúùûüýÿœæ",
-    "aaaaaaceeeeiiiinooooouuuuyyoa",
+    {
+        **dict(zip("àâäáãåçéèêëíìîïñóòôöõúùûüýÿ", "aaaaaaceeeeiiiinooooouuuuyy", strict=True)),
+        "œ": "oe",
+        "æ": "ae",
+    }
 )
 
 

@@ -21,12 +21,18 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from flask import current_app
 from sqlalchemy import Connection, select, text, update
 
 from portal.extensions import db
 from portal.models import ImportStatus, ListImport, ListVersion, PreviousNda, User
 from portal.models.types import utcnow
-from portal.public_list.download import DownloadError, download, sha256_of
+from portal.public_list.download import (
+    DownloadError,
+    download,
+    session_with_retries,
+    sha256_of,
+)
 from portal.public_list.history import (
     CATEGORY_KEYS,
     diff,
@@ -258,6 +264,10 @@ def _import(
         try:
             fetched = download(
                 source,
+                session=session_with_retries(
+                    current_app.config["QUALIOPI_DOWNLOAD_RETRIES"],
+                    current_app.config["QUALIOPI_DOWNLOAD_BACKOFF"],
+                ),
                 etag=same_source.etag if same_source and not force else None,
                 last_modified=same_source.last_modified if same_source and not force else None,
                 progress=progress,
@@ -343,7 +353,7 @@ def _apply(
             select(ListVersion.nda, ListVersion.fingerprint).where(ListVersion.valid_to.is_(None))
         ).all()
     )
-    known_pairs = set(conn.execute(select(PreviousNda.previous_nda, PreviousNda.nda)).tuples())
+    known_pairs = set(conn.execute(select(PreviousNda.previous_nda, PreviousNda.nda)).all())
     seen: set[str] = set()
     new_rows: list[tuple[Any, ...]] = []
     new_pairs: list[dict[str, Any]] = []

@@ -1,0 +1,123 @@
+"""Pure rules of the list's history, table-driven."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+
+from portal.public_list.history import (
+    Change,
+    Interval,
+    certification_intervals,
+    diff,
+    fingerprint,
+    is_stale,
+    search_key,
+)
+
+
+@dataclass
+class V:
+    valid_from: date = date(2026, 1, 1)
+    valid_to: date | None = None
+    siren: str = "812345676"
+    siret: str = "81234567600017"
+    denomination: str = "Atelier"
+    actions_formation: bool = True
+    bilans_competences: bool = False
+    vae: bool = False
+    apprentissage: bool = False
+
+
+J1, F1, M1, A1 = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (V(), V(), []),
+        (V(), V(actions_formation=False), [Change("category_lost", "actions_formation")]),
+        (V(), V(vae=True), [Change("category_gained", "vae")]),
+        (
+            V(),
+            V(denomination="Atelier SAS"),
+            [Change("name_changed", None, "Atelier", "Atelier SAS")],
+        ),
+        (
+            V(),
+            V(siret="81234567600025"),
+            [Change("siret_changed", None, "81234567600017", "81234567600025")],
+        ),
+        (
+            V(),
+            V(actions_formation=False, apprentissage=True),
+            [
+                Change("category_lost", "actions_formation"),
+                Change("category_gained", "apprentissage"),
+            ],
+        ),
+    ],
+)
+def test_diff(old: V, new: V, expected: list[Change]) -> None:
+    assert diff(old, new) == expected
+
+
+@pytest.mark.parametrize(
+    ("versions", "expected"),
+    [
+        ([V(J1, None)], [Interval("actions_formation", J1, None)]),
+        # A change of name does not break the certification.
+        (
+            [V(J1, F1), V(F1, None, denomination="Autre")],
+            [Interval("actions_formation", J1, None)],
+        ),
+        # Lost in February, back in March.
+        (
+            [V(J1, F1), V(F1, M1, actions_formation=False), V(M1, None)],
+            [Interval("actions_formation", J1, F1), Interval("actions_formation", M1, None)],
+        ),
+        # Left the list in February (no version), back in April.
+        (
+            [V(J1, F1), V(A1, None)],
+            [Interval("actions_formation", J1, F1), Interval("actions_formation", A1, None)],
+        ),
+        # Never certified.
+        ([V(J1, None, actions_formation=False)], []),
+        # Two categories, in the order of the law.
+        (
+            [V(J1, F1, vae=True), V(F1, None)],
+            [Interval("actions_formation", J1, None), Interval("vae", J1, F1)],
+        ),
+    ],
+)
+def test_certification_intervals(versions: list[V], expected: list[Interval]) -> None:
+    assert certification_intervals(versions) == expected
+
+
+@pytest.mark.parametrize(
+    ("list_as_of", "today", "stale"),
+    [
+        (date(2026, 11, 22), date(2026, 11, 22), False),
+        (date(2026, 11, 19), date(2026, 11, 22), False),  # 3 days: still fine
+        (date(2026, 11, 18), date(2026, 11, 22), True),  # more than 3 days
+        (None, date(2026, 11, 22), True),
+    ],
+)
+def test_is_stale(list_as_of, today, stale) -> None:
+    assert is_stale(list_as_of, today) is stale
+
+
+def test_search_key_folds_case_and_accents() -> None:
+    assert search_key("Compétences ÉLÈVES Œuvre") == "competences eleves oeuvre"
+    assert search_key("Caraïbes") == "caraibes"
+
+
+def test_fingerprint_is_stable_and_sensitive() -> None:
+    values = ("812345676", "81234567600017", "Atelier", True, False)
+    assert fingerprint(values) == fingerprint(list(values))
+    assert fingerprint(values) != fingerprint(
+        ("812345676", "81234567600017", "Atelier", False, False)
+    )
+    assert len(fingerprint(values)) == 16
