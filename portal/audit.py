@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -133,17 +134,19 @@ class ChainReport:
         return self.broken_event_id is None and self.reason is None
 
 
-def _events_in_order() -> Iterator[AuditEvent]:
-    yield from db.session.scalars(
-        select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
-    )
-
-
 def verify_chain() -> ChainReport:
     """Recompute every hash in order; name the first event that does not match."""
+    events = db.session.scalars(
+        select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+    )
+    with closing(events):  # a server-side cursor on PostgreSQL: close it on early return
+        return _verify(events)
+
+
+def _verify(events: Iterator[AuditEvent]) -> ChainReport:
     expected_prev = GENESIS_HASH
     checked = 0
-    for ev in _events_in_order():
+    for ev in events:
         if ev.prev_hash != expected_prev:
             return ChainReport(
                 checked,

@@ -127,9 +127,9 @@ def upgrade():
     )
     with op.batch_alter_table('public_list_versions', schema=None) as batch_op:
         batch_op.create_index('ix_public_list_versions_nda_valid_from', ['nda', 'valid_from'], unique=False)
+        batch_op.create_index('ix_public_list_versions_search', ['search_name', 'valid_from', 'valid_to'], unique=False)
         batch_op.create_index(batch_op.f('ix_public_list_versions_siren'), ['siren'], unique=False)
         batch_op.create_index(batch_op.f('ix_public_list_versions_siret'), ['siret'], unique=False)
-        batch_op.create_index(batch_op.f('ix_public_list_versions_valid_to'), ['valid_to'], unique=False)
 
     op.create_table('qualiopi_alerts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -165,9 +165,9 @@ def downgrade():
 
     op.drop_table('qualiopi_alerts')
     with op.batch_alter_table('public_list_versions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_public_list_versions_valid_to'))
         batch_op.drop_index(batch_op.f('ix_public_list_versions_siret'))
         batch_op.drop_index(batch_op.f('ix_public_list_versions_siren'))
+        batch_op.drop_index('ix_public_list_versions_search')
         batch_op.drop_index('ix_public_list_versions_nda_valid_from')
 
     op.drop_table('public_list_versions')

@@ -74,7 +74,11 @@ class ListVersion(db.Model):
     """What the list said about one NDA over an interval of dates."""
 
     __tablename__ = "public_list_versions"
-    __table_args__ = (Index("ix_public_list_versions_nda_valid_from", "nda", "valid_from"),)
+    __table_args__ = (
+        Index("ix_public_list_versions_nda_valid_from", "nda", "valid_from"),
+        # Covering index of the name search: a scan of it reads far less than the table.
+        Index("ix_public_list_versions_search", "search_name", "valid_from", "valid_to"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     nda: Mapped[str] = mapped_column(String(11))
@@ -94,7 +98,7 @@ class ListVersion(db.Model):
     # A digest of the tracked values: a new list changes the version only if it differs.
     fingerprint: Mapped[str] = mapped_column(String(16))
     valid_from: Mapped[date] = mapped_column(Date)
-    valid_to: Mapped[date | None] = mapped_column(Date, index=True)
+    valid_to: Mapped[date | None] = mapped_column(Date)
     import_id: Mapped[int] = mapped_column(ForeignKey("public_list_imports.id"))
 
     @property

@@ -3,10 +3,11 @@ differ, and the per-category certification intervals drawn from a run of version
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from hashlib import blake2b
 from typing import Protocol
 
 CATEGORY_KEYS: tuple[str, ...] = ("actions_formation", "bilans_competences", "vae", "apprentissage")
@@ -29,24 +30,35 @@ TRACKED_FIELDS: tuple[str, ...] = (
     "previous_ndas",
 )
 
-_FOLD = str.maketrans(
-    {
-        **dict(zip("àâäáãåçéèêëíìîïñóòôöõúùûüýÿ", "aaaaaaceeeeiiiinooooouuuuyy", strict=True)),
-        "œ": "oe",
-        "æ": "ae",
-    }
-)
-
 
 def search_key(text: str) -> str:
-    """Lower case without accents, for accent-insensitive search."""
-    return text.lower().translate(_FOLD)
+    """Lower case, accents removed (œ and æ spelt out), for accent-insensitive search.
+
+    Characters with no ASCII form are dropped; the needle goes through the same function.
+    """
+    folded = text.lower().replace("œ", "oe").replace("æ", "ae")
+    return unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
 
 
-def fingerprint(values: Sequence[object]) -> str:
-    """A short, stable digest of a version's tracked values."""
-    joined = "\x1f".join("1" if v is True else "0" if v is False else str(v) for v in values)
-    return hashlib.blake2b(joined.encode(), digest_size=8).hexdigest()
+def fingerprint(
+    siren: str,
+    siret: str,
+    denomination: str,
+    region_code: str,
+    postal_code: str,
+    city: str,
+    actions_formation: bool,
+    bilans_competences: bool,
+    vae: bool,
+    apprentissage: bool,
+    previous_ndas: str,
+) -> str:
+    """A short, stable digest of the values a version tracks (TRACKED_FIELDS, in order)."""
+    joined = (
+        f"{siren}\x1f{siret}\x1f{denomination}\x1f{region_code}\x1f{postal_code}\x1f{city}\x1f"
+        f"{actions_formation:d}{bilans_competences:d}{vae:d}{apprentissage:d}\x1f{previous_ndas}"
+    )
+    return blake2b(joined.encode(), digest_size=8).hexdigest()
 
 
 class VersionLike(Protocol):

@@ -39,11 +39,13 @@ from portal.public_list.history import (
     fingerprint,
     search_key,
 )
-from portal.public_list.parser import ListEntry, NotAPublicList, PublicListReader
+from portal.public_list.parser import ListRow, NotAPublicList, PublicListReader
 
 BATCH = 5000
 MAX_REJECTED_KEPT = 500
 ADVISORY_LOCK_KEY = 0x5155414C  # "QUAL"
+SQLITE_IMPORT_CACHE_KB = 32 * 1024
+CHANGED_BATCH = 500
 
 VERSION_COLUMNS = (
     "nda",
@@ -68,61 +70,45 @@ class ImportRefused(Exception):
     """The list was not imported; the message says why, in French."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _NewVersion:
-    """One entry of the new list, as a version row (same attribute names as ListVersion)."""
+    """A version about to be written: its row, and what `history.diff` compares."""
 
     nda: str
     siren: str
     siret: str
     denomination: str
-    region_code: str
-    postal_code: str
-    city: str
     actions_formation: bool
     bilans_competences: bool
     vae: bool
     apprentissage: bool
-    previous_ndas: str
     fingerprint: str
+    row: tuple[Any, ...]
 
-    @classmethod
-    def from_entry(cls, entry: ListEntry) -> _NewVersion:
-        values = (
-            entry.siren[:20],
-            entry.siret[:20],
-            entry.denomination[:300],
-            entry.region_code[:3],
-            entry.postal_code[:10],
-            entry.city[:100],
-            entry.actions_formation,
-            entry.bilans_competences,
-            entry.vae,
-            entry.apprentissage,
-            " ".join(entry.previous_ndas)[:200],
-        )
-        return cls(entry.nda, *values, fingerprint(values))
 
-    def row(self, valid_from: date, import_id: int) -> tuple[Any, ...]:
-        return (
-            self.nda,
-            self.siren,
-            self.siret,
-            self.denomination,
-            search_key(self.denomination),
-            self.region_code,
-            self.postal_code,
-            self.city,
-            self.actions_formation,
-            self.bilans_competences,
-            self.vae,
-            self.apprentissage,
-            self.previous_ndas,
-            self.fingerprint,
-            valid_from,
-            None,
-            import_id,
-        )
+def _version(entry: ListRow, valid_from: date, import_id: int) -> tuple[tuple[Any, ...], str]:
+    """The row to insert for one entry (VERSION_COLUMNS), and its fingerprint.
+
+    Values are cut to the column sizes: PostgreSQL refuses longer values, and one odd line
+    must not stop the import.
+    """
+    siren, siret, denomination = entry.siren[:20], entry.siret[:20], entry.denomination[:300]
+    region, postal, city = entry.region_code[:3], entry.postal_code[:10], entry.city[:100]
+    previous = " ".join(entry.previous_ndas)[:200] if entry.previous_ndas else ""
+    af, bc, vae, app = (
+        entry.actions_formation,
+        entry.bilans_competences,
+        entry.vae,
+        entry.apprentissage,
+    )
+    digest = fingerprint(
+        siren, siret, denomination, region, postal, city, af, bc, vae, app, previous
+    )
+    row = (
+        entry.nda, siren, siret, denomination, search_key(denomination), region, postal, city,
+        af, bc, vae, app, previous, digest, valid_from, None, import_id,
+    )  # fmt: skip
+    return row, digest
 
 
 class _HashingReader:
@@ -292,25 +278,24 @@ def _import(
         if not path.exists():
             raise ImportRefused(f"Fichier introuvable : {source}")
     try:
-        if path.is_file():
-            sha = sha256_of(path)
-            if imported is not None and sha == imported.sha256 and not force:
-                run.sha256 = sha
-                return _finish(
-                    run,
-                    ImportStatus.UNCHANGED,
-                    "Liste identique à la dernière importée (même empreinte SHA-256) : "
-                    "rien à importer.",
-                    started,
-                )
+        sha = sha256_of(path) if path.is_file() else None  # a pipe can be read only once
+        if sha is not None and imported is not None and sha == imported.sha256 and not force:
+            run.sha256 = sha
+            return _finish(
+                run,
+                ImportStatus.UNCHANGED,
+                "Liste identique à la dernière importée (même empreinte SHA-256) : "
+                "rien à importer.",
+                started,
+            )
         with path.open("rb") as raw:
-            hashing = _HashingReader(raw)
+            hashing = _HashingReader(raw) if sha is None else None
             try:
-                reader = PublicListReader(hashing)  # type: ignore[arg-type]
+                reader = PublicListReader(hashing or raw, light=True)  # type: ignore[arg-type]
             except NotAPublicList as error:
                 raise ImportRefused(str(error)) from error
             _apply(run, reader, as_of, first=imported is None, previous=imported, force=force)
-            run.sha256 = hashing.digest.hexdigest()
+            run.sha256 = sha or hashing.digest.hexdigest()  # type: ignore[union-attr]
         run.status = ImportStatus.SUCCEEDED
         run.finished_at = utcnow()
         run.duration_ms = int((time.perf_counter() - started) * 1000)
@@ -331,10 +316,80 @@ def _lock(conn: Connection, run: ListImport) -> None:
     """One import at a time; taken first in the import's transaction."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    if conn.dialect.name == "sqlite":
+        # A larger page cache for this connection: the indexes of 160,000 new rows are
+        # built in memory rather than through the disk (given back when it closes).
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KB}")
     # On SQLite this write takes the database's write lock for the whole transaction.
     conn.execute(
         update(ListImport).where(ListImport.id == run.id).values(status=ImportStatus.RUNNING)
     )
+
+
+class _Writer:
+    """Buffers what an import writes, in bounded batches, inside its transaction."""
+
+    def __init__(self, conn: Connection, run_id: int, as_of: date) -> None:
+        self.conn, self.run_id, self.as_of = conn, run_id, as_of
+        self.versions: list[tuple[Any, ...]] = []
+        self.changes: list[tuple[Any, ...]] = []
+        self.changed: dict[str, _NewVersion] = {}
+        self.changed_count = 0
+
+    def version(self, row: tuple[Any, ...]) -> None:
+        self.versions.append(row)
+        if len(self.versions) >= BATCH:
+            self.flush_versions()
+
+    def change(self, nda: str, kind: str, category=None, before=None, after=None) -> None:
+        self.changes.append((self.run_id, nda, kind, category, before, after))
+        if len(self.changes) >= BATCH:
+            _insert(self.conn, "public_list_changes", CHANGE_COLUMNS, self.changes)
+            self.changes.clear()
+
+    def replace(self, new: _NewVersion) -> None:
+        """The NDA's open version differs from `new`: queued, handled by batches."""
+        self.changed[new.nda] = new
+        if len(self.changed) >= CHANGED_BATCH:
+            self.flush_changed()
+
+    def remove(self, ndas: list[str]) -> None:
+        for batch in _chunks(ndas, CHANGED_BATCH):
+            olds = self.conn.execute(
+                select(ListVersion.id, ListVersion.nda, ListVersion.denomination).where(
+                    ListVersion.nda.in_(batch), ListVersion.valid_to.is_(None)
+                )
+            ).all()
+            _close(self.conn, [old.id for old in olds], self.as_of)
+            for old in olds:
+                self.change(old.nda, "removed", before=old.denomination)
+
+    def flush_changed(self) -> None:
+        if not self.changed:
+            return
+        olds = self.conn.execute(
+            select(ListVersion).where(
+                ListVersion.nda.in_(list(self.changed)), ListVersion.valid_to.is_(None)
+            )
+        ).all()
+        _close(self.conn, [old.id for old in olds], self.as_of)
+        for old in olds:
+            new = self.changed[old.nda]
+            self.changed_count += 1
+            for found in diff(old, new):
+                self.change(old.nda, found.kind, found.category, found.before, found.after)
+            self.version(new.row)
+        self.changed.clear()
+
+    def flush_versions(self) -> None:
+        _insert(self.conn, "public_list_versions", VERSION_COLUMNS, self.versions)
+        self.versions.clear()
+
+    def finish(self) -> None:
+        self.flush_changed()
+        self.flush_versions()
+        _insert(self.conn, "public_list_changes", CHANGE_COLUMNS, self.changes)
+        self.changes.clear()
 
 
 def _apply(
@@ -348,32 +403,37 @@ def _apply(
 ) -> None:
     conn = db.session.connection()
     _lock(conn, run)
-    current: dict[str, str] = dict(
-        conn.execute(
+    # NDA → fingerprint of the list in force: the one thing held for every row (~30 MB).
+    current: dict[str, str] = {
+        nda: digest
+        for nda, digest in conn.execute(
             select(ListVersion.nda, ListVersion.fingerprint).where(ListVersion.valid_to.is_(None))
-        ).all()
-    )
+        )
+    }
     known_pairs = set(conn.execute(select(PreviousNda.previous_nda, PreviousNda.nda)).all())
+    # Into an empty history (the first import), build the indexes once at the end: a sort,
+    # rather than 160,000 insertions into each of them.
+    indexes = ListVersion.__table__.indexes
+    bulk_load = not current and conn.execute(select(ListVersion.id).limit(1)).first() is None
+    if bulk_load:
+        for index in indexes:
+            index.drop(conn)
+    writer = _Writer(conn, run.id, as_of)
     seen: set[str] = set()
-    new_rows: list[tuple[Any, ...]] = []
     new_pairs: list[dict[str, Any]] = []
-    changed: dict[str, _NewVersion] = {}
-    changes: list[tuple[Any, ...]] = []
-    rejected: list[dict[str, Any]] = []
-    added = kept = duplicates = 0
+    duplicated: list[dict[str, Any]] = []
+    added = kept = 0
 
     for entry in reader:
         nda = entry.nda
         if nda in seen:
-            duplicates += 1
-            if len(rejected) < MAX_REJECTED_KEPT:
-                rejected.append(
-                    {"line": entry.line_number, "reason": f"NDA {nda} en double dans la liste"}
-                )
+            duplicated.append(
+                {"line": entry.line_number, "reason": f"NDA {nda} en double dans la liste"}
+            )
             continue
         seen.add(nda)
         kept += 1
-        version = _NewVersion.from_entry(entry)
+        row, digest = _version(entry, as_of, run.id)
         for previous_nda in entry.previous_ndas:
             if (previous_nda, nda) not in known_pairs:
                 known_pairs.add((previous_nda, nda))
@@ -381,56 +441,34 @@ def _apply(
         old_fingerprint = current.pop(nda, None)
         if old_fingerprint is None:
             added += 1
-            new_rows.append(version.row(as_of, run.id))
+            writer.version(row)
             if not first:
-                changes.append((run.id, nda, "added", None, None, version.denomination))
-            if len(new_rows) >= BATCH:
-                _insert(conn, "public_list_versions", VERSION_COLUMNS, new_rows)
-                new_rows.clear()
-        elif old_fingerprint != version.fingerprint:
-            changed[nda] = version
-    _insert(conn, "public_list_versions", VERSION_COLUMNS, new_rows)
-    new_rows.clear()
+                writer.change(nda, "added", after=row[3])
+        elif old_fingerprint != digest:
+            writer.replace(_NewVersion(*row[:4], *row[8:12], digest, row))
+    writer.finish()
+    if bulk_load:
+        for index in indexes:
+            index.create(conn)
 
     removed = list(current)
-    del current
+    del current, seen
     _check_counts(kept, previous, force)
-
-    for batch in _chunks(removed, 500):
-        olds = conn.execute(
-            select(ListVersion.id, ListVersion.nda, ListVersion.denomination).where(
-                ListVersion.nda.in_(batch), ListVersion.valid_to.is_(None)
-            )
-        ).all()
-        _close(conn, [o.id for o in olds], as_of)
-        changes.extend((run.id, o.nda, "removed", None, o.denomination, None) for o in olds)
-    changed_count = 0
-    for batch in _chunks(list(changed), 500):
-        olds = db.session.scalars(
-            select(ListVersion).where(ListVersion.nda.in_(batch), ListVersion.valid_to.is_(None))
-        ).all()
-        for old in olds:
-            new = changed[old.nda]
-            found = diff(old, new)
-            changed_count += 1
-            changes.extend((run.id, old.nda, c.kind, c.category, c.before, c.after) for c in found)
-            new_rows.append(new.row(as_of, run.id))
-        _close(conn, [o.id for o in olds], as_of)
-        for old in olds:
-            db.session.expunge(old)
-    _insert(conn, "public_list_versions", VERSION_COLUMNS, new_rows)
-    _insert(conn, "public_list_changes", CHANGE_COLUMNS, changes)
+    writer.remove(removed)
+    writer.finish()
     if new_pairs:
         conn.execute(PreviousNda.__table__.insert(), new_pairs)
 
-    rejected = [{"line": r.line_number, "reason": r.reason} for r in reader.rejected] + rejected
+    rejected = [{"line": r.line_number, "reason": r.reason} for r in reader.rejected]
     run.rows_read = reader.rows_read
     run.rows_kept = kept
-    run.rows_rejected = len(reader.rejected) + duplicates
-    run.rejected_lines = sorted(rejected, key=lambda r: r["line"])[:MAX_REJECTED_KEPT]
+    run.rows_rejected = len(reader.rejected) + len(duplicated)
+    run.rejected_lines = sorted(rejected + duplicated[:MAX_REJECTED_KEPT], key=lambda r: r["line"])[
+        :MAX_REJECTED_KEPT
+    ]
     run.added = added if not first else kept
     run.removed = len(removed)
-    run.changed = changed_count
+    run.changed = writer.changed_count
 
 
 def _check_counts(kept: int, previous: ListImport | None, force: bool) -> None:

@@ -133,10 +133,14 @@ def check_many(items: Sequence[tuple[Identifier, date]]) -> list[list[Match]]:
 
 
 def search(text: str, on: date, limit: int = 20) -> list[Match]:
-    """Search by name (accent-insensitive) or by the start of an identifier."""
+    """Search by name (accent-insensitive) or by identifier, in the list of a date.
+
+    The first `limit` matches found are sorted by name: the database stops at `limit`
+    instead of sorting every match ("formation" matches most of the list).
+    """
     needle = search_key(text.strip())
     digits = "".join(ch for ch in needle if ch.isdigit())
-    query = select(ListVersion).where(_valid_on(on))
+    query = select(ListVersion.id).where(_valid_on(on))
     if digits and len(digits) == len(needle.replace(" ", "")):
         if len(digits) < 3:
             return []
@@ -145,10 +149,7 @@ def search(text: str, on: date, limit: int = 20) -> list[Match]:
             query = query.where(exact[len(digits)] == digits)
         else:
             query = query.where(
-                or_(
-                    ListVersion.siret.startswith(digits),
-                    ListVersion.nda.startswith(digits),
-                )
+                or_(ListVersion.siret.startswith(digits), ListVersion.nda.startswith(digits))
             )
         matched_on = "identifier"
     else:
@@ -156,8 +157,10 @@ def search(text: str, on: date, limit: int = 20) -> list[Match]:
             return []
         query = query.where(ListVersion.search_name.contains(needle, autoescape=True))
         matched_on = "name"
-    versions = db.session.scalars(query.order_by(ListVersion.denomination).limit(limit))
-    return [_match(v, matched_on) for v in versions]
+    # Ids first: for a name, a scan of the covering index, not of the table.
+    ids = db.session.scalars(query.limit(limit)).all()
+    versions = db.session.scalars(select(ListVersion).where(ListVersion.id.in_(ids))).all()
+    return [_match(v, matched_on) for v in sorted(versions, key=lambda v: v.search_name)]
 
 
 def history(nda: str) -> list[ListVersion]:

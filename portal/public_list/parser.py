@@ -69,6 +69,7 @@ __all__ = [
     "EXPECTED_COLUMNS",
     "MAX_RECORD_LINES",
     "ListEntry",
+    "ListRow",
     "NotAPublicList",
     "PublicListReader",
     "RejectedLine",
@@ -178,6 +179,29 @@ class Specialite(NamedTuple):
 
     code: str
     libelle: str
+
+
+class ListRow(NamedTuple):
+    """The columns the history needs, read by ``PublicListReader(..., light=True)``.
+
+    Checked exactly like a :class:`ListEntry` (same rejections), but dates, counts,
+    specialities and the foreign organisation are not decoded: importing 160,000 rows a day
+    goes about twice as fast.
+    """
+
+    line_number: int
+    nda: str
+    previous_ndas: tuple[str, ...]
+    denomination: str
+    siren: str
+    siret: str
+    postal_code: str
+    city: str
+    region_code: str
+    actions_formation: bool
+    bilans_competences: bool
+    vae: bool
+    apprentissage: bool
 
 
 @dataclass(slots=True)
@@ -444,7 +468,9 @@ class PublicListReader:
     The caller's stream is never closed by the reader.
     """
 
-    def __init__(self, stream: BinaryIO, *, encoding: str = "utf-8-sig") -> None:
+    def __init__(
+        self, stream: BinaryIO, *, encoding: str = "utf-8-sig", light: bool = False
+    ) -> None:
         if isinstance(stream, io.TextIOBase):
             raise TypeError("PublicListReader needs a binary stream (open the file with 'rb')")
         self.rejected: list[RejectedLine] = []
@@ -462,13 +488,14 @@ class PublicListReader:
         self._trailing_separator = self._read_header()
         self._source = _LineSource(self._text, first_line=2)
         self._dates: dict[str, date | None] = {}
+        self._light = light
         self._entries = self._iter_entries()
 
     @property
     def lines_read(self) -> int:
         return self._source.next_line - 1
 
-    def __iter__(self) -> Iterator[ListEntry]:
+    def __iter__(self) -> Iterator[ListEntry]:  # ListRow objects when light=True
         return self._entries
 
     def __next__(self) -> ListEntry:
@@ -533,7 +560,7 @@ class PublicListReader:
         source = self._source
         reader = csv.reader(source, delimiter=";")
         trailing = self._trailing_separator
-        build = self._build
+        build = self._build_light if self._light else self._build
         while True:
             try:
                 row = next(reader)
@@ -593,6 +620,44 @@ class PublicListReader:
                 continue
             self.entries_read += 1
             yield entry
+
+    def _build_light(self, row: list[str], line_number: int, multiline: bool) -> ListRow:
+        (
+            nda,
+            previous,
+            denomination,
+            siren,
+            siret,
+            _street,
+            postal_code,
+            city,
+            region_code,
+            c_formation,
+            c_bilans,
+            c_vae,
+            c_apprentissage,
+        ) = row[:13]
+        if multiline:  # fold line breaks inside quoted values, as _build does
+            nda, previous, denomination, siren, siret, postal_code, city, region_code = (
+                " ".join(v.split())
+                for v in (nda, previous, denomination, siren, siret, postal_code, city, region_code)
+            )
+        nda = _parse_nda(nda.strip())
+        return ListRow(
+            line_number,
+            nda,
+            _parse_previous_ndas(previous.strip(), nda),
+            denomination.strip(),
+            siren.strip(),
+            siret.strip(),
+            postal_code.strip(),
+            city.strip(),
+            region_code.strip(),
+            _parse_bool(c_formation.strip(), 9),
+            _parse_bool(c_bilans.strip(), 10),
+            _parse_bool(c_vae.strip(), 11),
+            _parse_bool(c_apprentissage.strip(), 12),
+        )
 
     def _build(self, row: list[str], line_number: int, multiline: bool) -> ListEntry:
         if multiline:
@@ -671,9 +736,11 @@ class PublicListReader:
         )
 
 
-def parse(stream: BinaryIO, *, encoding: str = "utf-8-sig") -> PublicListReader:
+def parse(
+    stream: BinaryIO, *, encoding: str = "utf-8-sig", light: bool = False
+) -> PublicListReader:
     """Check the header of ``stream`` and return a reader iterating over its entries.
 
     Same as ``PublicListReader(stream)``; raises :class:`NotAPublicList` on a wrong header.
     """
-    return PublicListReader(stream, encoding=encoding)
+    return PublicListReader(stream, encoding=encoding, light=light)
