@@ -93,7 +93,7 @@ def child_import(url: str, path: Path, as_of: date) -> dict:
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def in_app_figures(url: str, rows: int, as_of: date) -> None:

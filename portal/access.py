@@ -122,17 +122,27 @@ def can_invite(
 
 def can_manage_user(user: User, target: User) -> bool:
     """Deactivate, reactivate, or send a new invitation."""
-    if target.id == user.id:
-        return False
+    return target.id in manageable_users(user, [target])
+
+
+def manageable_users(user: User, targets: Iterable[User]) -> set[int]:
+    """The ids of `targets` that `user` may manage, in one query at most (for lists)."""
+    targets = [t for t in targets if t.id != user.id]
     if user.role == Role.ADMIN:
-        return True
+        return {t.id for t in targets}
     if user.role != Role.FUNDER_ADMIN:
-        return False
-    if target.role in FUNDER_ROLES:
-        return target.funder_id == user.funder_id
-    if target.role == Role.PROVIDER:
-        return funds_provider(user.funder_id, target.provider_id)
-    return False
+        return set()
+    funded = set(
+        db.session.scalars(
+            select(FunderProvider.provider_id).where(FunderProvider.funder_id == user.funder_id)
+        )
+    )
+    return {
+        t.id
+        for t in targets
+        if (t.role in FUNDER_ROLES and t.funder_id == user.funder_id)
+        or (t.role == Role.PROVIDER and t.provider_id in funded)
+    }
 
 
 def can_view_audit_log(user: User) -> bool:

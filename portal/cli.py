@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
+from importlib import resources
 
 import click
 from flask import Flask, current_app
@@ -13,14 +15,17 @@ from sqlalchemy import select
 from portal import audit
 from portal.blueprints.auth.services import normalize_email
 from portal.extensions import db
-from portal.models import Funder, FunderKind, FunderProvider, Provider, Role, User
+from portal.models import Funder, FunderKind, FunderProvider, ListImport, Provider, Role, User
 from portal.passwords import hash_password, password_problems
+from portal.public_list.alerts import raise_alerts
+from portal.public_list.importer import import_list
 from portal.regions import REGIONS
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
 users_cli = AppGroup("users", help="Comptes utilisateurs.")
 audit_cli = AppGroup("audit", help="Journal d'audit.")
 
+DEMO_LIST = resources.files("portal.data").joinpath("liste_publique_demo.csv")
 DEMO_PASSWORD = "demo-portail-2026"  # noqa: S105 (documented demo password)
 DEMO_FUNDER = "Transitions Pro Occitanie (démo)"
 DEMO_PROVIDERS = (
@@ -56,6 +61,8 @@ def demo_seed() -> None:
         sys.exit(1)
     created = seed_demo(password)
     db.session.commit()
+    if seed_demo_list():
+        created.append("liste publique de démonstration")
     if created:
         click.echo(f"Démo créée : {', '.join(created)}.")
     else:
@@ -105,6 +112,17 @@ def seed_demo(password: str) -> list[str]:
         audit.record("user.created", actor_label="cli demo seed", target=user)
         created.append(email)
     return created
+
+
+def seed_demo_list() -> bool:
+    """Import the bundled demo public list (fictional OF, the demo ones among them) as
+    today's list, when no list was ever imported; return whether it was."""
+    if db.session.scalar(select(ListImport.id).limit(1)) is not None:
+        return False
+    import_list(
+        str(DEMO_LIST), as_of=date.today(), triggered_by="cli demo seed", on_imported=raise_alerts
+    )
+    return True
 
 
 @users_cli.command("create")

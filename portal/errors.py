@@ -32,6 +32,19 @@ MESSAGES = {
     ),
 }
 
+#: Codes of API errors: stable, English, snake_case (programs test them; messages are French).
+API_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+
 CSRF_MESSAGE = (
     "Le formulaire a expiré ou ne provient pas du portail. Rechargez la page et recommencez."
 )
@@ -45,7 +58,7 @@ def _render(status: int, message: str | None = None, incident: str | None = None
     title, default_message = MESSAGES.get(status, (f"Erreur {status}", "Une erreur est survenue."))
     message = message or default_message
     if _wants_json():
-        payload = {"error": {"code": title.lower().replace(" ", "_"), "message": message}}
+        payload = {"error": {"code": API_CODES.get(status, f"http_{status}"), "message": message}}
         if incident:
             payload["error"]["incident"] = incident
         response = jsonify(payload)

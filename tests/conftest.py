@@ -162,16 +162,20 @@ class QueryCounter:
 
 @pytest.fixture
 def count_queries(app: Flask) -> Callable[[], QueryCounter]:
-    """`with count_queries() as counter:` counts the SQL statements run inside."""
+    """`with count_queries() as counter:` counts the SQL statements that the application
+    serving the test's requests runs inside the block."""
     from contextlib import contextmanager
+
+    with app.app_context():
+        engine = db.engine
 
     @contextmanager
     def _count():
         counter = QueryCounter()
-        event.listen(db.engine, "before_cursor_execute", counter)
+        event.listen(engine, "before_cursor_execute", counter)
         try:
             yield counter
         finally:
-            event.remove(db.engine, "before_cursor_execute", counter)
+            event.remove(engine, "before_cursor_execute", counter)
 
     return _count

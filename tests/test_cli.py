@@ -22,6 +22,7 @@ def test_demo_seed_creates_the_demo_and_is_idempotent(app, runner, client) -> No
     first = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
     assert "Démo créée" in first.output
+    assert "liste publique de démonstration" in first.output
     counts = _counts()
     assert counts == (1, 3, len(DEMO_ACCOUNTS))
     second = runner.invoke(args=["demo", "seed"])

@@ -92,7 +92,7 @@ def test_not_found_page_is_french(client) -> None:
 def test_api_errors_are_json(client, login_as) -> None:
     response = client.get("/api/v1/nulle-part")
     assert response.status_code == 404
-    assert response.json["error"]["code"] == "page_introuvable"
+    assert response.json["error"]["code"] == "not_found"
 
 
 def test_base_page_configures_htmx_without_eval(client) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import inspect
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.cli import DEMO_PASSWORD, seed_demo
+from portal.cli import DEMO_PASSWORD, seed_demo, seed_demo_list
 from portal.extensions import db
 from tests.conftest import DATABASE_URL, RunConfig
 
@@ -86,6 +86,7 @@ def live_server(chromium_path: str) -> Iterator[str]:
         db.create_all()
         seed_demo(DEMO_PASSWORD)
         db.session.commit()
+        seed_demo_list()
         db.session.remove()
 
     server = make_server("127.0.0.1", 0, app, threaded=True)

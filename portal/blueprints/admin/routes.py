@@ -13,6 +13,7 @@ from portal.access import (
     can_view_audit_log,
     deny,
     invitable_roles,
+    manageable_users,
     providers_scope,
     roles_required,
     users_scope,
@@ -169,7 +170,7 @@ def users() -> Response:
         form=form,
         page=page,
         filters=filters,
-        can_manage=lambda target: can_manage_user(actor, target),
+        manageable=manageable_users(actor, page.items),
         action_form=EmptyForm(),
     )
 

@@ -171,4 +171,6 @@ def account() -> Response | str:
             db.session.commit()
             flash("Mot de passe modifié. Vos autres sessions sont fermées.", "success")
             return redirect(url_for("auth.account"), code=303)
-    return render_template("auth/account.html", form=form, user=user)
+    from portal.blueprints.auth.api_tokens import panel_context  # imports this module
+
+    return render_template("auth/account.html", form=form, user=user, **panel_context(user))
