@@ -17,7 +17,16 @@ from sqlalchemy import Select, and_, exists, or_, select
 
 from portal import audit
 from portal.extensions import db, login_manager
-from portal.models import FUNDER_ROLES, Funder, FunderProvider, Provider, Role, User
+from portal.models import (
+    FUNDER_ROLES,
+    Dossier,
+    DossierStatus,
+    Funder,
+    FunderProvider,
+    Provider,
+    Role,
+    User,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -189,3 +198,54 @@ def providers_scope(user: User) -> Select[tuple[Provider]]:
 def roles_of(view: Callable[..., Any]) -> Iterable[Role] | None:
     """The roles a view was declared for, or None when it is public."""
     return getattr(view, "allowed_roles", None)
+
+
+# --- Dossiers --------------------------------------------------------------------------
+
+
+def dossiers_scope(user: User) -> Select[tuple[Dossier]]:
+    """The dossiers a user may see: their funder's, or every funder's for their OF."""
+    query = select(Dossier)
+    if is_funder_side(user):
+        return query.where(Dossier.funder_id == user.funder_id)
+    if user.role == Role.PROVIDER:
+        return query.where(Dossier.provider_id == user.provider_id)
+    return query.where(Dossier.id.is_(None))
+
+
+def can_view_dossier(user: User, dossier: Dossier) -> bool:
+    if is_funder_side(user):
+        return dossier.funder_id == user.funder_id
+    return user.role == Role.PROVIDER and dossier.provider_id == user.provider_id
+
+
+def can_edit_dossier(user: User, dossier: Dossier) -> bool:
+    """Change the dossier itself (funder side)."""
+    return is_funder_side(user) and dossier.funder_id == user.funder_id
+
+
+def can_add_pieces(user: User, dossier: Dossier) -> bool:
+    """Upload or replace pieces: the OF of the dossier, while it is open."""
+    return (
+        user.role == Role.PROVIDER
+        and dossier.provider_id == user.provider_id
+        and dossier.status == DossierStatus.OPEN
+    )
+
+
+def get_dossier_or_404(dossier_id: int, user: User, need: str = "view") -> Dossier:
+    """The dossier if `user` may `need` ("view", "edit" or "add_pieces") it; otherwise 404,
+    so that guessing identifiers reveals nothing, and the refusal is audited."""
+    dossier = db.session.get(Dossier, dossier_id)
+    if dossier is None:
+        abort(404)
+    allowed = {
+        "view": can_view_dossier,
+        "edit": can_edit_dossier,
+        "add_pieces": can_add_pieces,
+    }[need](user, dossier)
+    if not allowed:
+        if can_view_dossier(user, dossier):
+            deny(user, f"dossier : droit « {need} » refusé", dossier_id=dossier_id)
+        deny(user, "dossier hors périmètre", status=404, dossier_id=dossier_id)
+    return dossier

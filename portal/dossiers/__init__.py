@@ -1,0 +1,1 @@
+"""Rules of dossiers shared by several blueprints (dossiers, service_fait, signalements)."""

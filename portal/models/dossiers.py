@@ -1,0 +1,253 @@
+"""Dossiers (prises en charge) and the pieces that prove what was done.
+
+A piece is one of four kinds (DOMAIN.md, "Service fait"), stored in one table with the
+fields of its kind (single-table inheritance); its file is a `Document`. Replacing a piece
+keeps the old one: it is marked `superseded_at` and the new one points to it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.organisations import Funder, Provider
+from portal.models.types import UTCDateTime, utcnow
+
+
+class Category(enum.StrEnum):
+    """The four categories of action (art. L.6313-1), keyed as in the public list."""
+
+    ACTIONS_FORMATION = "actions_formation"
+    BILANS_COMPETENCES = "bilans_competences"
+    VAE = "vae"
+    APPRENTISSAGE = "apprentissage"
+
+
+class Scheme(enum.StrEnum):
+    PTP = "ptp"
+    CPF = "cpf"
+    PLAN = "plan"
+    ALTERNANCE = "alternance"
+    OTHER = "autre"
+
+
+SCHEME_LABELS = {
+    Scheme.PTP: "Projet de transition professionnelle (PTP)",
+    Scheme.CPF: "Compte personnel de formation (CPF)",
+    Scheme.PLAN: "Plan de développement des compétences",
+    Scheme.ALTERNANCE: "Alternance",
+    Scheme.OTHER: "Autre dispositif",
+}
+
+
+class Modality(enum.StrEnum):
+    ON_SITE = "presentiel"
+    DISTANCE = "distance"
+    BLENDED = "mixte"
+    WORKPLACE = "situation_travail"
+
+
+MODALITY_LABELS = {
+    Modality.ON_SITE: "Présentiel",
+    Modality.DISTANCE: "À distance",
+    Modality.BLENDED: "Mixte",
+    Modality.WORKPLACE: "En situation de travail",
+}
+
+
+class PaymentRhythm(enum.StrEnum):
+    MONTHLY = "mensuel"
+    ON_COMPLETION = "fin_de_formation"
+    INSTALMENTS = "echeances"
+
+
+PAYMENT_RHYTHM_LABELS = {
+    PaymentRhythm.MONTHLY: "Mensuel",
+    PaymentRhythm.ON_COMPLETION: "À la fin de la formation",
+    PaymentRhythm.INSTALMENTS: "Par échéances",
+}
+
+
+class DossierStatus(enum.StrEnum):
+    OPEN = "en_cours"
+    CLOSED = "clos"
+    CANCELLED = "annule"
+
+
+DOSSIER_STATUS_LABELS = {
+    DossierStatus.OPEN: "En cours",
+    DossierStatus.CLOSED: "Clos",
+    DossierStatus.CANCELLED: "Annulé",
+}
+
+
+class PieceKind(enum.StrEnum):
+    INVOICE = "facture"
+    COMPLETION_CERTIFICATE = "certificat_realisation"
+    ATTENDANCE_SHEET = "feuille_emargement"
+    EXPENSE_STATEMENT = "releve_depenses"
+
+
+PIECE_KIND_LABELS = {
+    PieceKind.INVOICE: "Facture",
+    PieceKind.COMPLETION_CERTIFICATE: "Certificat de réalisation",
+    PieceKind.ATTENDANCE_SHEET: "Feuille d'émargement",
+    PieceKind.EXPENSE_STATEMENT: "Relevé de dépenses",
+}
+
+MONEY = Numeric(12, 2)
+HOURS = Numeric(8, 2)
+
+
+class Dossier(db.Model):
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        UniqueConstraint("funder_id", "reference"),
+        CheckConstraint("end_date >= start_date", name="period"),
+        CheckConstraint("planned_hours > 0", name="planned_hours"),
+        CheckConstraint("agreed_amount >= 0", name="agreed_amount"),
+        Index("ix_dossiers_funder_status_start", "funder_id", "status", "start_date"),
+        Index("ix_dossiers_provider_start", "provider_id", "start_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    funder_id: Mapped[int] = mapped_column(ForeignKey("funders.id"))
+    reference: Mapped[str] = mapped_column(String(50))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    # The establishment that delivers the action (SIRET given by the funder).
+    provider_siret: Mapped[str] = mapped_column(String(14))
+    beneficiary_last_name: Mapped[str] = mapped_column(String(100))
+    beneficiary_first_name: Mapped[str] = mapped_column(String(100))
+    action_title: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(30))
+    scheme: Mapped[str] = mapped_column(String(20), index=True)
+    rncp_code: Mapped[str | None] = mapped_column(String(20))
+    modality: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    planned_hours: Mapped[Decimal] = mapped_column(HOURS)
+    agreed_amount: Mapped[Decimal] = mapped_column(MONEY)
+    payment_rhythm: Mapped[str] = mapped_column(String(20))
+    # For payment by instalments: how many.
+    instalments: Mapped[int | None] = mapped_column()
+    subcontracted: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default=DossierStatus.OPEN.value)
+    # The earliest due date of an expected piece not received (None: nothing expected is
+    # missing), kept by the pieces service so that lists filter on "missing pieces"
+    # (`first_missing_due <= today`) without computing every dossier's calendar.
+    first_missing_due: Mapped[date | None] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    funder: Mapped[Funder] = relationship()
+    provider: Mapped[Provider] = relationship()
+
+    __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": version}
+
+    @property
+    def beneficiary(self) -> str:
+        return f"{self.beneficiary_last_name.upper()} {self.beneficiary_first_name}"
+
+
+class Document(db.Model):
+    """A stored file: where it is (a random key), and what it is."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column()
+    content_type: Mapped[str] = mapped_column(String(50))
+    original_name: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Piece(db.Model):
+    """A piece of proof in a dossier, with the figures typed next to its file."""
+
+    __tablename__ = "pieces"
+    __table_args__ = (
+        Index("ix_pieces_dossier_current", "dossier_id", "superseded_at"),
+        CheckConstraint("period_end >= period_start", name="period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Replacement keeps the old piece: it is superseded, the new one says which it replaces.
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("pieces.id"))
+
+    # Invoice.
+    invoice_number: Mapped[str | None] = mapped_column(String(50))
+    invoice_date: Mapped[date | None] = mapped_column(Date)
+    amount_excl_tax: Mapped[Decimal | None] = mapped_column(MONEY)
+    amount_incl_tax: Mapped[Decimal | None] = mapped_column(MONEY)
+    hours_billed: Mapped[Decimal | None] = mapped_column(HOURS)
+    # Certificat de réalisation.
+    hours_completed: Mapped[Decimal | None] = mapped_column(HOURS)
+    months_completed: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    nature: Mapped[str | None] = mapped_column(String(30))
+    distance_activities: Mapped[str | None] = mapped_column(Text)
+    signatory: Mapped[str | None] = mapped_column(String(200))
+    signed_on: Mapped[date | None] = mapped_column(Date)
+    # Feuille d'émargement.
+    half_days_planned: Mapped[int | None] = mapped_column()
+    half_days_signed: Mapped[int | None] = mapped_column()
+    hours_attended: Mapped[Decimal | None] = mapped_column(HOURS)
+    # Relevé de dépenses.
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+
+    dossier: Mapped[Dossier] = relationship()
+    document: Mapped[Document] = relationship()
+
+    __mapper_args__: ClassVar[dict[str, object]] = {"polymorphic_on": kind}
+
+    @property
+    def kind_label(self) -> str:
+        return PIECE_KIND_LABELS[PieceKind(self.kind)]
+
+
+class Invoice(Piece):
+    __mapper_args__: ClassVar[dict[str, object]] = {"polymorphic_identity": PieceKind.INVOICE.value}
+
+
+class CompletionCertificate(Piece):
+    __mapper_args__: ClassVar[dict[str, object]] = {
+        "polymorphic_identity": PieceKind.COMPLETION_CERTIFICATE.value
+    }
+
+
+class AttendanceSheet(Piece):
+    __mapper_args__: ClassVar[dict[str, object]] = {
+        "polymorphic_identity": PieceKind.ATTENDANCE_SHEET.value
+    }
+
+
+class ExpenseStatement(Piece):
+    __mapper_args__: ClassVar[dict[str, object]] = {
+        "polymorphic_identity": PieceKind.EXPENSE_STATEMENT.value
+    }
