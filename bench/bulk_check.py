@@ -92,11 +92,12 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
 
     from bench.make_public_list import write
     from portal import create_app
-    from portal.blueprints.qualiopi.bulk import check_items, create_check, to_csv, to_xlsx
     from portal.config import Config
+    from portal.exports import to_csv, to_xlsx
     from portal.extensions import db
     from portal.models import BulkCheck, Role, User
     from portal.passwords import hash_password
+    from portal.public_list.bulk_checks import COLUMNS, check_items, create_check, export_rows
     from portal.public_list.bulk_input import read_identifiers
     from portal.public_list.importer import import_list
 
@@ -159,9 +160,11 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         print(f"  vérification + enregistrement     {t_store * 1000:7.0f} ms")
         db.session.expire_all()
         check = db.session.get(BulkCheck, check_id)
-        t_csv, body = median_time(args.repeat, lambda: to_csv(check))
+        t_csv, body = median_time(args.repeat, lambda: to_csv(COLUMNS, export_rows(check)))
         print(f"  export CSV (to_csv)               {t_csv * 1000:7.0f} ms  ({len(body)} octets)")
-        t_xlsx, body = median_time(args.repeat, lambda: to_xlsx(check))
+        t_xlsx, body = median_time(
+            args.repeat, lambda: to_xlsx(COLUMNS, export_rows(check), "Vérification Qualiopi")
+        )
         print(f"  export XLSX (to_xlsx)             {t_xlsx * 1000:7.0f} ms  ({len(body)} octets)")
         db.session.remove()
 

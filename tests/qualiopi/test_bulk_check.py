@@ -13,7 +13,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import event, func, select
 
-from portal.blueprints.qualiopi.bulk import COLUMNS
+from portal.public_list.bulk_checks import COLUMNS
 from portal.extensions import db
 from portal.models import AuditEvent, BulkCheck, Role
 from portal.public_list.importer import import_list
