@@ -85,7 +85,19 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_HEADERS: ClassVar[list[str]] = ["X-CSRFToken"]
     FORCE_HTTPS = False
-    MAX_CONTENT_LENGTH = 50 * 1024 * 1024
+
+    # Pièces justificatives (portal.storage, portal.uploads). STORAGE_BACKEND is "local"
+    # (files under STORAGE_DIR) or "s3" (S3_BUCKET, with S3_ENDPOINT_URL for MinIO, Scaleway,
+    # OVH…; credentials from the standard AWS_* variables read by boto3).
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local").strip().lower() or "local"
+    S3_BUCKET = os.environ.get("S3_BUCKET") or None
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+    S3_REGION = os.environ.get("S3_REGION") or None
+    S3_PREFIX = os.environ.get("S3_PREFIX", "")
+    MAX_UPLOAD_BYTES = int(float(os.environ.get("MAX_UPLOAD_MB") or "10") * 1024 * 1024)
+    MAX_FILES_PER_UPLOAD = 10
+    # The request limit follows: several files per request, plus 1 MB for the other fields.
+    MAX_CONTENT_LENGTH = MAX_FILES_PER_UPLOAD * MAX_UPLOAD_BYTES + 1024 * 1024
 
 
 class ProductionConfig(Config):

@@ -1,0 +1,294 @@
+"""Receiving and sending pièces justificatives (invoices, certificats de réalisation,
+feuilles d'émargement): PDF, JPEG or PNG only, recognised by their content.
+
+`store_upload` takes a werkzeug `FileStorage` (or anything with `.stream` and `.filename`),
+checks the first bytes, and streams the file to a `portal.storage.Storage` while computing
+its SHA-256 and size: the file is never held in memory as a whole. A refused file leaves
+nothing behind in the store. The caller records the returned `StoredFile` in the database.
+
+`send_stored` sends a stored file back as a download (never displayed inline), for a view that
+has already checked that the user may see the dossier.
+
+Nothing here reads the Flask request: the views pass the file and the limits in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+from flask import Response, send_file
+from werkzeug.exceptions import NotFound
+
+from portal.storage import new_key
+
+if TYPE_CHECKING:
+    from portal.storage import Storage
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 64 * 1024
+MAX_NAME_LENGTH = 200
+
+# (signature, content type): a file is of that type when it opens with the signature.
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+ALLOWED_TYPES: dict[str, str] = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+}
+EXTENSIONS: dict[str, str] = {
+    "application/pdf": ".pdf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+}
+SNIFF_BYTES = max(len(signature) for signature, _ in SIGNATURES)
+
+MESSAGE_EMPTY = "Le fichier est vide."
+MESSAGE_TYPE = (
+    "Seuls les fichiers PDF, JPEG et PNG sont acceptés : le contenu réel de ce fichier "
+    "n'est aucun de ces formats, quels que soient son nom et son extension."
+)
+
+
+class UploadLike(Protocol):
+    """What `store_upload` needs of werkzeug's `FileStorage`."""
+
+    @property
+    def stream(self) -> BinaryIO: ...
+
+    @property
+    def filename(self) -> str | None: ...
+
+
+class UploadRefused(ValueError):
+    """The file is refused; `message` is meant for the user (French).
+
+    `filename` is the cleaned name of the refused file, for a form that takes several files.
+    """
+
+    def __init__(self, message: str, *, filename: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.filename = filename
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    key: str
+    sha256: str  # hexadecimal
+    size: int  # bytes
+    content_type: str  # as recognised from the content, one of ALLOWED_TYPES
+    original_name: str  # cleaned, for display and as the download name
+
+
+def sniff(head: bytes) -> str | None:
+    """The content type recognised from the first bytes of a file, or None if not allowed."""
+    for signature, content_type in SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    return None
+
+
+def max_size_label(max_bytes: int) -> str:
+    """« 10 Mo », « 1,5 Mo », « 500 Ko »: the limit as the user reads it (1 Mo = 1024 Ko)."""
+    for unit, factor in (("Mo", 1024 * 1024), ("Ko", 1024)):
+        if max_bytes >= factor:
+            value = max_bytes / factor
+            text = f"{value:.0f}" if value == int(value) else f"{value:.1f}".replace(".", ",")
+            return f"{text} {unit}"
+    return f"{max_bytes} octets"
+
+
+def message_too_large(max_bytes: int) -> str:
+    return f"Le fichier dépasse la taille maximale de {max_size_label(max_bytes)}."
+
+
+_SEPARATORS = re.compile(r"[/\\]")
+
+
+def clean_filename(name: str | None, *, fallback: str = "fichier") -> str:
+    """A display name: the last path component, without control or format characters
+    (bidirectional overrides included), whitespace collapsed, at most 200 characters with
+    the extension kept. Accents and other letters stay. `fallback` when nothing is left."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = _SEPARATORS.split(text)[-1]
+    text = "".join(_display_char(ch) for ch in text)
+    text = " ".join(text.split()).strip(" .")
+    if not text:
+        return fallback
+    if len(text) > MAX_NAME_LENGTH:
+        stem, dot, extension = text.rpartition(".")
+        if dot and stem and 0 < len(extension) <= 10:
+            stem = stem[: MAX_NAME_LENGTH - len(extension) - 1].rstrip(" .")
+            text = f"{stem}.{extension}"
+        else:
+            text = text[:MAX_NAME_LENGTH].rstrip(" .")
+    return text
+
+
+def _display_char(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Cc":  # control characters (tab, newline, NUL, …) become a space
+        return " "
+    if category.startswith("C"):  # format (bidi overrides, …), surrogates, private use
+        return ""
+    return ch
+
+
+def _read_full(stream: BinaryIO, size: int) -> bytes:
+    """Read `size` bytes, or fewer only at the end of the stream (raw streams may return
+    short reads)."""
+    first = stream.read(size)
+    if not first or len(first) >= size:
+        return first or b""
+    parts = [first]
+    missing = size - len(first)
+    while missing > 0:
+        chunk = stream.read(missing)
+        if not chunk:
+            break
+        parts.append(chunk)
+        missing -= len(chunk)
+    return b"".join(parts)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _MeteredReader:
+    """Passes the upload through to the store, first the bytes already read for sniffing,
+    computing the SHA-256 and the size, and stopping as soon as the size goes over the limit.
+
+    `read(n)` returns n bytes except at the end (boto3's multipart upload relies on it)."""
+
+    def __init__(self, head: bytes, stream: BinaryIO, max_bytes: int) -> None:
+        self._head = head
+        self._stream = stream
+        self._max_bytes = max_bytes
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.too_large = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            parts = []
+            while chunk := self.read(CHUNK_SIZE):
+                parts.append(chunk)
+            return b"".join(parts)
+        if size == 0:
+            return b""
+        if self._head:
+            data, self._head = self._head[:size], self._head[size:]
+            if len(data) < size:
+                data += _read_full(self._stream, size - len(data))
+        else:
+            data = _read_full(self._stream, size)
+        self.size += len(data)
+        if self.size > self._max_bytes:
+            self.too_large = True
+            raise _TooLarge
+        self._hash.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def store_upload(storage: Storage, file: UploadLike, *, max_bytes: int) -> StoredFile:
+    """Check and store one uploaded file; raise `UploadRefused` (nothing stored) if refused.
+
+    Other errors (disk full, store unreachable, client gone) propagate, also with nothing
+    left in the store.
+    """
+    stream = file.stream
+    head = _read_full(stream, SNIFF_BYTES)
+    content_type = sniff(head)
+    original_name = clean_filename(
+        file.filename, fallback="fichier" + EXTENSIONS.get(content_type or "", "")
+    )
+    if not head:
+        raise UploadRefused(MESSAGE_EMPTY, filename=original_name)
+    if content_type is None:
+        raise UploadRefused(MESSAGE_TYPE, filename=original_name)
+
+    key = new_key()
+    reader = _MeteredReader(head, stream, max_bytes)
+    try:
+        storage.save(key, reader)  # type: ignore[arg-type]  # a minimal readable stream
+    except BaseException as exc:
+        _discard(storage, key)
+        if reader.too_large:
+            raise UploadRefused(message_too_large(max_bytes), filename=original_name) from None
+        if isinstance(exc, Exception):
+            logger.warning("Échec de l'enregistrement de « %s » (%s).", original_name, key)
+        raise
+    return StoredFile(
+        key=key,
+        sha256=reader.hexdigest(),
+        size=reader.size,
+        content_type=content_type,
+        original_name=original_name,
+    )
+
+
+def _discard(storage: Storage, key: str) -> None:
+    try:
+        storage.delete(key)
+    except Exception:
+        logger.exception("Impossible d'effacer la pièce partielle %s.", key)
+
+
+def send_stored(
+    storage: Storage,
+    key: str,
+    *,
+    download_name: str,
+    content_type: str,
+    size: int | None = None,
+) -> Response:
+    """A download response for a stored file, streamed from the store.
+
+    Always an attachment (``filename*`` in UTF-8 for accented names), with
+    ``X-Content-Type-Options: nosniff`` and ``Cache-Control: no-store``. A type other than the
+    allowed ones is sent as ``application/octet-stream``. `size` (from the database) sets
+    Content-Length. A key missing from the store gives 404 (and an error in the log).
+    Must be called in a request context, once access to the dossier has been checked.
+    """
+    mimetype = content_type if content_type in ALLOWED_TYPES else "application/octet-stream"
+    name = clean_filename(download_name, fallback="fichier" + EXTENSIONS.get(mimetype, ""))
+    try:
+        stream = storage.open(key)
+    except FileNotFoundError:
+        logger.error("Pièce absente du stockage : %s (%s).", key, name)
+        raise NotFound("Ce fichier n'est plus disponible.") from None
+    response = send_file(
+        stream,
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=name,
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    if size is not None:
+        response.content_length = size
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.pop("Expires", None)
+    return response
