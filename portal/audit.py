@@ -68,6 +68,9 @@ def _lock_head() -> tuple[str, bool]:
         .where(AuditHead.id == 1)
         .values(count=AuditHead.count + 1)
         .returning(AuditHead.last_hash)
+        # A plain SQL update: nothing in the session is an AuditHead worth refreshing, and
+        # scanning the session at every event made long imports quadratic.
+        .execution_options(synchronize_session=False)
     ).first()
     if row is not None:
         return row[0], True
@@ -110,7 +113,10 @@ def record(
     db.session.add(event_row)
     if head_exists:
         db.session.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(last_hash=event_row.hash)
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(last_hash=event_row.hash)
+            .execution_options(synchronize_session=False)
         )
     else:
         db.session.add(AuditHead(id=1, last_hash=event_row.hash, count=1))

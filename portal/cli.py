@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from importlib import resources
 
 import click
@@ -15,7 +17,22 @@ from sqlalchemy import select
 from portal import audit
 from portal.blueprints.auth.services import normalize_email
 from portal.extensions import db
-from portal.models import Funder, FunderKind, FunderProvider, ListImport, Provider, Role, User
+from portal.models import (
+    Category,
+    Dossier,
+    DossierStatus,
+    Funder,
+    FunderKind,
+    FunderProvider,
+    ListImport,
+    Modality,
+    PaymentRhythm,
+    PieceKind,
+    Provider,
+    Role,
+    Scheme,
+    User,
+)
 from portal.passwords import hash_password, password_problems
 from portal.public_list.alerts import raise_alerts
 from portal.public_list.importer import import_list
@@ -63,6 +80,8 @@ def demo_seed() -> None:
     db.session.commit()
     if seed_demo_list():
         created.append("liste publique de démonstration")
+    created.extend(seed_demo_dossiers())
+    db.session.commit()
     if created:
         click.echo(f"Démo créée : {', '.join(created)}.")
     else:
@@ -123,6 +142,258 @@ def seed_demo_list() -> bool:
         str(DEMO_LIST), as_of=date.today(), triggered_by="cli demo seed", on_imported=raise_alerts
     )
     return True
+
+
+# --- Demo dossiers and pieces ---------------------------------------------------------------
+
+DEMO_OF_EMAIL = "organisme@demo.test"
+
+
+def demo_pdf(title: str) -> bytes:
+    """A small valid one-page PDF showing `title` (ASCII), for the demo pieces."""
+    text = title.encode("ascii", "replace").replace(b"(", b"[").replace(b")", b"]")
+    content = b"BT /F1 14 Tf 72 760 Td (" + text + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def _month_start(day: date, months: int) -> date:
+    """The first day of the month `months` months after (or before) `day`'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(day: date, months: int) -> date:
+    return _month_start(day, months + 1) - timedelta(days=1)
+
+
+def _demo_file(name: str, title: str):
+    from werkzeug.datastructures import FileStorage
+
+    return FileStorage(io.BytesIO(demo_pdf(title)), filename=name)
+
+
+def seed_demo_dossiers() -> list[str]:
+    """Demo dossiers of the demo funder for the demo OF, dated from today, with some of
+    their pieces (sent through the pieces service, as the OF would); idempotent: an existing
+    reference is left as it is. Returns what was created. The caller commits."""
+    from portal.dossiers import pieces as pieces_service
+
+    funder = db.session.scalar(select(Funder).where(Funder.name == DEMO_FUNDER))
+    provider = db.session.scalar(select(Provider).where(Provider.nda == DEMO_PROVIDERS[0][0]))
+    of_user = db.session.scalar(select(User).where(User.email == DEMO_OF_EMAIL))
+    if funder is None or provider is None or of_user is None:
+        return []
+    today = pieces_service.paris_today()
+    existing = set(
+        db.session.scalars(select(Dossier.reference).where(Dossier.funder_id == funder.id))
+    )
+    created: list[str] = []
+
+    def dossier(reference: str, **values) -> Dossier | None:
+        if reference in existing:
+            return None
+        row = Dossier(
+            funder_id=funder.id,
+            reference=reference,
+            provider_id=provider.id,
+            provider_siret=provider.siret,
+            category=Category.ACTIONS_FORMATION.value,
+            status=DossierStatus.OPEN.value,
+            **values,
+        )
+        db.session.add(row)
+        audit.record(
+            "dossier.created", actor_label="cli demo seed", target=row, funder_id=funder.id
+        )
+        created.append(f"dossier {reference}")
+        return row
+
+    def send(row: Dossier, kind: PieceKind, start: date, end: date, name: str, **fields) -> None:
+        pieces_service.add_pieces(
+            of_user,
+            row,
+            kind,
+            {"period_start": start, "period_end": end, **fields},
+            [_demo_file(name, f"{row.reference} - {name}")],
+            today=today,
+        )
+
+    def month_pieces(row: Dossier, offset: int, *, certificate: bool = True) -> None:
+        start, end = _month_start(today, offset), _month_end(today, offset)
+        label = f"{start:%Y-%m}"
+        send(
+            row,
+            PieceKind.INVOICE,
+            start,
+            end,
+            f"facture-{label}.pdf",
+            invoice_number=f"F{start:%Y%m}-{row.id:03d}",
+            invoice_date=min(end, today),
+            amount_excl_tax=Decimal("1500.00"),
+            amount_incl_tax=Decimal("1500.00"),
+            hours_billed=Decimal("70"),
+        )
+        if certificate:
+            send(
+                row,
+                PieceKind.COMPLETION_CERTIFICATE,
+                start,
+                end,
+                f"certificat-realisation-{label}.pdf",
+                nature=Category.ACTIONS_FORMATION.value,
+                hours_completed=Decimal("70"),
+                signatory="Sophie Martin, directrice",
+                signed_on=min(end, today),
+            )
+        send(
+            row,
+            PieceKind.ATTENDANCE_SHEET,
+            start,
+            end,
+            f"emargement-{label}.pdf",
+            half_days_planned=20,
+            half_days_signed=20,
+            hours_attended=Decimal("70"),
+        )
+
+    # A PTP paid monthly, begun four months ago: two months complete, then a certificate
+    # missing, then nothing yet.
+    ptp = dossier(
+        "DEMO-PTP-0001",
+        beneficiary_last_name="Durand",
+        beneficiary_first_name="Camille",
+        action_title="Titre professionnel Développeur web et web mobile",
+        scheme=Scheme.PTP.value,
+        rncp_code="RNCP37674",
+        modality=Modality.ON_SITE.value,
+        start_date=_month_start(today, -4),
+        end_date=_month_end(today, 5),
+        planned_hours=Decimal("700"),
+        agreed_amount=Decimal("15000.00"),
+        payment_rhythm=PaymentRhythm.MONTHLY.value,
+    )
+    # A PTP in distance learning, begun three months ago, with nothing received.
+    distance = dossier(
+        "DEMO-PTP-0002",
+        beneficiary_last_name="Petit",
+        beneficiary_first_name="Nadia",
+        action_title="Comptable assistant (formation à distance)",
+        scheme=Scheme.PTP.value,
+        modality=Modality.DISTANCE.value,
+        start_date=_month_start(today, -3),
+        end_date=_month_end(today, 3),
+        planned_hours=Decimal("450"),
+        agreed_amount=Decimal("7800.00"),
+        payment_rhythm=PaymentRhythm.MONTHLY.value,
+    )
+    # A CPF action paid on completion, under way.
+    cpf = dossier(
+        "DEMO-CPF-0003",
+        beneficiary_last_name="Moreau",
+        beneficiary_first_name="Lucas",
+        action_title="Anglais professionnel (préparation TOEIC)",
+        scheme=Scheme.CPF.value,
+        modality=Modality.BLENDED.value,
+        start_date=today - timedelta(days=40),
+        end_date=today + timedelta(days=20),
+        planned_hours=Decimal("40"),
+        agreed_amount=Decimal("1600.00"),
+        payment_rhythm=PaymentRhythm.ON_COMPLETION.value,
+    )
+    # A CPF action finished and closed, all its pieces received.
+    done = dossier(
+        "DEMO-CPF-0004",
+        beneficiary_last_name="Garcia",
+        beneficiary_first_name="Inès",
+        action_title="Habilitation électrique B1V-BR",
+        scheme=Scheme.CPF.value,
+        modality=Modality.ON_SITE.value,
+        start_date=today - timedelta(days=130),
+        end_date=today - timedelta(days=126),
+        planned_hours=Decimal("35"),
+        agreed_amount=Decimal("950.00"),
+        payment_rhythm=PaymentRhythm.ON_COMPLETION.value,
+    )
+    db.session.flush()
+    if ptp is not None:
+        month_pieces(ptp, -4)
+        month_pieces(ptp, -3)
+        month_pieces(ptp, -2, certificate=False)
+    if done is not None:
+        start, end = done.start_date, done.end_date
+        send(
+            done,
+            PieceKind.INVOICE,
+            start,
+            end,
+            "facture-habilitation.pdf",
+            invoice_number="F-HAB-0042",
+            invoice_date=end,
+            amount_excl_tax=Decimal("950.00"),
+            amount_incl_tax=Decimal("950.00"),
+            hours_billed=Decimal("35"),
+        )
+        send(
+            done,
+            PieceKind.COMPLETION_CERTIFICATE,
+            start,
+            end,
+            "certificat-realisation-habilitation.pdf",
+            nature=Category.ACTIONS_FORMATION.value,
+            hours_completed=Decimal("35"),
+            signatory="Sophie Martin, directrice",
+            signed_on=end,
+        )
+        send(
+            done,
+            PieceKind.ATTENDANCE_SHEET,
+            start,
+            end,
+            "emargement-habilitation.pdf",
+            half_days_planned=10,
+            half_days_signed=10,
+            hours_attended=Decimal("35"),
+        )
+        # The CPF's invoice sent again, as an expense statement of the PTP: the controller
+        # sees the file flagged on both dossiers.
+        if ptp is not None:
+            pieces_service.add_pieces(
+                of_user,
+                ptp,
+                PieceKind.EXPENSE_STATEMENT,
+                {
+                    "period_start": _month_start(today, -4),
+                    "period_end": _month_end(today, -4),
+                    "amount": Decimal("120.00"),
+                },
+                [_demo_file("releve-depenses.pdf", f"{done.reference} - facture-habilitation.pdf")],
+                today=today,
+            )
+        done.status = DossierStatus.CLOSED.value
+    for row in (distance, cpf):
+        if row is not None:
+            pieces_service.recompute_first_missing_due(row)
+    return created
 
 
 @users_cli.command("create")

@@ -74,6 +74,10 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_dossiers_first_missing_due'), ['first_missing_due'], unique=False)
         batch_op.create_index('ix_dossiers_funder_status_start', ['funder_id', 'status', 'start_date'], unique=False)
         batch_op.create_index('ix_dossiers_provider_start', ['provider_id', 'start_date'], unique=False)
+        batch_op.create_index('ix_dossiers_funder_start', ['funder_id', 'start_date'], unique=False)
+        batch_op.create_index('ix_dossiers_funder_amount', ['funder_id', 'agreed_amount'], unique=False)
+        batch_op.create_index('ix_dossiers_funder_missing', ['funder_id', 'first_missing_due'], unique=False)
+        batch_op.create_index('ix_dossiers_funder_provider', ['funder_id', 'provider_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_dossiers_scheme'), ['scheme'], unique=False)
 
     op.create_table('pieces',
@@ -123,6 +127,10 @@ def downgrade():
     op.drop_table('pieces')
     with op.batch_alter_table('dossiers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dossiers_scheme'))
+        batch_op.drop_index('ix_dossiers_funder_provider')
+        batch_op.drop_index('ix_dossiers_funder_missing')
+        batch_op.drop_index('ix_dossiers_funder_amount')
+        batch_op.drop_index('ix_dossiers_funder_start')
         batch_op.drop_index('ix_dossiers_provider_start')
         batch_op.drop_index('ix_dossiers_funder_status_start')
         batch_op.drop_index(batch_op.f('ix_dossiers_first_missing_due'))

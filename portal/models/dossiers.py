@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.extensions import db
 from portal.models.organisations import Funder, Provider
@@ -123,6 +124,11 @@ class Dossier(db.Model):
         CheckConstraint("agreed_amount >= 0", name="agreed_amount"),
         Index("ix_dossiers_funder_status_start", "funder_id", "status", "start_date"),
         Index("ix_dossiers_provider_start", "provider_id", "start_date"),
+        # The funder's list sorts and filters on these.
+        Index("ix_dossiers_funder_start", "funder_id", "start_date"),
+        Index("ix_dossiers_funder_amount", "funder_id", "agreed_amount"),
+        Index("ix_dossiers_funder_missing", "funder_id", "first_missing_due"),
+        Index("ix_dossiers_funder_provider", "funder_id", "provider_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,6 +165,12 @@ class Dossier(db.Model):
     provider: Mapped[Provider] = relationship()
 
     __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": version}
+
+    @classmethod
+    def missing_pieces_on(cls, today: date) -> ColumnElement[bool]:
+        """SQL condition: an expected piece was due before `today` and has not come (the
+        calendar's "Manquant"): the one definition the lists filter on."""
+        return cls.first_missing_due < today
 
     @property
     def beneficiary(self) -> str:

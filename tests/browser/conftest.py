@@ -26,7 +26,7 @@ from sqlalchemy import inspect
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.cli import DEMO_PASSWORD, seed_demo, seed_demo_list
+from portal.cli import DEMO_PASSWORD, seed_demo, seed_demo_dossiers, seed_demo_list
 from portal.extensions import db
 from tests.conftest import DATABASE_URL, RunConfig
 
@@ -87,6 +87,8 @@ def live_server(chromium_path: str) -> Iterator[str]:
         seed_demo(DEMO_PASSWORD)
         db.session.commit()
         seed_demo_list()
+        seed_demo_dossiers()
+        db.session.commit()
         db.session.remove()
 
     server = make_server("127.0.0.1", 0, app, threaded=True)

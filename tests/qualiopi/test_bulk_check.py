@@ -13,9 +13,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import event, func, select
 
-from portal.public_list.bulk_checks import COLUMNS
 from portal.extensions import db
 from portal.models import AuditEvent, BulkCheck, Role
+from portal.public_list.bulk_checks import COLUMNS
 from portal.public_list.importer import import_list
 from tests.conftest import QueryCounter
 

@@ -1,0 +1,633 @@
+"""The pieces of a dossier: adding and replacing them with their files, what the OF still
+has to send, and files sent to several dossiers.
+
+No request here: the views pass the acting user, the files and the limits, and commit
+with :func:`commit_pieces`, which deletes the stored files if the commit fails. A refused
+piece raises :class:`PiecesRefused` before anything is written to the database, with no
+file left in the store: nothing is ever half-done.
+
+Files sent to other dossiers (same SHA-256) are flagged to the funder's staff, and only
+among their own funder's dossiers (:func:`duplicates_by_sha` with ``funder_id``): an OF
+never learns of other OF's dossiers, and a funder never of another funder's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.orm import joinedload
+
+from portal import audit
+from portal.access import dossiers_scope
+from portal.dossiers import piece_rules
+from portal.dossiers.calendar import (
+    Expected,
+    Period,
+    Slot,
+    SlotStatus,
+    expected_pieces,
+    first_missing_due,
+    slots,
+)
+from portal.extensions import db
+from portal.models import (
+    PIECE_KIND_LABELS,
+    AttendanceSheet,
+    AuditEvent,
+    CompletionCertificate,
+    Document,
+    Dossier,
+    DossierStatus,
+    ExpenseStatement,
+    Invoice,
+    Piece,
+    PieceKind,
+    User,
+)
+from portal.models.types import utcnow
+from portal.storage import Storage, storage_for
+from portal.uploads import StoredFile, UploadLike, UploadRefused, store_upload
+
+logger = logging.getLogger(__name__)
+
+PARIS = ZoneInfo("Europe/Paris")
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_FILES_PER_UPLOAD = 10
+HISTORY_LIMIT = 200
+
+PIECE_CLASSES: dict[PieceKind, type[Piece]] = {
+    PieceKind.INVOICE: Invoice,
+    PieceKind.COMPLETION_CERTIFICATE: CompletionCertificate,
+    PieceKind.ATTENDANCE_SHEET: AttendanceSheet,
+    PieceKind.EXPENSE_STATEMENT: ExpenseStatement,
+}
+
+NO_FILE = "Choisissez au moins un fichier (PDF, JPEG ou PNG)."
+NO_FILE_REPLACE = "Choisissez le fichier qui remplace l'ancien (PDF, JPEG ou PNG)."
+CHOOSE_AGAIN = (
+    "Aucun fichier de cet envoi n'a été enregistré : choisissez de nouveau vos fichiers, "
+    "sans ceux qui sont refusés."
+)
+ALREADY_REPLACED = (
+    "Cette pièce a déjà été remplacée entre-temps : rien n'a été enregistré. Rechargez le "
+    "dossier pour voir sa version actuelle."
+)
+
+
+def paris_today() -> date:
+    """Today in France: a certificate signed just after midnight is not "in the future"."""
+    return datetime.now(PARIS).date()
+
+
+def max_upload_bytes() -> int:
+    """The size limit of one file: ``MAX_UPLOAD_BYTES``, never above ``MAX_CONTENT_LENGTH``
+    (the limit of a whole request)."""
+    config = current_app.config
+    limit = int(config.get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES)
+    request_limit = config.get("MAX_CONTENT_LENGTH")
+    return min(limit, int(request_limit)) if request_limit else limit
+
+
+def max_files_per_upload() -> int:
+    return int(current_app.config.get("MAX_FILES_PER_UPLOAD") or DEFAULT_MAX_FILES_PER_UPLOAD)
+
+
+def too_many_files(max_files: int) -> str:
+    return f"Au plus {max_files} fichiers par envoi : envoyez les autres dans un second envoi."
+
+
+class PiecesRefused(Exception):
+    """A piece (or a file) is refused; nothing was written, no file is left in the store.
+
+    `errors` holds the French messages by field name (``files`` for the files), `general`
+    a message about the whole form, `refused_files` the (name, reason) of refused files.
+    """
+
+    def __init__(
+        self,
+        errors: Mapping[str, list[str]] | None = None,
+        *,
+        general: str | None = None,
+        refused_files: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self.errors = {name: list(messages) for name, messages in (errors or {}).items()}
+        self.general = general
+        self.refused_files = list(refused_files)
+        super().__init__(general or "; ".join(m for ms in self.errors.values() for m in ms))
+
+
+# --- The calendar of a dossier ---------------------------------------------------------------
+
+
+def rule_context(dossier: Dossier, today: date) -> piece_rules.Context:
+    return piece_rules.Context(
+        action_start=dossier.start_date,
+        action_end=dossier.end_date,
+        modality=dossier.modality,
+        today=today,
+    )
+
+
+def expected_for(dossier: Dossier) -> list[Expected]:
+    return expected_pieces(
+        dossier.scheme,
+        dossier.payment_rhythm,
+        dossier.start_date,
+        dossier.end_date,
+        dossier.instalments,
+    )
+
+
+def _current_pieces_query(dossier_ids: Iterable[int]) -> Select:
+    return select(
+        Piece.id, Piece.dossier_id, Piece.kind, Piece.period_start, Piece.period_end
+    ).where(Piece.dossier_id.in_(list(dossier_ids)), Piece.superseded_at.is_(None))
+
+
+def slots_for(dossier: Dossier, today: date) -> list[Slot]:
+    """The expected pieces of a dossier with the current pieces meeting them (one query)."""
+    return slots_for_many([dossier], today)[dossier.id]
+
+
+def slots_for_many(dossiers: Sequence[Dossier], today: date) -> dict[int, list[Slot]]:
+    """`slots_for` of several dossiers (a page of a list) in one query."""
+    if not dossiers:
+        return {}
+    by_dossier: dict[int, list[Any]] = {d.id: [] for d in dossiers}
+    for row in db.session.execute(_current_pieces_query(by_dossier)):
+        by_dossier[row.dossier_id].append(row)
+    return {d.id: slots(expected_for(d), by_dossier[d.id], today) for d in dossiers}
+
+
+def recompute_first_missing_due(dossier: Dossier) -> date | None:
+    """Store the earliest due date of an expected piece not received, from the dossier's
+    current pieces; None when nothing is missing, or when the dossier is no longer open
+    (nothing more is awaited from a closed or cancelled dossier).
+
+    A derived column: written by a plain UPDATE that does not bump the dossier's version,
+    so that an upload never makes a funder's open edit form look stale.
+    """
+    if dossier.status != DossierStatus.OPEN:
+        value = None
+    else:
+        pieces = db.session.execute(_current_pieces_query([dossier.id])).all()
+        value = first_missing_due(expected_for(dossier), pieces)
+    db.session.execute(
+        update(Dossier)
+        .where(Dossier.id == dossier.id)
+        .values(first_missing_due=value)
+        .execution_options(synchronize_session="fetch")
+    )
+    return value
+
+
+@dataclass(frozen=True)
+class PeriodToSend:
+    """The pieces of one period that are due or overdue."""
+
+    period: Period
+    due: date
+    missing: bool  # the due date has passed
+    kinds: tuple[PieceKind, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        return [PIECE_KIND_LABELS[k] for k in self.kinds]
+
+
+def to_send(dossier_slots: Sequence[Slot]) -> list[PeriodToSend]:
+    """Per period, the pieces the OF should send now: overdue ones, then those due soon."""
+    grouped: dict[Period, list[Slot]] = {}
+    for slot in dossier_slots:
+        if slot.status in (SlotStatus.MISSING, SlotStatus.EXPECTED):
+            grouped.setdefault(slot.expected.period, []).append(slot)
+    return [
+        PeriodToSend(
+            period=period,
+            due=min(s.expected.due for s in group),
+            missing=any(s.status == SlotStatus.MISSING for s in group),
+            kinds=tuple(s.expected.kind for s in group),
+        )
+        for period, group in sorted(grouped.items())
+    ]
+
+
+def next_upcoming(dossier_slots: Sequence[Slot]) -> PeriodToSend | None:
+    """The next period whose pieces are not yet due (its period has not started)."""
+    upcoming = [s for s in dossier_slots if s.status == SlotStatus.UPCOMING]
+    if not upcoming:
+        return None
+    period = min(s.expected.period for s in upcoming)
+    group = [s for s in upcoming if s.expected.period == period]
+    return PeriodToSend(period, group[0].expected.due, False, tuple(s.expected.kind for s in group))
+
+
+# --- "Mes dossiers" ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MineFilters:
+    q: str = ""
+    funder_id: int | None = None
+    missing_only: bool = False
+
+
+def provider_dossiers(user: User, filters: MineFilters, today: date) -> Select:
+    """The OF user's dossiers, from every funder, newest first: `access.dossiers_scope`."""
+    query = dossiers_scope(user).options(joinedload(Dossier.funder))
+    text = filters.q.strip()
+    if text:
+        query = query.where(
+            or_(
+                Dossier.reference.icontains(text, autoescape=True),
+                Dossier.beneficiary_last_name.icontains(text, autoescape=True),
+            )
+        )
+    if filters.funder_id:
+        query = query.where(Dossier.funder_id == filters.funder_id)
+    if filters.missing_only:
+        # As in the funder's list; a closed or cancelled dossier expects nothing more.
+        query = query.where(
+            Dossier.status == DossierStatus.OPEN.value, Dossier.missing_pieces_on(today)
+        )
+    return query.order_by(Dossier.start_date.desc(), Dossier.id.desc())
+
+
+# --- Files sent to several dossiers ---------------------------------------------------------
+
+
+def duplicates_by_sha(
+    sha256s: Iterable[str], dossier_id: int, *, funder_id: int | None = None
+) -> dict[str, list[tuple[int, str]]]:
+    """For each SHA-256, the other dossiers (id, reference) that hold a document with it,
+    among `funder_id`'s dossiers when given; one query."""
+    wanted = sorted(set(sha256s))
+    if not wanted:
+        return {}
+    query = (
+        select(Document.sha256, Dossier.id, Dossier.reference)
+        .join(Piece, Piece.document_id == Document.id)
+        .join(Dossier, Dossier.id == Piece.dossier_id)
+        .where(Document.sha256.in_(wanted), Dossier.id != dossier_id)
+        .distinct()
+        .order_by(Dossier.reference, Dossier.id)
+    )
+    if funder_id is not None:
+        query = query.where(Dossier.funder_id == funder_id)
+    found: dict[str, list[tuple[int, str]]] = {}
+    for sha256, other_id, reference in db.session.execute(query):
+        found.setdefault(sha256, []).append((other_id, reference))
+    return found
+
+
+def duplicates(
+    sha256: str, dossier_id: int, *, funder_id: int | None = None
+) -> list[tuple[int, str]]:
+    """The other dossiers (id, reference) that hold a file with this SHA-256; one query."""
+    return duplicates_by_sha([sha256], dossier_id, funder_id=funder_id).get(sha256, [])
+
+
+# --- Adding and replacing pieces ---------------------------------------------------------------
+
+
+def _discard(storage: Storage, keys: Iterable[str]) -> None:
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:
+            logger.exception("Impossible d'effacer le fichier %s d'un envoi annulé.", key)
+
+
+def _store_all(storage: Storage, files: Sequence[UploadLike], max_bytes: int) -> list[StoredFile]:
+    """Store every file, or none: on a refused file, the others are deleted again."""
+    stored: list[StoredFile] = []
+    refused: list[tuple[str, str]] = []
+    try:
+        for file in files:
+            try:
+                stored.append(store_upload(storage, file, max_bytes=max_bytes))
+            except UploadRefused as error:
+                refused.append((error.filename or "fichier", error.message))
+    except BaseException:
+        _discard(storage, [s.key for s in stored])
+        raise
+    if refused:
+        _discard(storage, [s.key for s in stored])
+        messages = [f"« {name} » : {message}" for name, message in refused]
+        raise PiecesRefused({"files": [*messages, CHOOSE_AGAIN]}, refused_files=refused)
+    return stored
+
+
+def _lock(dossier: Dossier) -> None:
+    """Queue uploads to the same dossier (row lock on PostgreSQL; SQLite has one writer), so
+    that `first_missing_due` is computed from every committed piece."""
+    db.session.execute(select(Dossier.id).where(Dossier.id == dossier.id).with_for_update())
+
+
+def _new_piece(
+    actor: User, dossier: Dossier, kind: PieceKind, values: Mapping[str, Any], stored: StoredFile
+) -> Piece:
+    document = Document(
+        storage_key=stored.key,
+        sha256=stored.sha256,
+        size=stored.size,
+        content_type=stored.content_type,
+        original_name=stored.original_name,
+        uploaded_by_id=actor.id,
+    )
+    piece = PIECE_CLASSES[kind](
+        dossier_id=dossier.id, document=document, created_by_id=actor.id, **values
+    )
+    db.session.add(piece)
+    return piece
+
+
+def _details(
+    dossier: Dossier, piece: Piece, stored: StoredFile, others: list[tuple[int, str]]
+) -> dict[str, Any]:
+    return {
+        "dossier_id": dossier.id,
+        "kind": piece.kind,
+        "period": [piece.period_start.isoformat(), piece.period_end.isoformat()],
+        "sha256": stored.sha256,
+        "size": stored.size,
+        "duplicate_of": [other_id for other_id, _ in others],
+    }
+
+
+def _prepare(
+    dossier: Dossier, kind: PieceKind, fields: Mapping[str, Any], today: date | None
+) -> piece_rules.Checked:
+    return piece_rules.check(kind, fields, rule_context(dossier, today or paris_today()))
+
+
+def add_pieces(
+    actor: User,
+    dossier: Dossier,
+    kind: PieceKind | str,
+    fields: Mapping[str, Any],
+    files: Sequence[UploadLike],
+    *,
+    storage: Storage | None = None,
+    max_bytes: int | None = None,
+    max_files: int | None = None,
+    today: date | None = None,
+) -> list[Piece]:
+    """One piece of `kind` per file, all with the same `fields`; the caller commits.
+
+    Raises `PiecesRefused` (nothing written, no file left) when a field or a file is
+    refused. The access check (`get_dossier_or_404(..., need="add_pieces")`) is the view's.
+    """
+    kind = PieceKind(kind)
+    checked = _prepare(dossier, kind, fields, today)
+    files = [f for f in files if f is not None]
+    max_files = max_files or max_files_per_upload()
+    errors = dict(checked.errors)
+    if not files:
+        errors["files"] = [NO_FILE]
+    elif len(files) > max_files:
+        errors["files"] = [too_many_files(max_files)]
+    if errors:
+        raise PiecesRefused(errors)
+    storage = storage or storage_for(current_app)
+    stored_files = _store_all(storage, files, max_bytes or max_upload_bytes())
+    try:
+        _lock(dossier)
+        others = duplicates_by_sha(
+            [s.sha256 for s in stored_files], dossier.id, funder_id=dossier.funder_id
+        )
+        pieces = [_new_piece(actor, dossier, kind, checked.values, s) for s in stored_files]
+        db.session.flush()
+        recompute_first_missing_due(dossier)
+        for piece, stored in zip(pieces, stored_files, strict=True):
+            audit.record(
+                "piece.added",
+                actor=actor,
+                target=piece,
+                funder_id=dossier.funder_id,
+                details=_details(dossier, piece, stored, others.get(stored.sha256, [])),
+            )
+    except BaseException:
+        _discard(storage, [s.key for s in stored_files])
+        raise
+    return pieces
+
+
+def replace_piece(
+    actor: User,
+    piece: Piece,
+    fields: Mapping[str, Any],
+    file: UploadLike | None,
+    *,
+    storage: Storage | None = None,
+    max_bytes: int | None = None,
+    today: date | None = None,
+) -> Piece:
+    """A new version of `piece` (same kind), which is kept, marked superseded; the caller
+    commits. Raises `PiecesRefused` as `add_pieces` does, and when the piece was already
+    replaced."""
+    dossier = piece.dossier
+    kind = PieceKind(piece.kind)
+    if piece.superseded_at is not None:
+        raise PiecesRefused(general=ALREADY_REPLACED)
+    checked = _prepare(dossier, kind, fields, today)
+    errors = dict(checked.errors)
+    if file is None:
+        errors["files"] = [NO_FILE_REPLACE]
+    if errors:
+        raise PiecesRefused(errors)
+    storage = storage or storage_for(current_app)
+    (stored,) = _store_all(storage, [file], max_bytes or max_upload_bytes())
+    try:
+        _lock(dossier)
+        superseded = db.session.execute(
+            update(Piece)
+            .where(Piece.id == piece.id, Piece.superseded_at.is_(None))
+            .values(superseded_at=utcnow())
+            .execution_options(synchronize_session="fetch")
+        )
+        if superseded.rowcount != 1:
+            raise PiecesRefused(general=ALREADY_REPLACED)
+        others = duplicates_by_sha([stored.sha256], dossier.id, funder_id=dossier.funder_id)
+        new = _new_piece(actor, dossier, kind, checked.values, stored)
+        new.replaces_id = piece.id
+        db.session.flush()
+        recompute_first_missing_due(dossier)
+        details = _details(dossier, new, stored, others.get(stored.sha256, []))
+        audit.record(
+            "piece.replaced",
+            actor=actor,
+            target=new,
+            funder_id=dossier.funder_id,
+            details={**details, "replaces": piece.id},
+        )
+    except BaseException:
+        _discard(storage, [stored.key])
+        raise
+    return new
+
+
+def commit_pieces(pieces: Sequence[Piece], *, storage: Storage | None = None) -> None:
+    """Commit; if the commit fails, roll back and delete the files of `pieces` (no stray
+    file: the database and the store stay in step)."""
+    keys = [p.document.storage_key for p in pieces]
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        _discard(storage or storage_for(current_app), keys)
+        raise
+
+
+def record_refusal(actor: User, dossier: Dossier, kind: str, refused: PiecesRefused) -> None:
+    """Audit refused files (a file whose content is not what its name says may be an
+    attack); field errors are typing slips and are not recorded. The caller commits."""
+    if not refused.refused_files:
+        return
+    audit.record(
+        "piece.upload_refused",
+        actor=actor,
+        object_type="dossiers",
+        object_id=dossier.id,
+        funder_id=dossier.funder_id,
+        details={
+            "dossier_id": dossier.id,
+            "kind": kind,
+            "reasons": [reason for _, reason in refused.refused_files],
+        },
+    )
+
+
+def record_download(actor: User, piece: Piece) -> None:
+    """Who downloaded which file, for the dossier's history (the caller commits)."""
+    audit.record(
+        "piece.downloaded",
+        actor=actor,
+        target=piece,
+        funder_id=piece.dossier.funder_id,
+        details={"dossier_id": piece.dossier_id, "kind": piece.kind},
+    )
+
+
+# --- Reading pieces back --------------------------------------------------------------------------
+
+
+KIND_ORDER = {kind.value: index for index, kind in enumerate(PieceKind)}
+
+
+def dossier_pieces(dossier: Dossier) -> list[Piece]:
+    """Every piece of the dossier, replaced versions included, with their documents, by
+    period then in the calendar's order of kinds."""
+    pieces = db.session.scalars(
+        select(Piece).where(Piece.dossier_id == dossier.id).options(joinedload(Piece.document))
+    )
+    return sorted(pieces, key=lambda p: (p.period_start, KIND_ORDER.get(p.kind, 9), p.id))
+
+
+@dataclass
+class PieceVersions:
+    """A current piece and the versions it replaced, newest first."""
+
+    current: Piece
+    replaced: list[Piece] = field(default_factory=list)
+
+
+def with_versions(pieces: Sequence[Piece]) -> list[PieceVersions]:
+    by_id = {p.id: p for p in pieces}
+    result = []
+    for piece in pieces:
+        if piece.superseded_at is not None:
+            continue
+        versions = PieceVersions(piece)
+        previous = by_id.get(piece.replaces_id) if piece.replaces_id else None
+        while previous is not None and len(versions.replaced) < len(pieces):
+            versions.replaced.append(previous)
+            previous = by_id.get(previous.replaces_id) if previous.replaces_id else None
+        result.append(versions)
+    return result
+
+
+def figures(piece: Piece) -> list[tuple[str, str]]:
+    """The typed figures of a piece (its period apart), labelled, written the French way."""
+    rows = []
+    for spec in piece_rules.FIELDS[PieceKind(piece.kind)]:
+        if spec.name in ("period_start", "period_end"):
+            continue
+        value = getattr(piece, spec.name)
+        if value is None:  # a field that does not apply (months outside apprenticeship…)
+            continue
+        rows.append((spec.label, piece_rules.format_value(spec, value)))
+    return rows
+
+
+# --- History -----------------------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "dossier.created": "Dossier créé",
+    "dossier.imported": "Dossier importé",
+    "dossier.updated": "Dossier modifié",
+    "dossier.status_changed": "Statut du dossier modifié",
+    "piece.added": "Pièce envoyée",
+    "piece.replaced": "Pièce remplacée",
+    "piece.downloaded": "Fichier téléchargé",
+    "piece.upload_refused": "Envoi refusé",
+}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    occurred_at: datetime  # Paris time
+    actor: str
+    action: str
+    summary: str
+
+
+def history(dossier: Dossier, pieces: Sequence[Piece]) -> list[HistoryEntry]:
+    """The dossier's events, newest first: those about the dossier itself and those whose
+    details name it, of its funder (refused accesses are the platform's, not its history)."""
+    by_id = {str(p.id): p for p in pieces}
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.funder_id == dossier.funder_id,
+            or_(
+                and_(AuditEvent.object_type == "dossiers", AuditEvent.object_id == str(dossier.id)),
+                AuditEvent.details["dossier_id"].as_integer() == dossier.id,
+            ),
+            AuditEvent.action != "access.denied",
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    return [
+        HistoryEntry(
+            occurred_at=event.occurred_at.astimezone(PARIS),
+            actor=event.actor_label,
+            action=ACTION_LABELS.get(event.action, event.action),
+            summary=_summary(event, by_id),
+        )
+        for event in events
+    ]
+
+
+def _summary(event: AuditEvent, pieces_by_id: Mapping[str, Piece]) -> str:
+    details = event.details or {}
+    piece = pieces_by_id.get(event.object_id or "") if event.object_type == "pieces" else None
+    parts = []
+    if piece is not None:
+        parts.append(
+            f"{piece.kind_label}, {Period(piece.period_start, piece.period_end).label()}"
+            f" — {piece.document.original_name}"
+        )
+    elif details.get("kind") in {k.value for k in PieceKind}:
+        parts.append(PIECE_KIND_LABELS[PieceKind(details["kind"])])
+    if event.action == "piece.upload_refused":
+        parts.extend(details.get("reasons", []))
+    return " ; ".join(parts)
