@@ -1,10 +1,13 @@
 """CSV and XLSX downloads with stable columns, for every export of the portal.
 
 CSV: `;`-separated UTF-8 with a BOM (so that Excel reads accents), CRLF line ends,
-booleans `oui`/`non`, dates jj/mm/aaaa, decimals with a dot; a text starting with `=`, `+`,
-`-` or `@` is prefixed with `'` so that a spreadsheet never runs it as a formula.
-XLSX (openpyxl, write-only): dates are date cells, texts stay texts (identifiers keep
-their leading zeros), a text starting with `=` is never a formula.
+booleans `oui`/`non`, dates jj/mm/aaaa, decimals with a comma and two digits (French
+spreadsheets read them as numbers); a text starting with `=`, `+`, `-` or `@` is
+prefixed with `'` so that a spreadsheet never runs it as a formula.
+XLSX (XlsxWriter in constant-memory mode: about three times faster than openpyxl's
+writer, which stays for reading files): dates are date cells, decimals numbers shown
+with two digits, texts stay texts (identifiers keep their leading zeros, a text starting
+with `=` is never a formula), the header row is frozen.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
+import xlsxwriter
 from flask import Response
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -27,8 +32,12 @@ def csv_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "oui" if value else "non"
+    if isinstance(value, datetime):
+        value = value.date()
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
+    if isinstance(value, Decimal):
+        return f"{value:.2f}".replace(".", ",")
     text = str(value)
     if isinstance(value, str) and text.startswith(_FORMULA_START):
         return "'" + text
@@ -44,36 +53,39 @@ def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 def to_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: str) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_title[:31])
-    sheet.append(list(columns))
-
-    # A styled cell per date, reused: a write-only sheet writes each cell as soon as it is
-    # placed, so one object may serve many rows (and saves thousands of cell objects).
-    date_cells: dict[date, Any] = {}
-
-    def cell(value: Any) -> Any:
-        if isinstance(value, bool):
-            return "oui" if value else "non"
-        if isinstance(value, date):
-            dated = date_cells.get(value)
-            if dated is None:
-                dated = date_cells[value] = WriteOnlyCell(sheet, value=value)
-                dated.number_format = "DD/MM/YYYY"
-            return dated
-        if isinstance(value, str) and value.startswith("="):
-            text = WriteOnlyCell(sheet, value=value)
-            text.data_type = "s"  # text, never a formula
-            return text
-        return value
-
-    for row in rows:
-        sheet.append([cell(value) for value in row])
     out = io.BytesIO()
-    workbook.save(out)
+    workbook = xlsxwriter.Workbook(
+        out,
+        {
+            "constant_memory": True,  # rows are written as they come
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
+    sheet = workbook.add_worksheet(sheet_title[:31])
+    date_format = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    decimal_format = workbook.add_format({"num_format": "0.00"})
+    sheet.freeze_panes(1, 0)
+    for col, name in enumerate(columns):
+        sheet.write_string(0, col, name)
+    for number, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                sheet.write_string(number, col, "oui" if value else "non")
+            elif isinstance(value, datetime):
+                sheet.write_datetime(number, col, value.replace(tzinfo=None), date_format)
+            elif isinstance(value, date):
+                sheet.write_datetime(number, col, value, date_format)
+            elif isinstance(value, Decimal):
+                sheet.write_number(number, col, float(value), decimal_format)
+            elif isinstance(value, int | float):
+                sheet.write_number(number, col, value)
+            else:
+                sheet.write_string(number, col, str(value))
+    workbook.close()
     return out.getvalue()
 
 
