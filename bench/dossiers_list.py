@@ -463,19 +463,6 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-#: Indexes that would serve the list's sorts and filters within a funder (not in the
-#: schema: measured with --proposed-indexes, to decide on a migration).
-PROPOSED_INDEXES = (
-    "CREATE INDEX ix_bench_dossiers_funder_start ON dossiers (funder_id, start_date)",
-    "CREATE INDEX ix_bench_dossiers_funder_amount ON dossiers (funder_id, agreed_amount)",
-    "CREATE INDEX ix_bench_dossiers_funder_missing ON dossiers (funder_id, first_missing_due)",
-    "CREATE INDEX ix_bench_dossiers_funder_provider ON dossiers (funder_id, provider_id)",
-)
-#: SQLite settings that keep the hot pages in memory (not the portal's: measured with
-#: --sqlite-mmap, to decide on them).
-SQLITE_MEMORY_PRAGMAS = ("PRAGMA mmap_size=268435456", "PRAGMA cache_size=-65536")
-
-
 def controller_scenarios(info: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
     scenarios: list[tuple[str, dict[str, Any], bool]] = [
         ("default (start date desc), page 1", {}, False),
@@ -544,12 +531,6 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=500_000)
     parser.add_argument("--providers", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument(
-        "--proposed-indexes",
-        action="store_true",
-        help="measure the lists again with PROPOSED_INDEXES (and, on SQLite, the memory "
-        "pragmas), after the figures of the schema as it is",
-    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dossiers-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
@@ -589,36 +570,10 @@ def run(url: str, args: argparse.Namespace) -> None:
         f"XLSX {xlsx_s:.2f} s ({len(xlsx_response.data) / 1e6:.1f} MB)"
     )
 
-    from sqlalchemy import event, text
-    from sqlalchemy.engine import Engine
-
     from portal.extensions import db
 
     with app.app_context():
         db.engine.dispose()
-    if not args.proposed_indexes:
-        return
-    with app.app_context():
-        with db.engine.begin() as conn:
-            for statement in PROPOSED_INDEXES:
-                conn.execute(text(statement))
-            if info["dialect"] == "postgresql":
-                conn.execute(text("ANALYZE dossiers"))
-        db.engine.dispose()
-    print("\n--- With the proposed indexes: " + "; ".join(PROPOSED_INDEXES))
-    lists(make_app(url), info, args.repeat, " + proposed indexes")
-    if info["dialect"] != "sqlite":
-        return
-
-    @event.listens_for(Engine, "connect")
-    def _memory(dbapi_connection: Any, record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        for pragma in SQLITE_MEMORY_PRAGMAS:
-            cursor.execute(pragma)
-        cursor.close()
-
-    print("\n--- And the SQLite memory pragmas: " + "; ".join(SQLITE_MEMORY_PRAGMAS))
-    lists(make_app(url), info, args.repeat, " + indexes + pragmas")
 
 
 if __name__ == "__main__":
