@@ -36,8 +36,44 @@ def search_key(text: str) -> str:
 
     Characters with no ASCII form are dropped; the needle goes through the same function.
     """
-    folded = text.lower().replace("œ", "oe").replace("æ", "ae")
+    folded = text.lower()
+    # Fast paths (the importer calls this for every row), giving the same result as the
+    # general rule at the end: plain ASCII; then Latin-1 text, folded one byte at a time.
+    if folded.isascii():
+        return folded
+    try:
+        latin = folded.encode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    else:
+        ascii_text = latin.translate(_LATIN1_FOLDED, _LATIN1_DROPPED)
+        if ascii_text.isascii():
+            return ascii_text.decode("ascii")
+    folded = folded.replace("œ", "oe").replace("æ", "ae")
     return unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
+
+
+def _latin1_tables() -> tuple[bytes, bytes]:
+    """What `search_key`'s general rule makes of each Latin-1 character, as the two
+    arguments of `bytes.translate`: the one ASCII character it becomes, or its deletion.
+
+    NFKD decomposes each character on its own (then only reorders combining marks, which
+    are dropped), so folding character by character gives the same text. The characters
+    that become several (æ, ¼, ½, ¾) are left as they are: not ASCII, so a text holding
+    one takes the general rule.
+    """
+    folded, dropped = bytearray(range(256)), bytearray()
+    for code in range(128, 256):
+        char = chr(code)
+        ascii_form = unicodedata.normalize("NFKD", char).encode("ascii", "ignore")
+        if len(ascii_form) == 1:
+            folded[code] = ascii_form[0]
+        elif not ascii_form and char != "æ":
+            dropped.append(code)
+    return bytes(folded), bytes(dropped)
+
+
+_LATIN1_FOLDED, _LATIN1_DROPPED = _latin1_tables()
 
 
 def fingerprint(
@@ -54,11 +90,30 @@ def fingerprint(
     previous_ndas: str,
 ) -> str:
     """A short, stable digest of the values a version tracks (TRACKED_FIELDS, in order)."""
+    flags = _FLAGS.get((actions_formation, bilans_competences, vae, apprentissage))
+    if flags is None:  # not plain booleans: format them as the table does
+        flags = f"{actions_formation:d}{bilans_competences:d}{vae:d}{apprentissage:d}"
     joined = (
         f"{siren}\x1f{siret}\x1f{denomination}\x1f{region_code}\x1f{postal_code}\x1f{city}\x1f"
-        f"{actions_formation:d}{bilans_competences:d}{vae:d}{apprentissage:d}\x1f{previous_ndas}"
+        f"{flags}\x1f{previous_ndas}"
     )
-    return blake2b(joined.encode(), digest_size=8).hexdigest()
+    digest = _BLAKE2B_8.copy()  # cheaper than a new blake2b(digest_size=8), same digest
+    digest.update(joined.encode())
+    return digest.hexdigest()
+
+
+_BLAKE2B_8 = blake2b(digest_size=8)  # never updated: only copied
+
+
+# The four certification flags as `fingerprint` writes them ("1010"), looked up rather than
+# formatted: it runs once per entry of every imported list.
+_FLAGS: dict[tuple[bool, bool, bool, bool], str] = {
+    (a, b, c, d): f"{a:d}{b:d}{c:d}{d:d}"
+    for a in (False, True)
+    for b in (False, True)
+    for c in (False, True)
+    for d in (False, True)
+}
 
 
 class VersionLike(Protocol):

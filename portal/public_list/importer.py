@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -39,14 +40,19 @@ from portal.public_list.history import (
     fingerprint,
     search_key,
 )
-from portal.public_list.parser import ListRow, NotAPublicList, PublicListReader
+from portal.public_list.parser import NotAPublicList, PublicListReader
 
 BATCH = 5000
 MAX_REJECTED_KEPT = 500
 ADVISORY_LOCK_KEY = 0x5155414C  # "QUAL"
-SQLITE_IMPORT_CACHE_KB = 32 * 1024
+# SQLite page cache of the importing connection. Its size barely matters to a bulk load
+# (pages are filled once, in order; the index builds sort in memory, temp_store=MEMORY) but
+# counts in the import's peak memory (~150 MB at most).
+SQLITE_IMPORT_CACHE_KB = 16 * 1024
 CHANGED_BATCH = 500
 
+# The columns written for a new version. It is open: valid_to is left NULL (binding None
+# would cost the sqlite3 driver a failed adapter lookup per row).
 VERSION_COLUMNS = (
     "nda",
     "siren",
@@ -60,10 +66,11 @@ VERSION_COLUMNS = (
     "previous_ndas",
     "fingerprint",
     "valid_from",
-    "valid_to",
     "import_id",
 )
 CHANGE_COLUMNS = ("import_id", "nda", "kind", "category", "before", "after")
+# In `_apply`, the value of an NDA already met in the list being imported.
+_SEEN = object()
 
 
 class ImportRefused(Exception):
@@ -84,31 +91,6 @@ class _NewVersion:
     apprentissage: bool
     fingerprint: str
     row: tuple[Any, ...]
-
-
-def _version(entry: ListRow, valid_from: date, import_id: int) -> tuple[tuple[Any, ...], str]:
-    """The row to insert for one entry (VERSION_COLUMNS), and its fingerprint.
-
-    Values are cut to the column sizes: PostgreSQL refuses longer values, and one odd line
-    must not stop the import.
-    """
-    siren, siret, denomination = entry.siren[:20], entry.siret[:20], entry.denomination[:300]
-    region, postal, city = entry.region_code[:3], entry.postal_code[:10], entry.city[:100]
-    previous = " ".join(entry.previous_ndas)[:200] if entry.previous_ndas else ""
-    af, bc, vae, app = (
-        entry.actions_formation,
-        entry.bilans_competences,
-        entry.vae,
-        entry.apprentissage,
-    )
-    digest = fingerprint(
-        siren, siret, denomination, region, postal, city, af, bc, vae, app, previous
-    )
-    row = (
-        entry.nda, siren, siret, denomination, search_key(denomination), region, postal, city,
-        af, bc, vae, app, previous, digest, valid_from, None, import_id,
-    )  # fmt: skip
-    return row, digest
 
 
 class _HashingReader:
@@ -312,14 +294,35 @@ def _import(
     return run
 
 
+@contextmanager
+def _sqlite_import_settings(conn: Connection) -> Iterator[None]:
+    """On SQLite, the importing connection's page cache and memory map, for the import only.
+
+    Set before the transaction's first write, and put back as they were at its end (the
+    connection goes back to the pool): a page cache of SQLITE_IMPORT_CACHE_KB, and no
+    memory map (mmap_size=0), as the import reads the whole table of versions once and a
+    mapping would add the pages read to the import's resident memory.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    mmap_size = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KB}")
+    conn.exec_driver_sql("PRAGMA mmap_size=0")
+    try:
+        yield
+    finally:
+        if cache_size is not None:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
+        if mmap_size is not None:
+            conn.exec_driver_sql(f"PRAGMA mmap_size={int(mmap_size)}")
+
+
 def _lock(conn: Connection, run: ListImport) -> None:
     """One import at a time; taken first in the import's transaction."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    if conn.dialect.name == "sqlite":
-        # A larger page cache for this connection: the indexes of 160,000 new rows are
-        # built in memory rather than through the disk (given back when it closes).
-        conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KB}")
     # On SQLite this write takes the database's write lock for the whole transaction.
     conn.execute(
         update(ListImport).where(ListImport.id == run.id).values(status=ImportStatus.RUNNING)
@@ -402,14 +405,31 @@ def _apply(
     force: bool,
 ) -> None:
     conn = db.session.connection()
-    _lock(conn, run)
-    # NDA → fingerprint of the list in force: the one thing held for every row (~30 MB).
-    current: dict[str, str] = {
-        nda: digest
-        for nda, digest in conn.execute(
-            select(ListVersion.nda, ListVersion.fingerprint).where(ListVersion.valid_to.is_(None))
+    with _sqlite_import_settings(conn):
+        _lock(conn, run)
+        _apply_list(conn, run, reader, as_of, first=first, previous=previous, force=force)
+
+
+def _apply_list(
+    conn: Connection,
+    run: ListImport,
+    reader: PublicListReader,
+    as_of: date,
+    *,
+    first: bool,
+    previous: ListImport | None,
+    force: bool,
+) -> None:
+    # NDA → fingerprint of the list in force: the one thing held for every row (~25 MB).
+    # Read through the driver's cursor (plain tuples, in its transaction): 160,000 rows.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            "SELECT nda, fingerprint FROM public_list_versions WHERE valid_to IS NULL"
         )
-    }
+        current: dict[str, str | object] = dict(cursor)
+    finally:
+        cursor.close()
     known_pairs = set(conn.execute(select(PreviousNda.previous_nda, PreviousNda.nda)).all())
     # Into an empty history (the first import), build the indexes once at the end: a sort,
     # rather than 160,000 insertions into each of them.
@@ -419,40 +439,75 @@ def _apply(
         for index in indexes:
             index.drop(conn)
     writer = _Writer(conn, run.id, as_of)
-    seen: set[str] = set()
+    import_id = run.id
+    # What the rows hold for the date and the certifications. The sqlite3 driver stores a
+    # date as its ISO text and a bool as 0/1, but only after looking for an adapter for
+    # each value (~0.3 µs each, 5 per row): it is given the text and the ints directly.
+    # PostgreSQL's COPY takes the date and the bools.
+    if conn.dialect.name == "sqlite":
+        valid_from: date | str = as_of.isoformat()
+        flag: dict[bool, int | bool] = {False: 0, True: 1}
+    else:
+        valid_from, flag = as_of, {False: False, True: True}
+    versions = writer.versions
     new_pairs: list[dict[str, Any]] = []
     duplicated: list[dict[str, Any]] = []
     added = kept = 0
 
+    # The hot loop: ~160,000 entries, so few Python calls per entry.
     for entry in reader:
-        nda = entry.nda
-        if nda in seen:
+        (_, nda, previous_ndas, denomination, siren, siret, postal, city, region,
+         af, bc, vae, app) = entry  # fmt: skip
+        # `current` also records the NDAs seen in this list (value _SEEN): a second entry
+        # for one is a duplicate; what is left with a fingerprint at the end was removed.
+        old_fingerprint = current.get(nda)
+        if old_fingerprint is _SEEN:
             duplicated.append(
                 {"line": entry.line_number, "reason": f"NDA {nda} en double dans la liste"}
             )
             continue
-        seen.add(nda)
+        current[nda] = _SEEN
         kept += 1
-        row, digest = _version(entry, as_of, run.id)
-        for previous_nda in entry.previous_ndas:
-            if (previous_nda, nda) not in known_pairs:
-                known_pairs.add((previous_nda, nda))
-                new_pairs.append({"previous_nda": previous_nda, "nda": nda, "first_seen": as_of})
-        old_fingerprint = current.pop(nda, None)
+        if previous_ndas:
+            for previous_nda in previous_ndas:
+                if (previous_nda, nda) not in known_pairs:
+                    known_pairs.add((previous_nda, nda))
+                    new_pairs.append(
+                        {"previous_nda": previous_nda, "nda": nda, "first_seen": as_of}
+                    )
+        # Values are cut to the column sizes: PostgreSQL refuses longer values, and one odd
+        # line must not stop the import.
+        siren, siret, denomination = siren[:20], siret[:20], denomination[:300]
+        region, postal, city = region[:3], postal[:10], city[:100]
+        previous_text = " ".join(previous_ndas)[:200] if previous_ndas else ""
+        digest = fingerprint(
+            siren, siret, denomination, region, postal, city, af, bc, vae, app, previous_text
+        )
+        if old_fingerprint == digest:
+            continue  # unchanged: nothing to write (most entries, from the second list on)
+        row = (
+            nda, siren, siret, denomination, search_key(denomination), region, postal, city,
+            flag[af], flag[bc], flag[vae], flag[app], previous_text, digest, valid_from,
+            import_id,
+        )  # fmt: skip  (VERSION_COLUMNS)
         if old_fingerprint is None:
             added += 1
-            writer.version(row)
+            versions.append(row)  # writer.version(row), inlined
+            if len(versions) >= BATCH:
+                writer.flush_versions()
             if not first:
-                writer.change(nda, "added", after=row[3])
-        elif old_fingerprint != digest:
-            writer.replace(_NewVersion(*row[:4], *row[8:12], digest, row))
+                writer.change(nda, "added", after=denomination)
+        else:
+            writer.replace(
+                _NewVersion(nda, siren, siret, denomination, af, bc, vae, app, digest, row)
+            )
     writer.finish()
     if bulk_load:
         for index in indexes:
             index.create(conn)
 
-    removed = list(current)
-    del current, seen
+    removed = [nda for nda, digest in current.items() if digest is not _SEEN]
+    del current
     _check_counts(kept, previous, force)
     writer.remove(removed)
     writer.finish()

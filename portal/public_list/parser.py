@@ -18,8 +18,12 @@ line (an extra empty last field, tolerated when absent); header names with stray
 
 Choices
 -------
-* **Streaming**: the binary stream is wrapped in :class:`io.TextIOWrapper` and fed line by
-  line to :func:`csv.reader`; memory use does not depend on the file size.
+* **Streaming**: the binary stream is wrapped in :class:`io.TextIOWrapper` and read by
+  blocks of lines (~64 KB) fed to :func:`csv.reader`; memory use does not depend on the
+  file size. Records that hold on one physical line (nearly all of them) are read straight
+  from the block; any record that spans several lines is read again, from its first line,
+  by the careful line-by-line path (:class:`_LineSource`), which applies the rules below.
+  Both paths give exactly the same entries, rejections and line numbers.
 * **Values**: every value is trimmed (``str.strip``, which also removes non-breaking
   spaces). Text columns are ``str`` (``""`` when empty); integer columns are ``int | None``;
   dates (``dd/mm/yyyy``, ISO ``yyyy-mm-dd`` tolerated) are ``datetime.date | None``.
@@ -55,9 +59,10 @@ from __future__ import annotations
 import csv
 import io
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import BinaryIO, NamedTuple
 
@@ -110,6 +115,8 @@ EXPECTED_COLUMNS: tuple[str, ...] = (
     "informationsDeclarees.effectifFormateurs",
 )
 N_COLUMNS = len(EXPECTED_COLUMNS)
+#: Leading columns a ListRow is read from (nda ... certifications).
+_LIGHT_FIELDS = 13
 
 #: Our category keys (art. L.6313-1, 1° to 4°) → the column of the list, in order.
 CATEGORIES: Mapping[str, str] = MappingProxyType(
@@ -136,6 +143,8 @@ MAX_RECORD_LINES = 20
 
 #: Bytes read from the file at a time.
 _CHUNK_SIZE = 1 << 16
+#: Characters of whole lines read at a time by the fast path (see _LineFeed).
+_BLOCK_CHARS = 1 << 16
 #: Longest header line accepted (the real one is ~1,300 characters).
 _MAX_HEADER_CHARS = 16_384
 
@@ -160,6 +169,8 @@ _PREVIOUS_NDA_SEPARATORS = str.maketrans({",": " ", "|": " ", "/": " ", ";": " "
 _SPACES = str.maketrans("", "", " \u00a0\u202f")
 
 _UNCLOSED_QUOTE = "guillemet ouvrant sans guillemet fermant : ligne ignorée"
+_CSV_ERROR = "ligne illisible : structure CSV incorrecte"
+_BAD_ENCODING = "caractères illisibles : la ligne n'est pas encodée en UTF-8 valide"
 
 
 class NotAPublicList(ValueError):
@@ -202,6 +213,10 @@ class ListRow(NamedTuple):
     bilans_competences: bool
     vae: bool
     apprentissage: bool
+
+
+# ListRow from a tuple of its values, without the Python-level NamedTuple.__new__ (hot path).
+_new_list_row = partial(tuple.__new__, ListRow)
 
 
 @dataclass(slots=True)
@@ -307,6 +322,47 @@ class _KeepOpen:
         """Nothing to flush: the stream is only read."""
 
 
+class _LineFeed:
+    """The text lines of the file after the header, read by blocks of ~_BLOCK_CHARS.
+
+    The fast path takes whole blocks (:meth:`take`) and gives back the lines it did not
+    handle (:meth:`give_back`); the careful path (:class:`_LineSource`) reads the same
+    lines one at a time by iterating over the feed. Either way each line is read once from
+    the file, in order.
+    """
+
+    __slots__ = ("_lines", "_pos", "_text")
+
+    def __init__(self, text: io.TextIOWrapper) -> None:
+        self._text = text
+        self._lines: list[str] = []
+        self._pos = 0
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        if self._pos >= len(self._lines):
+            self._lines, self._pos = self._text.readlines(_BLOCK_CHARS), 0
+            if not self._lines:
+                raise StopIteration
+        line = self._lines[self._pos]
+        self._pos += 1
+        return line
+
+    def take(self) -> tuple[list[str], bool]:
+        """The lines not read yet from the current block, then the next block; and whether
+        the file ends after them (no lines at all: the file has ended)."""
+        lines = self._lines[self._pos :]
+        more = self._text.readlines(_BLOCK_CHARS)
+        self._lines, self._pos = [], 0
+        return (lines + more if lines else more), not more
+
+    def give_back(self, lines: list[str]) -> None:
+        """Lines taken but not handled: they are read again first."""
+        self._lines, self._pos = lines, 0
+
+
 class _LineSource:
     """Iterator of text lines for csv.reader that knows where each record starts.
 
@@ -318,6 +374,8 @@ class _LineSource:
     __slots__ = ("_lines", "_pending", "bad_encoding", "next_line", "record", "record_start")
 
     def __init__(self, lines: Iterator[str], first_line: int) -> None:
+        # next_line: physical number of the next line to read (the fast path advances it
+        # too, by the lines it handles).
         self._lines = lines
         self._pending: deque[str] = deque()
         self.next_line = first_line
@@ -340,6 +398,11 @@ class _LineSource:
         if len(record) > MAX_RECORD_LINES:
             raise _UnclosedQuote
         return line
+
+    @property
+    def replaying(self) -> bool:
+        """Lines of a rejected record are still to be read again."""
+        return bool(self._pending)
 
     def end_record(self) -> None:
         self.record = []
@@ -486,7 +549,8 @@ class PublicListReader:
         )
         self._text._CHUNK_SIZE = _CHUNK_SIZE  # type: ignore[attr-defined]
         self._trailing_separator = self._read_header()
-        self._source = _LineSource(self._text, first_line=2)
+        self._feed = _LineFeed(self._text)
+        self._source = _LineSource(self._feed, first_line=2)
         self._dates: dict[str, date | None] = {}
         self._light = light
         self._entries = self._iter_entries()
@@ -557,15 +621,109 @@ class PublicListReader:
         self.rejected.append(RejectedLine(line_number, reason))
 
     def _iter_entries(self) -> Iterator[ListEntry]:
-        source = self._source
-        reader = csv.reader(source, delimiter=";")
+        """The entries, block by block: the fast path, and the careful one for odd records.
+
+        The fast path reads each line of a block as one record. A line without ``"``, CR
+        (but its line end) or an overlong field is one record whose fields are exactly
+        those of ``str.split(";")``, as csv would read them; only the fields the entry needs
+        are cut apart, the others are counted (``ListRow`` needs the first 13). Any other
+        line is read by csv alone, followed by an empty line: if csv consumed only the line
+        (``line_num`` 1), the record holds on it and csv gave the same row (or error) as it
+        would in the file. On a single line both paths read the same row, so the checks
+        below are those of ``_careful`` with ``multiline`` false. A record that goes on past
+        its line (a quoted line break, or a quote never closed) is left to ``_careful``,
+        from its first line.
+        """
+        feed, source = self._feed, self._source
+        careful_reader = csv.reader(source, delimiter=";")
         trailing = self._trailing_separator
         build = self._build_light if self._light else self._build
+        # Fields split apart at most: the rest of the line stays in one last piece.
+        max_split = _LIGHT_FIELDS if self._light else N_COLUMNS + 1
+        rejected = self.rejected
+        field_limit = csv.field_size_limit()
         while True:
+            lines, _ = feed.take()
+            if not lines:
+                return
+            first = source.next_line  # physical number of lines[0]
+            odd_bytes = "\ufffd" in "".join(lines)  # U+FFFD: undecodable bytes somewhere
+            careful_from = None
+            for index, line in enumerate(lines):
+                start = first + index
+                body = line.rstrip("\r\n")  # csv ends the record at the first CR or LF
+                if '"' in body or "\r" in body or len(body) > field_limit:
+                    probe = csv.reader((line, ""), delimiter=";")
+                    try:
+                        row = next(probe)
+                    except csv.Error:
+                        if probe.line_num != 1:
+                            careful_from = index
+                            break
+                        # Met within this line's characters: what follows cannot change it.
+                        self.rows_read += 1
+                        rejected.append(RejectedLine(start, _CSV_ERROR))
+                        continue
+                    if probe.line_num != 1:  # the record goes on past this line
+                        careful_from = index
+                        break
+                    fields = len(row)
+                    last_field = row[-1] if row else ""
+                else:
+                    row = body.split(";", max_split)
+                    if len(row) > max_split:  # row[-1]: the rest of the line, unsplit
+                        rest = row[-1]
+                        fields = max_split + 1 + rest.count(";")
+                        last_field = rest[rest.rfind(";") + 1 :]
+                    else:
+                        fields = len(row)
+                        last_field = row[-1]
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line: skipped silently
+                self.rows_read += 1
+                # The empty field after a trailing ";" is not a column.
+                if trailing:
+                    if last_field.strip() == "":
+                        fields -= 1
+                elif fields == N_COLUMNS + 1 and last_field.strip() == "":
+                    fields -= 1
+                if fields != N_COLUMNS:
+                    rejected.append(RejectedLine(start, f"{fields} champs au lieu de {N_COLUMNS}"))
+                    continue
+                if odd_bytes and "\ufffd" in line:
+                    rejected.append(RejectedLine(start, _BAD_ENCODING))
+                    continue
+                if len(row) > N_COLUMNS:
+                    del row[N_COLUMNS:]  # that trailing empty field
+                try:
+                    entry = build(row, start, False)
+                except _Rejected as exc:
+                    rejected.append(RejectedLine(start, exc.reason))
+                    continue
+                self.entries_read += 1
+                yield entry
+            if careful_from is None:
+                source.next_line = first + len(lines)
+                continue
+            source.next_line = first + careful_from
+            feed.give_back(lines[careful_from:])
+            del lines
+            if (yield from self._careful(careful_reader)):
+                return
+
+    def _careful(self, reader: Iterator[list[str]]) -> Generator[ListEntry, None, bool]:
+        """Read records line by line through the _LineSource, from the current line, until
+        one ends with no line left to read again; return True at the end of the file."""
+        source = self._source
+        trailing = self._trailing_separator
+        build = self._build_light if self._light else self._build
+        first = True
+        while first or source.replaying:
+            first = False
             try:
                 row = next(reader)
             except StopIteration:
-                return
+                return True
             except _UnclosedQuote:
                 self.rows_read += 1
                 self._reject(source.record_start, _UNCLOSED_QUOTE)
@@ -573,7 +731,7 @@ class PublicListReader:
                 continue
             except csv.Error:
                 self.rows_read += 1
-                self._reject(source.record_start, "ligne illisible : structure CSV incorrecte")
+                self._reject(source.record_start, _CSV_ERROR)
                 if len(source.record) > 1:
                     source.replay_after_first_line()
                 else:
@@ -608,10 +766,7 @@ class PublicListReader:
             if multiline:
                 source.end_record()
             if bad_encoding:
-                self._reject(
-                    start,
-                    "caractères illisibles : la ligne n'est pas encodée en UTF-8 valide",
-                )
+                self._reject(start, _BAD_ENCODING)
                 continue
             try:
                 entry = build(row, start, multiline)
@@ -620,43 +775,49 @@ class PublicListReader:
                 continue
             self.entries_read += 1
             yield entry
+        return False
 
     def _build_light(self, row: list[str], line_number: int, multiline: bool) -> ListRow:
-        (
-            nda,
-            previous,
-            denomination,
-            siren,
-            siret,
-            _street,
-            postal_code,
-            city,
-            region_code,
-            c_formation,
-            c_bilans,
-            c_vae,
-            c_apprentissage,
-        ) = row[:13]
         if multiline:  # fold line breaks inside quoted values, as _build does
-            nda, previous, denomination, siren, siret, postal_code, city, region_code = (
-                " ".join(v.split())
-                for v in (nda, previous, denomination, siren, siret, postal_code, city, region_code)
+            nda, previous, denomination, siren, siret, _street, postal_code, city, region_code = (
+                " ".join(v.split()) for v in row[:9]
             )
-        nda = _parse_nda(nda.strip())
-        return ListRow(
-            line_number,
-            nda,
-            _parse_previous_ndas(previous.strip(), nda),
-            denomination.strip(),
-            siren.strip(),
-            siret.strip(),
-            postal_code.strip(),
-            city.strip(),
-            region_code.strip(),
-            _parse_bool(c_formation.strip(), 9),
-            _parse_bool(c_bilans.strip(), 10),
-            _parse_bool(c_vae.strip(), 11),
-            _parse_bool(c_apprentissage.strip(), 12),
+        else:
+            nda, previous, denomination, siren, siret, _street, postal_code, city, region_code = (
+                map(str.strip, row[:9])
+            )
+        if len(nda) != 11 or not nda.isdigit() or not nda.isascii():
+            nda = _parse_nda(nda)
+        # The usual spellings are keys of _BOOLEANS as they are; otherwise trim and check.
+        c_formation, c_bilans, c_vae, c_apprentissage = row[9:13]
+        formation = _BOOLEANS.get(c_formation)
+        if formation is None:
+            formation = _parse_bool(c_formation.strip(), 9)
+        bilans = _BOOLEANS.get(c_bilans)
+        if bilans is None:
+            bilans = _parse_bool(c_bilans.strip(), 10)
+        vae = _BOOLEANS.get(c_vae)
+        if vae is None:
+            vae = _parse_bool(c_vae.strip(), 11)
+        apprentissage = _BOOLEANS.get(c_apprentissage)
+        if apprentissage is None:
+            apprentissage = _parse_bool(c_apprentissage.strip(), 12)
+        return _new_list_row(
+            (
+                line_number,
+                nda,
+                _parse_previous_ndas(previous, nda) if previous else (),
+                denomination,
+                siren,
+                siret,
+                postal_code,
+                city,
+                region_code,
+                formation,
+                bilans,
+                vae,
+                apprentissage,
+            )
         )
 
     def _build(self, row: list[str], line_number: int, multiline: bool) -> ListEntry:
