@@ -94,7 +94,6 @@ text cells (their leading zeros kept). The import reads both back.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import math
@@ -127,6 +126,7 @@ from portal.models import (
     User,
 )
 from portal.public_list import lookup
+from portal.tabular import NotATable, decode_csv, is_xlsx
 
 MAX_IMPORT_LINES = 2_000  # ~8 s of checks, writes and audit entries on a busy 2-CPU box
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -719,20 +719,6 @@ def _taken_references(actor: User, rows: Sequence[ImportLine]) -> set[str]:
 # --- Reading the import file ---------------------------------------------------------------------
 
 ACCEPTED = "déposez un fichier CSV ou XLSX (par exemple le modèle proposé sur cette page)"
-_XLSX_MAGIC = b"PK\x03\x04"
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_KNOWN_BINARIES = (
-    (b"%PDF", "un document PDF"),
-    (b"\x89PNG", "une image PNG"),
-    (b"\xff\xd8\xff", "une image JPEG"),
-    (b"GIF8", "une image GIF"),
-    (b"PK\x05\x06", "une archive ZIP vide"),
-    (b"\x1f\x8b", "une archive compressée (gzip)"),
-    (b"Rar!", "une archive RAR"),
-    (b"7z\xbc\xaf", "une archive 7-Zip"),
-    (b"{\\rtf", "un document RTF"),
-)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def _fold_header(text: str) -> str:
@@ -759,10 +745,14 @@ def read_import(data: bytes) -> tuple[list[ImportLine], list[str]]:
         )
     if not data.strip():
         raise ImportRefused(f"Le fichier est vide : {ACCEPTED}.")
-    if data.startswith(_XLSX_MAGIC):
+    if is_xlsx(data):
         rows, xlsx = _xlsx_rows(data), True
     else:
-        rows, xlsx = _csv_rows(_decode(data)), False
+        try:
+            text = decode_csv(data, accepted=ACCEPTED)
+        except NotATable as refusal:
+            raise ImportRefused(str(refusal)) from None
+        rows, xlsx = _csv_rows(text), False
     header: list[str] | None = None
     columns: list[str | None] = []
     ignored: list[str] = []
@@ -836,36 +826,6 @@ def _columns(header: list[str]) -> tuple[list[str | None], list[str]]:
             + ". Partez du modèle proposé sur cette page."
         )
     return columns, ignored
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith(_OLE2_MAGIC):
-        raise ImportRefused(
-            "Le fichier est au format Excel 97-2003 (.xls), qui n'est pas pris en charge : "
-            "enregistrez-le au format .xlsx ou CSV, puis déposez-le de nouveau."
-        )
-    for magic, what in _KNOWN_BINARIES:
-        if data.startswith(magic):
-            raise ImportRefused(f"Le fichier est {what} : {ACCEPTED}.")
-    refused = ImportRefused(f"Le fichier n'est ni un CSV ni un classeur XLSX lisible : {ACCEPTED}.")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise refused from None
-    elif b"\x00" in data:
-        raise refused
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError:
-                raise refused from None
-    if _CONTROL.search(text[:65536]):
-        raise refused
-    return text
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, list[Any]]]:

@@ -29,7 +29,6 @@ has more than :data:`MAX_LINES` lines to check, or holds no readable identifier 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -40,6 +39,7 @@ from datetime import date, datetime
 from typing import Any
 
 from portal.identifiers import Identifier, InvalidIdentifier, classify
+from portal.tabular import NotATable, decode_csv, is_xlsx
 
 __all__ = [
     "MAX_BYTES",
@@ -63,22 +63,8 @@ SEPARATORS = (";", "\t", ",")
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
 ACCEPTED = "déposez un fichier CSV ou XLSX (un identifiant par ligne)"
 
-_XLSX_MAGIC = b"PK\x03\x04"
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_KNOWN_BINARIES = (
-    (b"%PDF", "un document PDF"),
-    (b"\x89PNG", "une image PNG"),
-    (b"\xff\xd8\xff", "une image JPEG"),
-    (b"GIF8", "une image GIF"),
-    (b"PK\x05\x06", "une archive ZIP vide"),
-    (b"\x1f\x8b", "une archive compressée (gzip)"),
-    (b"Rar!", "une archive RAR"),
-    (b"7z\xbc\xaf", "une archive 7-Zip"),
-    (b"{\\rtf", "un document RTF"),
-)
 _SCIENTIFIC = re.compile(r"^\d+(?:[.,]\d+)?[eE][+-]?\d+$")
 _TEXT_FORMULA = re.compile(r'^="([^"]*)"$')
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 class BulkInputRefused(ValueError):
@@ -134,11 +120,15 @@ def read_identifiers(
         )
     if not data.strip():
         raise BulkInputRefused(f"Le fichier{name} est vide : {ACCEPTED}.")
-    if data.startswith(_XLSX_MAGIC):
+    if is_xlsx(data):
         rows: Iterator[tuple[int, Any, Any]] = _xlsx_rows(data, name)
         result = BulkInput("xlsx")
     else:
-        rows = _csv_rows(_decode(data, name))
+        try:
+            text = decode_csv(data, accepted=ACCEPTED, name=name)
+        except NotATable as refusal:
+            raise BulkInputRefused(str(refusal)) from None
+        rows = _csv_rows(text)
         result = BulkInput("csv")
     _read_rows(rows, result, default, xlsx=result.format == "xlsx")
     if not result.items:
@@ -270,39 +260,6 @@ def _date(cell: Any, text: str, default: date) -> date:
 
 
 # --- CSV -------------------------------------------------------------------------------------
-
-
-def _decode(data: bytes, name: str) -> str:
-    if data.startswith(_OLE2_MAGIC):
-        raise BulkInputRefused(
-            f"Le fichier{name} est au format Excel 97-2003 (.xls), qui n'est pas pris en "
-            "charge : enregistrez-le au format .xlsx ou CSV, puis déposez-le de nouveau."
-        )
-    for magic, what in _KNOWN_BINARIES:
-        if data.startswith(magic):
-            raise BulkInputRefused(f"Le fichier{name} est {what} : {ACCEPTED}.")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise BulkInputRefused(_not_text(name)) from None
-    elif b"\x00" in data:
-        raise BulkInputRefused(_not_text(name))
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError:
-                raise BulkInputRefused(_not_text(name)) from None
-    if _CONTROL.search(text[:65536]):
-        raise BulkInputRefused(_not_text(name))
-    return text
-
-
-def _not_text(name: str) -> str:
-    return f"Le fichier{name} n'est ni un CSV ni un classeur XLSX lisible : {ACCEPTED}."
 
 
 def _sniff(lines: list[str]) -> str:
