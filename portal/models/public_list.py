@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -141,8 +151,19 @@ class PreviousNda(db.Model):
     first_seen: Mapped[date] = mapped_column(Date)
 
 
+# The open dossiers an alert names: those funded for a category the OF lost (or all of
+# its open dossiers with the funder when it left the list), as they were at the import.
+alert_dossiers = Table(
+    "qualiopi_alert_dossiers",
+    db.metadata,
+    Column("alert_id", ForeignKey("qualiopi_alerts.id", ondelete="CASCADE"), primary_key=True),
+    Column("dossier_id", ForeignKey("dossiers.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class QualiopiAlert(db.Model):
-    """An OF followed by a funder lost a certification category or left the list."""
+    """An OF with open dossiers of a funder lost the category they are funded for, or
+    left the list: one alert per funder, OF and import, naming the dossiers at stake."""
 
     __tablename__ = "qualiopi_alerts"
     __table_args__ = (UniqueConstraint("funder_id", "provider_id", "import_id"),)
@@ -162,6 +183,7 @@ class QualiopiAlert(db.Model):
 
     provider = relationship("Provider")
     acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])
+    dossiers = relationship("Dossier", secondary=alert_dossiers, order_by="Dossier.reference")
 
     @property
     def lost(self) -> list[str]:

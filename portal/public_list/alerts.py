@@ -1,8 +1,10 @@
-"""Alerts after an import: a followed OF lost a category or left the list.
+"""Alerts after an import: an OF with open dossiers lost the category they are funded
+for, or left the list.
 
-Until dossiers exist, "the OF a funder is concerned by" are the OF it follows
-(`funder_providers`); the dossiers issue narrows this to OF with open dossiers and the
-categories they are funded for, and names the dossiers at stake.
+One alert per funder, OF and import, raised only when at least one of the funder's open
+dossiers (`en_cours`) with that OF is at stake: its category is one the OF lost, or the OF
+left the list (every open dossier then). The alert names those dossiers; the funder's
+active users are mailed once per import with all of their alerts.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from portal.extensions import db
 from portal.mailing import send_mail
 from portal.models import (
     FUNDER_ROLES,
+    Dossier,
+    DossierStatus,
     Funder,
-    FunderProvider,
     ListChange,
     ListImport,
     Provider,
@@ -28,14 +31,20 @@ from portal.models import (
 
 
 @dataclass
-class _Loss:
+class Loss:
+    """What an NDA lost in one import."""
+
     left_list: bool = False
     lost: list[str] = field(default_factory=list)
 
+    def puts_at_stake(self, category: str) -> bool:
+        """Whether a dossier funded for `category` can no longer be paid on this list."""
+        return self.left_list or category in self.lost
 
-def raise_alerts(run: ListImport) -> list[QualiopiAlert]:
-    """Create the alerts of one import and mail them to the funders' controllers."""
-    losses: dict[str, _Loss] = defaultdict(_Loss)
+
+def losses_of(run: ListImport) -> dict[str, Loss]:
+    """The NDA that left the list or lost a category in this import."""
+    losses: dict[str, Loss] = defaultdict(Loss)
     for change in db.session.scalars(
         select(ListChange).where(
             ListChange.import_id == run.id, ListChange.kind.in_(("removed", "category_lost"))
@@ -46,15 +55,27 @@ def raise_alerts(run: ListImport) -> list[QualiopiAlert]:
             loss.left_list = True
         elif change.category:
             loss.lost.append(change.category)
+    return dict(losses)
+
+
+def raise_alerts(run: ListImport) -> list[QualiopiAlert]:
+    """Create the alerts of one import and mail them to the funders' users."""
+    losses = losses_of(run)
     if not losses:
         return []
-    followed = db.session.execute(
-        select(FunderProvider.funder_id, Provider)
-        .join(Provider, Provider.id == FunderProvider.provider_id)
-        .where(Provider.nda.in_(list(losses)))
+    open_dossiers = db.session.execute(
+        select(Dossier, Provider)
+        .join(Provider, Provider.id == Dossier.provider_id)
+        .where(Provider.nda.in_(list(losses)), Dossier.status == DossierStatus.OPEN.value)
+        .order_by(Dossier.funder_id, Provider.id, Dossier.reference)
     ).all()
+    at_stake: dict[tuple[int, Provider], list[Dossier]] = defaultdict(list)
+    for dossier, provider in open_dossiers:
+        if losses[provider.nda].puts_at_stake(dossier.category):
+            at_stake[(dossier.funder_id, provider)].append(dossier)
+
     alerts = []
-    for funder_id, provider in followed:
+    for (funder_id, provider), dossiers in at_stake.items():
         loss = losses[provider.nda]
         alert = QualiopiAlert(
             funder_id=funder_id,
@@ -64,6 +85,7 @@ def raise_alerts(run: ListImport) -> list[QualiopiAlert]:
             left_list=loss.left_list,
             lost_categories=",".join(loss.lost),
             list_as_of=run.as_of,
+            dossiers=dossiers,
         )
         db.session.add(alert)
         alerts.append(alert)
@@ -72,7 +94,12 @@ def raise_alerts(run: ListImport) -> list[QualiopiAlert]:
             actor_label="import de la liste publique",
             target=alert,
             funder_id=funder_id,
-            details={"nda": provider.nda, "left_list": loss.left_list, "lost": loss.lost},
+            details={
+                "nda": provider.nda,
+                "left_list": loss.left_list,
+                "lost": loss.lost,
+                "dossiers": [d.reference for d in dossiers],
+            },
         )
     db.session.commit()
     _mail(alerts)
@@ -96,7 +123,7 @@ def _mail(alerts: list[QualiopiAlert]) -> None:
         for user in recipients:
             send_mail(
                 user.email,
-                f"Qualiopi : {len(funder_alerts)} organisme(s) suivi(s) à vérifier",
+                f"Qualiopi : {len(funder_alerts)} organisme(s) à vérifier avant paiement",
                 "qualiopi/mail_alerts.txt",
                 user=user,
                 funder=funder,

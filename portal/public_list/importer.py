@@ -424,9 +424,7 @@ def _apply_list(
     # Read through the driver's cursor (plain tuples, in its transaction): 160,000 rows.
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(
-            "SELECT nda, fingerprint FROM public_list_versions WHERE valid_to IS NULL"
-        )
+        cursor.execute("SELECT nda, fingerprint FROM public_list_versions WHERE valid_to IS NULL")
         current: dict[str, str | object] = dict(cursor)
     finally:
         cursor.close()
@@ -486,8 +484,21 @@ def _apply_list(
         if old_fingerprint == digest:
             continue  # unchanged: nothing to write (most entries, from the second list on)
         row = (
-            nda, siren, siret, denomination, search_key(denomination), region, postal, city,
-            flag[af], flag[bc], flag[vae], flag[app], previous_text, digest, valid_from,
+            nda,
+            siren,
+            siret,
+            denomination,
+            search_key(denomination),
+            region,
+            postal,
+            city,
+            flag[af],
+            flag[bc],
+            flag[vae],
+            flag[app],
+            previous_text,
+            digest,
+            valid_from,
             import_id,
         )  # fmt: skip  (VERSION_COLUMNS)
         if old_fingerprint is None:

@@ -7,11 +7,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, QualiopiAlert, Role
-from portal.public_list.alerts import raise_alerts
+from portal.models import Role
 from portal.public_list.importer import import_list
-from tests.conftest import csrf_token
-from tests.factories import FunderProviderFactory, ProviderFactory, UserFactory
 from tests.qualiopi.lists import BILANS, CARAIBES, GARONNE, PLUS_LYON, PLUS_PARIS, write_list
 
 TODAY = date.today()
@@ -108,63 +105,3 @@ def test_imports_are_visible_to_funder_admins_not_controllers(client, login_as, 
 def test_controllers_cannot_see_imports(client, login_as):
     login_as(Role.CONTROLLER)
     assert client.get("/qualiopi/imports").status_code == 403
-
-
-def test_alerts_reach_the_controllers_of_funders_following_the_of(
-    client, login_as, tmp_path, outbox
-):
-    controller = UserFactory(role="controller", full_name="Claire Contrôle")
-    funder = controller.funder
-    garonne = ProviderFactory(nda=GARONNE.nda, name=GARONNE.name)
-    bilans = ProviderFactory(nda=BILANS.nda, name=BILANS.name)
-    FunderProviderFactory(funder=funder, provider=garonne)
-    FunderProviderFactory(funder=funder, provider=bilans)
-    other_controller = UserFactory(role="controller")
-    FunderProviderFactory(
-        funder=other_controller.funder, provider=ProviderFactory(nda=CARAIBES.nda)
-    )
-
-    run = _lists(tmp_path, second=[GARONNE.but(formation=False), CARAIBES, PLUS_PARIS])
-    alerts = raise_alerts(run)
-    assert {(a.nda, a.left_list, a.lost_categories) for a in alerts} == {
-        (GARONNE.nda, False, "actions_formation"),
-        (BILANS.nda, True, ""),
-    }
-    assert [m.to for m in outbox] == [[controller.email]]
-    assert (
-        "Atelier Formation Garonne" in outbox[0].body
-        and "n'est plus dans la liste" in outbox[0].body
-    )
-
-    from tests.conftest import AuthActions
-
-    AuthActions(client).login(controller.email)
-    page = client.get("/qualiopi/alertes").get_data(as_text=True)
-    assert "A perdu : Actions de formation" in page and "N'est plus dans la liste publique" in page
-    alert = db.session.scalars(select(QualiopiAlert).where(QualiopiAlert.nda == BILANS.nda)).one()
-    response = client.post(
-        f"/qualiopi/alertes/{alert.id}/vue",
-        data={"csrf_token": csrf_token(client, "/qualiopi/alertes")},
-    )
-    assert response.status_code == 303
-    db.session.refresh(alert)
-    assert alert.acknowledged_by_id == controller.id
-    assert db.session.scalar(
-        select(AuditEvent.id).where(AuditEvent.action == "qualiopi.alert_acknowledged")
-    )
-
-
-def test_a_funder_never_sees_another_funders_alerts(client, login_as, tmp_path):
-    owner = UserFactory(role="controller")
-    FunderProviderFactory(funder=owner.funder, provider=ProviderFactory(nda=BILANS.nda))
-    run = _lists(tmp_path, second=[GARONNE, CARAIBES, PLUS_PARIS])
-    alert = raise_alerts(run)[0]
-    login_as(Role.CONTROLLER)
-    assert BILANS.nda not in client.get("/qualiopi/alertes").get_data(as_text=True)
-    response = client.post(
-        f"/qualiopi/alertes/{alert.id}/vue",
-        data={"csrf_token": csrf_token(client, "/qualiopi/alertes")},
-    )
-    assert response.status_code == 404
-    db.session.refresh(alert)
-    assert alert.acknowledged_at is None

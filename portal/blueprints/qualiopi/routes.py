@@ -7,7 +7,7 @@ from datetime import date
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from portal import audit
@@ -159,7 +159,11 @@ def alerts() -> str:
         select(QualiopiAlert)
         .where(QualiopiAlert.funder_id == current_user.funder_id)
         .order_by(QualiopiAlert.acknowledged_at.is_not(None), QualiopiAlert.id.desc())
-        .options(joinedload(QualiopiAlert.provider), joinedload(QualiopiAlert.acknowledged_by))
+        .options(
+            joinedload(QualiopiAlert.provider),
+            joinedload(QualiopiAlert.acknowledged_by),
+            selectinload(QualiopiAlert.dossiers),
+        )
         .limit(500)
     ).all()
     return render_template("qualiopi/alerts.html", alerts=rows, form=EmptyForm())
