@@ -1,0 +1,1 @@
+"""Contrôle de service fait: automatic checks, the queue, requests, decisions."""
