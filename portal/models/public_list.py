@@ -21,7 +21,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -80,6 +82,14 @@ class ListImport(db.Model):
         return ImportStatus.LABELS.get(self.status, self.status)
 
 
+@event.listens_for(db.metadata, "before_create")
+def _trigram_extension(target: object, connection: Connection, **kw: Any) -> None:
+    """The trigram index needs PostgreSQL's pg_trgm extension (a trusted extension: the
+    database owner may create it). Migration 0004 does the same."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+
+
 class ListVersion(db.Model):
     """What the list said about one NDA over an interval of dates."""
 
@@ -88,6 +98,14 @@ class ListVersion(db.Model):
         Index("ix_public_list_versions_nda_valid_from", "nda", "valid_from"),
         # Covering index of the name search: a scan of it reads far less than the table.
         Index("ix_public_list_versions_search", "search_name", "valid_from", "valid_to"),
+        # On PostgreSQL, a trigram index answers "name contains …" without a scan (most
+        # useful when few or no names match); SQLite has no equivalent.
+        Index(
+            "ix_public_list_versions_search_trgm",
+            "search_name",
+            postgresql_using="gin",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
