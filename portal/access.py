@@ -25,6 +25,9 @@ from portal.models import (
     FunderProvider,
     Provider,
     Role,
+    Signalement,
+    SignalementState,
+    Subcontract,
     User,
 )
 
@@ -249,3 +252,97 @@ def get_dossier_or_404(dossier_id: int, user: User, need: str = "view") -> Dossi
             deny(user, f"dossier : droit « {need} » refusé", dossier_id=dossier_id)
         deny(user, "dossier hors périmètre", status=404, dossier_id=dossier_id)
     return dossier
+
+
+# --- Subcontracting --------------------------------------------------------------------
+
+
+def subcontracts_scope(user: User) -> Select[tuple[Subcontract]]:
+    """The subcontracting contracts a user may see: those their OF declared (as the
+    principal), or those of the OF their funder follows; never another OF's."""
+    query = select(Subcontract)
+    if user.role == Role.PROVIDER:
+        return query.where(Subcontract.principal_id == user.provider_id)
+    if is_funder_side(user):
+        followed = select(FunderProvider.provider_id).where(
+            FunderProvider.funder_id == user.funder_id
+        )
+        return query.where(Subcontract.principal_id.in_(followed))
+    return query.where(Subcontract.id.is_(None))
+
+
+def can_view_subcontract(user: User, contract: Subcontract) -> bool:
+    if user.role == Role.PROVIDER:
+        return contract.principal_id == user.provider_id
+    return is_funder_side(user) and funds_provider(user.funder_id, contract.principal_id)
+
+
+def can_edit_subcontract(user: User, contract: Subcontract) -> bool:
+    """Declare, change, link dossiers: the principal OF only."""
+    return user.role == Role.PROVIDER and contract.principal_id == user.provider_id
+
+
+def get_subcontract_or_404(contract_id: int, user: User, need: str = "view") -> Subcontract:
+    """The contract if `user` may `need` ("view" or "edit") it; otherwise 404 (403 when they
+    may see it but not change it), audited, as for dossiers."""
+    contract = db.session.get(Subcontract, contract_id)
+    if contract is None:
+        abort(404)
+    allowed = {"view": can_view_subcontract, "edit": can_edit_subcontract}[need](user, contract)
+    if not allowed:
+        if can_view_subcontract(user, contract):
+            deny(user, f"sous-traitance : droit « {need} » refusé", subcontract_id=contract_id)
+        deny(user, "sous-traitance hors périmètre", status=404, subcontract_id=contract_id)
+    return contract
+
+
+def get_provider_or_404(provider_id: int, user: User) -> Provider:
+    """An OF the user may see (`can_view_provider`); otherwise 404, audited."""
+    provider = db.session.get(Provider, provider_id)
+    if provider is None:
+        abort(404)
+    if not can_view_provider(user, provider):
+        deny(user, "organisme hors périmètre", status=404, provider_id=provider_id)
+    return provider
+
+
+# --- Signalements ----------------------------------------------------------------------
+
+#: What the ministry never sees: the funder's drafts and those awaiting its approval.
+SIGNALEMENT_FUNDER_ONLY = (SignalementState.DRAFT.value, SignalementState.AWAITING_APPROVAL.value)
+
+
+def signalements_scope(user: User) -> Select[tuple[Signalement]]:
+    """The signalements a user may see: their funder's (drafts included); for the ministry,
+    those sent, of every funder, limited to the liaison's region when it has one (the OF's
+    region in the public list); never any for an OF, whatever it is about."""
+    query = select(Signalement)
+    if is_funder_side(user):
+        return query.where(Signalement.funder_id == user.funder_id)
+    if user.role == Role.MINISTRY:
+        query = query.where(Signalement.state.not_in(SIGNALEMENT_FUNDER_ONLY))
+        if user.region_code:
+            query = query.where(Signalement.region_code == user.region_code)
+        return query
+    return query.where(Signalement.id.is_(None))
+
+
+def can_view_signalement(user: User, signalement: Signalement) -> bool:
+    if is_funder_side(user):
+        return signalement.funder_id == user.funder_id
+    if user.role == Role.MINISTRY:
+        return signalement.state not in SIGNALEMENT_FUNDER_ONLY and (
+            not user.region_code or signalement.region_code == user.region_code
+        )
+    return False
+
+
+def get_signalement_or_404(signalement_id: int, user: User) -> Signalement:
+    """The signalement if `user` may see it; otherwise 404 (audited), so that guessing
+    identifiers reveals nothing. What they may *do* with it is the workflow's business."""
+    signalement = db.session.get(Signalement, signalement_id)
+    if signalement is None:
+        abort(404)
+    if not can_view_signalement(user, signalement):
+        deny(user, "signalement hors périmètre", status=404, signalement_id=signalement_id)
+    return signalement

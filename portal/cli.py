@@ -82,6 +82,15 @@ def demo_seed() -> None:
         created.append("liste publique de démonstration")
     created.extend(seed_demo_dossiers())
     db.session.commit()
+    created.extend(seed_demo_subcontracting())
+    db.session.commit()
+    from portal.signalements.demo import seed_demo_certifiers
+
+    created.extend(seed_demo_certifiers())
+    db.session.commit()
+    from portal.service_fait.runner import run_all_checks
+
+    run_all_checks()  # every demo dossier gets its control and its automatic checks
     if created:
         click.echo(f"Démo créée : {', '.join(created)}.")
     else:
@@ -393,7 +402,79 @@ def seed_demo_dossiers() -> list[str]:
     for row in (distance, cpf):
         if row is not None:
             pieces_service.recompute_first_missing_due(row)
+    # The portal's message templates of the requests for documents.
+    from portal.service_fait.requests import ensure_default_templates
+
+    if ensure_default_templates():
+        created.append("modèles de messages")
     return created
+
+
+# --- Demo subcontracting --------------------------------------------------------------------
+
+DEMO_SUBCONTRACTORS = (
+    # NDA, SIRET of the demo public list
+    ("76340987654", "79876543400013"),  # certified for training actions and VAE
+    ("76320000011", "31234567100019"),  # not certified: a micro-entrepreneur, exempt
+)
+
+
+def seed_demo_subcontracting() -> list[str]:
+    """Two subcontracting contracts of the demo OF, declared through the service as the OF
+    would (one CPF contract whose checklist misses the sanction of the training, one with
+    an exempt micro-entrepreneur), and its CPF turnover of the current year; idempotent:
+    nothing is added once the demo OF has a contract. The caller commits."""
+    from portal.dossiers.pieces import paris_today
+    from portal.models import CONTRACT_MENTIONS, Subcontract
+    from portal.subcontracting import services as subcontracting
+
+    of_user = db.session.scalar(select(User).where(User.email == DEMO_OF_EMAIL))
+    if of_user is None or of_user.provider_id is None:
+        return []
+    if db.session.scalar(
+        select(Subcontract.id).where(Subcontract.principal_id == of_user.provider_id).limit(1)
+    ):
+        return []
+    today = paris_today()
+    mentions = {name: name != "mentions_sanction" for name, _ in CONTRACT_MENTIONS}
+    (nda, siret), (micro_nda, micro_siret) = DEMO_SUBCONTRACTORS
+    saved = subcontracting.save_contract(
+        of_user,
+        {
+            "subcontractor_nda": nda,
+            "subcontractor_siret": siret,
+            "actions": "Anglais professionnel (préparation TOEIC) : les modules d'oral",
+            "categories": ["actions_formation"],
+            "start_date": (today - timedelta(days=60)).isoformat(),
+            "end_date": (today + timedelta(days=120)).isoformat(),
+            "is_cpf": True,
+            "price": "9000",
+            **mentions,
+        },
+        {"contract_file": _demo_file("contrat-sous-traitance-toeic.pdf", "Contrat TOEIC")},
+    )
+    subcontracting.commit_with_files(saved.stored_keys)
+    saved = subcontracting.save_contract(
+        of_user,
+        {
+            "subcontractor_nda": micro_nda,
+            "subcontractor_siret": micro_siret,
+            "actions": "Habilitation électrique : travaux pratiques",
+            "categories": ["actions_formation"],
+            "start_date": (today - timedelta(days=30)).isoformat(),
+            "end_date": (today + timedelta(days=30)).isoformat(),
+            "price": "2400",
+            "micro_entrepreneur": True,
+            "micro_turnover": "42000",
+            **dict.fromkeys(mentions, True),
+        },
+        {"contract_file": _demo_file("contrat-sous-traitance-habilitation.pdf", "Contrat")},
+    )
+    subcontracting.commit_with_files(saved.stored_keys)
+    subcontracting.save_turnover(
+        of_user, {"year": today.year, "amount": "12000", "as_of": today.isoformat()}
+    )
+    return ["contrats de sous-traitance de démonstration"]
 
 
 @users_cli.command("create")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from typing import ClassVar
 
 DEFAULT_QUALIOPI_LIST_URL = (
@@ -98,6 +99,17 @@ class Config:
     MAX_FILES_PER_UPLOAD = 10
     # The request limit follows: several files per request, plus 1 MB for the other fields.
     MAX_CONTENT_LENGTH = MAX_FILES_PER_UPLOAD * MAX_UPLOAD_BYTES + 1024 * 1024
+
+    # Subcontracting (portal.subcontracting.rules). A micro-entrepreneur subcontractor whose
+    # turnover is at most this threshold (the micro-social regime's ceiling for services,
+    # 77,700 € when the décret came out: to confirm each year) is exempt from Qualiopi and
+    # from the certifier's authorisation. The CPF ceiling (80 %) warns from this rate.
+    MICRO_ENTREPRENEUR_THRESHOLD = Decimal(os.environ.get("MICRO_ENTREPRENEUR_THRESHOLD", "77700"))
+    CPF_CEILING_WARNING = Decimal(os.environ.get("CPF_CEILING_WARNING", "0.70"))
+
+    # Signalements (portal.signalements): one sent longer ago than this, and not closed, is
+    # highlighted in the ministry's inbox.
+    SIGNALEMENT_STALE_DAYS = int(os.environ.get("SIGNALEMENT_STALE_DAYS", "30"))
 
 
 class ProductionConfig(Config):

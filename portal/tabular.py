@@ -9,7 +9,11 @@ are read; control characters mean it was not text.
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import re
+import unicodedata
+from collections.abc import Iterator
 
 XLSX_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -67,3 +71,23 @@ def decode_csv(data: bytes, *, accepted: str, name: str = "") -> str:
     if _CONTROL.search(text[:65536]):
         raise refused
     return text
+
+
+def fold_header(text: str) -> str:
+    """A column name as compared: lower case, no accents, words joined by ``_``
+    ("Chiffre d'affaires CPF" → ``chiffre_d_affaires_cpf``)."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower().replace("’", "'"))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
+
+
+def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The rows of CSV text as (line number as a spreadsheet shows it, stripped cells); the
+    separator is the one of ``;``, tab and ``,`` that the first non-blank line holds most."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    separator = max((";", "\t", ","), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    line = 1
+    for row in reader:
+        yield line, [cell.strip() for cell in row]
+        line = reader.line_num + 1

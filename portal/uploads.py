@@ -18,6 +18,7 @@ import hashlib
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -252,6 +253,55 @@ def _discard(storage: Storage, key: str) -> None:
         storage.delete(key)
     except Exception:
         logger.exception("Impossible d'effacer la pièce partielle %s.", key)
+
+
+CHOOSE_AGAIN = (
+    "Aucun fichier de cet envoi n'a été enregistré : choisissez de nouveau vos fichiers, "
+    "sans ceux qui sont refusés."
+)
+
+
+class UploadsRefused(ValueError):
+    """Files of one sending were refused: none of the sending's files was kept."""
+
+    def __init__(self, refused: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in refused))
+        self.refused = refused  # (file name, French reason)
+
+    @property
+    def messages(self) -> list[str]:
+        """One French line per refused file, then what to do."""
+        return [*(f"« {name} » : {reason}" for name, reason in self.refused), CHOOSE_AGAIN]
+
+
+def discard_stored(storage: Storage, keys: Iterable[str]) -> None:
+    """Delete stored files that will not be used (a cancelled sending); never raises."""
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:
+            logger.exception("Impossible d'effacer le fichier %s d'un envoi annulé.", key)
+
+
+def store_all(storage: Storage, files: Sequence[UploadLike], *, max_bytes: int) -> list[StoredFile]:
+    """Store every file of one sending, or none: when a file is refused (by its content or
+    size), the files already stored are deleted again and `UploadsRefused` names each
+    refused file."""
+    stored: list[StoredFile] = []
+    refused: list[tuple[str, str]] = []
+    try:
+        for file in files:
+            try:
+                stored.append(store_upload(storage, file, max_bytes=max_bytes))
+            except UploadRefused as error:
+                refused.append((error.filename or "fichier", error.message))
+    except BaseException:
+        discard_stored(storage, [s.key for s in stored])
+        raise
+    if refused:
+        discard_stored(storage, [s.key for s in stored])
+        raise UploadsRefused(refused)
+    return stored
 
 
 def send_stored(

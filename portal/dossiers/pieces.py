@@ -53,7 +53,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.storage import Storage, storage_for
-from portal.uploads import StoredFile, UploadLike, UploadRefused, store_upload
+from portal.uploads import StoredFile, UploadLike, UploadsRefused, discard_stored, store_all
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +71,6 @@ PIECE_CLASSES: dict[PieceKind, type[Piece]] = {
 
 NO_FILE = "Choisissez au moins un fichier (PDF, JPEG ou PNG)."
 NO_FILE_REPLACE = "Choisissez le fichier qui remplace l'ancien (PDF, JPEG ou PNG)."
-CHOOSE_AGAIN = (
-    "Aucun fichier de cet envoi n'a été enregistré : choisissez de nouveau vos fichiers, "
-    "sans ceux qui sont refusés."
-)
 ALREADY_REPLACED = (
     "Cette pièce a déjà été remplacée entre-temps : rien n'a été enregistré. Rechargez le "
     "dossier pour voir sa version actuelle."
@@ -297,32 +293,12 @@ def duplicates(
 # --- Adding and replacing pieces ---------------------------------------------------------------
 
 
-def _discard(storage: Storage, keys: Iterable[str]) -> None:
-    for key in keys:
-        try:
-            storage.delete(key)
-        except Exception:
-            logger.exception("Impossible d'effacer le fichier %s d'un envoi annulé.", key)
-
-
 def _store_all(storage: Storage, files: Sequence[UploadLike], max_bytes: int) -> list[StoredFile]:
     """Store every file, or none: on a refused file, the others are deleted again."""
-    stored: list[StoredFile] = []
-    refused: list[tuple[str, str]] = []
     try:
-        for file in files:
-            try:
-                stored.append(store_upload(storage, file, max_bytes=max_bytes))
-            except UploadRefused as error:
-                refused.append((error.filename or "fichier", error.message))
-    except BaseException:
-        _discard(storage, [s.key for s in stored])
-        raise
-    if refused:
-        _discard(storage, [s.key for s in stored])
-        messages = [f"« {name} » : {message}" for name, message in refused]
-        raise PiecesRefused({"files": [*messages, CHOOSE_AGAIN]}, refused_files=refused)
-    return stored
+        return store_all(storage, files, max_bytes=max_bytes)
+    except UploadsRefused as refused:
+        raise PiecesRefused({"files": refused.messages}, refused_files=refused.refused) from None
 
 
 def _lock(dossier: Dossier) -> None:
@@ -406,6 +382,7 @@ def add_pieces(
         pieces = [_new_piece(actor, dossier, kind, checked.values, s) for s in stored_files]
         db.session.flush()
         recompute_first_missing_due(dossier)
+        _recheck(dossier, pieces)
         for piece, stored in zip(pieces, stored_files, strict=True):
             audit.record(
                 "piece.added",
@@ -415,9 +392,28 @@ def add_pieces(
                 details=_details(dossier, piece, stored, others.get(stored.sha256, [])),
             )
     except BaseException:
-        _discard(storage, [s.key for s in stored_files])
+        discard_stored(storage, [s.key for s in stored_files])
         raise
     return pieces
+
+
+def _recheck(dossier: Dossier, pieces: Sequence[Piece]) -> None:
+    """Re-run the automatic checks of the dossier, and of the funder's dossiers that share a
+    file or an invoice number with these pieces (`portal.service_fait.runner`), in this
+    transaction."""
+    from portal.service_fait.runner import recheck_pieces
+
+    recheck_pieces(dossier, pieces)
+
+
+def _refuse_if_locked(piece: Piece) -> None:
+    """An active decision on an invoice relies on this piece: it may not be replaced until
+    a funder admin reopens the decision (`portal.service_fait.decisions`)."""
+    from portal.service_fait.decisions import locked_message
+
+    message = locked_message(piece)
+    if message:
+        raise PiecesRefused(general=message)
 
 
 def replace_piece(
@@ -437,6 +433,7 @@ def replace_piece(
     kind = PieceKind(piece.kind)
     if piece.superseded_at is not None:
         raise PiecesRefused(general=ALREADY_REPLACED)
+    _refuse_if_locked(piece)
     checked = _prepare(dossier, kind, fields, today)
     errors = dict(checked.errors)
     if file is None:
@@ -447,6 +444,7 @@ def replace_piece(
     (stored,) = _store_all(storage, [file], max_bytes or max_upload_bytes())
     try:
         _lock(dossier)
+        _refuse_if_locked(piece)  # again, now that decisions on the dossier wait for us
         superseded = db.session.execute(
             update(Piece)
             .where(Piece.id == piece.id, Piece.superseded_at.is_(None))
@@ -460,6 +458,7 @@ def replace_piece(
         new.replaces_id = piece.id
         db.session.flush()
         recompute_first_missing_due(dossier)
+        _recheck(dossier, [piece, new])
         details = _details(dossier, new, stored, others.get(stored.sha256, []))
         audit.record(
             "piece.replaced",
@@ -469,7 +468,7 @@ def replace_piece(
             details={**details, "replaces": piece.id},
         )
     except BaseException:
-        _discard(storage, [stored.key])
+        discard_stored(storage, [stored.key])
         raise
     return new
 
@@ -482,7 +481,7 @@ def commit_pieces(pieces: Sequence[Piece], *, storage: Storage | None = None) ->
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        _discard(storage or storage_for(current_app), keys)
+        discard_stored(storage or storage_for(current_app), keys)
         raise
 
 
@@ -578,6 +577,11 @@ ACTION_LABELS = {
     "piece.replaced": "Pièce remplacée",
     "piece.downloaded": "Fichier téléchargé",
     "piece.upload_refused": "Envoi refusé",
+    "service_fait.decision_taken": "Décision sur une facture",
+    "service_fait.decision_reopened": "Décision rouverte",
+    "service_fait.assigned": "Contrôle assigné",
+    "dossier.subcontract_linked": "Rattaché à un contrat de sous-traitance de l'organisme",
+    "dossier.subcontract_unlinked": "Détaché d'un contrat de sous-traitance de l'organisme",
 }
 
 

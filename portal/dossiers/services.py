@@ -94,11 +94,9 @@ text cells (their leading zeros kept). The import reads both back.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,8 +123,11 @@ from portal.models import (
     Provider,
     User,
 )
+from portal.pagination import PageNumbers
 from portal.public_list import lookup
 from portal.tabular import NotATable, decode_csv, is_xlsx
+from portal.tabular import csv_rows as _csv_rows
+from portal.tabular import fold_header as _fold_header
 
 MAX_IMPORT_LINES = 2_000  # ~8 s of checks, writes and audit entries on a busy 2-CPU box
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -204,7 +205,13 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 # The dossier's own fields (every form field but the OF, which is found from its identifier).
 ASSIGNED_FIELDS: tuple[str, ...] = tuple(name for name in rules.FIELDS if name != "provider")
 # Fields compared (and audited) by an edit.
-AUDITED_FIELDS: tuple[str, ...] = ("provider_id", "provider_siret", *ASSIGNED_FIELDS, "status")
+AUDITED_FIELDS: tuple[str, ...] = (
+    "provider_id",
+    "provider_siret",
+    *ASSIGNED_FIELDS,
+    "status",
+    "subcontract_id",
+)
 CALENDAR_FIELDS = ("scheme", "payment_rhythm", "start_date", "end_date", "instalments")
 
 
@@ -530,7 +537,9 @@ def create_dossier(actor: User, data: Mapping[str, Any]) -> Dossier:
     if errors:
         raise InvalidDossier(errors)
     assert clean is not None and choice is not None
-    return _new_dossier(actor, clean, choice, _Batch())
+    dossier = _new_dossier(actor, clean, choice, _Batch())
+    _recheck([dossier])
+    return dossier
 
 
 def update_dossier(
@@ -555,6 +564,9 @@ def update_dossier(
         setattr(dossier, name, getattr(clean, name))
     if clean.status is not None:
         dossier.status = clean.status
+    if not dossier.subcontracted or dossier.provider_id != before["provider_id"]:
+        # The OF's subcontracting contract no longer covers it (see portal.subcontracting).
+        dossier.subcontract_id = None
     after = _state(dossier)
     if any(before[name] != after[name] for name in (*CALENDAR_FIELDS, "status")):
         # The pieces' rule: from the current pieces, and None unless the dossier is open.
@@ -571,6 +583,7 @@ def update_dossier(
                 "after": {name: after[name] for name in changed},
             },
         )
+        _recheck([dossier])
     return dossier
 
 
@@ -684,7 +697,17 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             "references": [d.reference for d in report.created[:1000]],
         },
     )
+    _recheck(report.created)
     return report
+
+
+def _recheck(dossiers: Sequence[Dossier]) -> None:
+    """Run the automatic checks of service fait on these dossiers (their control and
+    findings), in this transaction (`portal.service_fait.runner`)."""
+    from portal.service_fait.runner import recheck
+
+    db.session.flush()
+    recheck([d.id for d in dossiers])
 
 
 def _release_written() -> None:
@@ -719,12 +742,6 @@ def _taken_references(actor: User, rows: Sequence[ImportLine]) -> set[str]:
 # --- Reading the import file ---------------------------------------------------------------------
 
 ACCEPTED = "déposez un fichier CSV ou XLSX (par exemple le modèle proposé sur cette page)"
-
-
-def _fold_header(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.strip().lower().replace("’", "'"))
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
 
 
 _HEADER_NAMES: dict[str, str] = {}
@@ -826,16 +843,6 @@ def _columns(header: list[str]) -> tuple[list[str | None], list[str]]:
             + ". Partez du modèle proposé sur cette page."
         )
     return columns, ignored
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, list[Any]]]:
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    separator = max((";", "\t", ","), key=first.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    line = 1
-    for row in reader:
-        yield line, [cell.strip() for cell in row]
-        line = reader.line_num + 1
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
@@ -1000,31 +1007,11 @@ def _where(actor: User, filters: DossierFilters, today: date | None = None) -> l
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(PageNumbers):
     items: list[Dossier]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def list_dossiers(

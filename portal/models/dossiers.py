@@ -152,6 +152,9 @@ class Dossier(db.Model):
     # For payment by instalments: how many.
     instalments: Mapped[int | None] = mapped_column()
     subcontracted: Mapped[bool] = mapped_column(default=False)
+    # The OF's subcontracting contract that covers this dossier, when it is subcontracted
+    # (see `portal.subcontracting`).
+    subcontract_id: Mapped[int | None] = mapped_column(ForeignKey("subcontracts.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=DossierStatus.OPEN.value)
     # The earliest due date of an expected piece not received (None: nothing expected is
     # missing), kept by the pieces service so that lists filter on "missing pieces"
@@ -206,7 +209,8 @@ class Piece(db.Model):
     kind: Mapped[str] = mapped_column(String(30))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    # Indexed: who else holds this file (duplicate-file check on every upload).
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Replacement keeps the old piece: it is superseded, the new one says which it replaces.

@@ -67,7 +67,8 @@ class ServiceFaitControl(db.Model):
     __table_args__ = (
         Index("ix_sf_controls_funder_status", "funder_id", "status", "dossier_id"),
         Index("ix_sf_controls_funder_blocking", "funder_id", "blocking_count"),
-        Index("ix_sf_controls_funder_assignee", "funder_id", "assigned_to_id"),
+        Index("ix_sf_controls_funder_assignee", "funder_id", "assigned_to_id", "status"),
+        Index("ix_sf_controls_funder_invoiced", "funder_id", "invoiced_total"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

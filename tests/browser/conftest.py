@@ -26,7 +26,13 @@ from sqlalchemy import inspect
 from werkzeug.serving import make_server
 
 from portal import create_app
-from portal.cli import DEMO_PASSWORD, seed_demo, seed_demo_dossiers, seed_demo_list
+from portal.cli import (
+    DEMO_PASSWORD,
+    seed_demo,
+    seed_demo_dossiers,
+    seed_demo_list,
+    seed_demo_subcontracting,
+)
 from portal.extensions import db
 from tests.conftest import DATABASE_URL, RunConfig
 
@@ -88,6 +94,8 @@ def live_server(chromium_path: str) -> Iterator[str]:
         db.session.commit()
         seed_demo_list()
         seed_demo_dossiers()
+        db.session.commit()
+        seed_demo_subcontracting()
         db.session.commit()
         db.session.remove()
 

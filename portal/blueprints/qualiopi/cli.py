@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import date
 
 import click
 from flask import Blueprint, current_app
 
+from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, classify
+from portal.models import ListImport
 from portal.public_list.alerts import raise_alerts
 from portal.public_list.importer import ImportRefused, import_list
 from portal.public_list.lookup import check
+from portal.service_fait.runner import rerun_after_list_import
 
 SHOWN_REJECTED = 20
+logger = logging.getLogger(__name__)
 
 
 def _parse_date(value: str | None, option: str) -> date:
@@ -25,6 +30,23 @@ def _parse_date(value: str | None, option: str) -> date:
     except ValueError:
         click.echo(f"{option} attend une date AAAA-MM-JJ, pas « {value} ».", err=True)
         sys.exit(2)
+
+
+def after_import(run: ListImport) -> None:
+    """What follows an import: the alerts to funders, then the service-fait checks of the
+    dossiers whose OF changed (a failure there leaves the imported list in force: the
+    checks can be re-run with `flask service-fait checks --all`)."""
+    raise_alerts(run)
+    try:
+        rerun_after_list_import(run)
+    except Exception:
+        db.session.rollback()
+        logger.exception("Contrôles de service fait non relancés après l'import %s.", run.id)
+        click.echo(
+            "Les contrôles de service fait n'ont pas pu être relancés : lancez "
+            "« flask service-fait checks --all ».",
+            err=True,
+        )
 
 
 def register(bp: Blueprint) -> None:
@@ -56,7 +78,7 @@ def register(bp: Blueprint) -> None:
                 force=force,
                 triggered_by="cli",
                 progress=progress if sys.stderr.isatty() else None,
-                on_imported=raise_alerts,
+                on_imported=after_import,
             )
         except ImportRefused as refusal:
             click.echo(f"Import refusé : {refusal}", err=True)

@@ -1,15 +1,301 @@
-"""Routes of the service_fait section."""
+"""Routes of the service_fait section: the blueprint, and the controller's queue (filters,
+sort, pages, counts per status, exports, bulk actions on a selection).
 
-from flask import Blueprint, render_template
+The other pages register on the same blueprint from their modules (imported by the
+package): `control` (the control page, decisions, statistics), `requests`, `bundle`.
+"""
 
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response
+
+from portal import audit, exports
 from portal.access import roles_required
+from portal.blueprints.service_fait.control_forms import QueueFilterForm
+from portal.dossiers import rules
+from portal.dossiers.pieces import paris_today
+from portal.extensions import db
+from portal.forms import EmptyForm
+from portal.models import SCHEME_LABELS, User
 from portal.navigation import section
+from portal.rendering import render_page
+from portal.service_fait import decisions, queue
 
 bp = Blueprint("service_fait", __name__, url_prefix="/service-fait", template_folder="templates")
 SECTION = section("service_fait")
+FUNDER_STAFF = tuple(SECTION.roles)  # funder admins and controllers
+
+#: Query parameters of the queue that links and the bulk form's way back keep.
+QUEUE_ARGS = (
+    "statut",
+    "organisme",
+    "dispositif",
+    "anomalie",
+    "gravite",
+    "du",
+    "au",
+    "montant_min",
+    "montant_max",
+    "assigne",
+    "tri",
+    "page",
+)
+
+
+def _actor() -> User:
+    return current_user._get_current_object()
+
+
+def _amount(field: Any) -> Decimal | None:
+    """An amount filter typed the French way ("1 234,50"); an error is shown on the field."""
+    text = (field.data or "").strip()
+    if not text or field.errors:
+        return None
+    try:
+        return rules.parse_amount(text)
+    except rules.RuleError as error:
+        field.errors = [*field.errors, str(error)]
+        return None
+
+
+def queue_state(
+    staff: list[User] | None = None,
+) -> tuple[Any, queue.QueueFilters, str, dict[str, str]]:
+    """The filter form read from the query string, the filters, the sort, and the query
+    arguments that reproduce them in links (tabs, sort headers, pages, exports)."""
+    actor = _actor()
+    form = QueueFilterForm(request.args)
+    form.set_choices(queue.anomaly_codes(), staff if staff is not None else queue.staff(actor))
+    form.validate()
+
+    def valid(field: Any) -> Any:
+        return None if field.errors else field.data
+
+    status = valid(form.statut) or queue.DEFAULT_STATUS
+    filters = queue.QueueFilters(
+        status=status,
+        of=(valid(form.organisme) or "").strip(),
+        scheme=valid(form.dispositif) or "",
+        code=valid(form.anomalie) or "",
+        severity=valid(form.gravite) or "",
+        start=valid(form.du),
+        end=valid(form.au),
+        amount_min=_amount(form.montant_min),
+        amount_max=_amount(form.montant_max),
+        assignee=valid(form.assigne) or "",
+    )
+    sort = queue.parse_sort(request.args.get("tri"))
+    args = {
+        "statut": filters.status if filters.status != queue.DEFAULT_STATUS else "",
+        "organisme": filters.of,
+        "dispositif": filters.scheme,
+        "anomalie": filters.code,
+        "gravite": filters.severity,
+        "du": filters.start.isoformat() if filters.start else "",
+        "au": filters.end.isoformat() if filters.end else "",
+        "montant_min": _plain(filters.amount_min),
+        "montant_max": _plain(filters.amount_max),
+        "assigne": filters.assignee,
+        "tri": sort if sort != queue.DEFAULT_SORT else "",
+    }
+    return form, filters, sort, {key: value for key, value in args.items() if value}
+
+
+def _status_tabs(args: dict[str, str]) -> list[tuple[str, str, dict[str, str]]]:
+    """(status, label, query arguments of its link) of each tab: the other filters kept."""
+    tabs = []
+    for value, label in [*queue.status_labels().items(), (queue.STATUS_ALL, "Tous")]:
+        tab_args = {key: v for key, v in args.items() if key != "statut"}
+        if value != queue.DEFAULT_STATUS:
+            tab_args["statut"] = value
+        tabs.append((value, label, tab_args))
+    return tabs
+
+
+def _plain(amount: Decimal | None) -> str:
+    return "" if amount is None else f"{amount:.2f}"
 
 
 @bp.get("/")
 @roles_required(*SECTION.roles)
-def index() -> str:
-    return render_template("service_fait/index.html", section=SECTION)
+def index() -> Response:
+    """The controller's queue."""
+    actor = _actor()
+    staff = queue.staff(actor)
+    form, filters, sort, args = queue_state(staff)
+    page = queue.list_queue(actor, filters, sort, page=request.args.get("page", 1, type=int))
+    if page.created:
+        db.session.commit()  # the controls of dossiers the checks never saw
+    return render_page(
+        "service_fait/index.html",
+        block="results",
+        section=SECTION,
+        form=form,
+        filters=filters,
+        page=page,
+        sort=sort,
+        args=args,
+        staff=staff,
+        bulk_form=EmptyForm(),
+        status_tabs=_status_tabs(args),
+        status_labels=queue.status_labels(),
+        severity_labels=queue.severity_labels(),
+        scheme_labels={str(k): v for k, v in SCHEME_LABELS.items()},
+        default_status=queue.DEFAULT_STATUS,
+        back=urlencode({**args, **({"page": str(page.page)} if page.page > 1 else {})}),
+    )
+
+
+# --- Exports ----------------------------------------------------------------------------------
+
+
+def _download(
+    actor: User, rows: list[tuple[Any, ...]], extension: str, details: dict[str, Any]
+) -> Response:
+    if extension == "csv":
+        body, content_type = queue.to_csv(rows), exports.CSV_TYPE
+    else:
+        body, content_type = queue.to_xlsx(rows), exports.XLSX_TYPE
+    audit.record(
+        "service_fait.queue_exported",
+        actor=actor,
+        funder_id=actor.funder_id,
+        details={"format": extension, "count": len(rows), **details},
+    )
+    db.session.commit()
+    return exports.download(
+        body, content_type, f"controles-service-fait-{paris_today():%Y-%m-%d}.{extension}"
+    )
+
+
+def _export(extension: str) -> Response:
+    actor = _actor()
+    _form, filters, sort, args = queue_state()
+    rows = list(queue.export_rows(actor, filters, sort))
+    return _download(actor, rows, extension, {"filters": args})
+
+
+@bp.get("/export.csv")
+@roles_required(*FUNDER_STAFF)
+def export_csv() -> Response:
+    return _export("csv")
+
+
+@bp.get("/export.xlsx")
+@roles_required(*FUNDER_STAFF)
+def export_xlsx() -> Response:
+    return _export("xlsx")
+
+
+# --- Bulk actions -------------------------------------------------------------------------------
+
+
+def _back_url(query: str) -> str:
+    """The queue as it was (its filters, sort and page), from the form's hidden field."""
+    parsed = parse_qs(query or "", keep_blank_values=False)
+    kept = {key: values[0] for key, values in parsed.items() if key in QUEUE_ARGS and values}
+    return url_for("service_fait.index", **kept)
+
+
+def _references(dossiers: list[Any]) -> str:
+    return ", ".join(d.reference for d in dossiers)
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
+
+
+@bp.post("/selection")
+@roles_required(*FUNDER_STAFF)
+def bulk() -> Response:
+    """Bulk actions on the checked rows: assign, validate as conforming, export."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    actor = _actor()
+    back = _back_url(request.form.get("retour", ""))
+    action = request.form.get("action", "")
+    ids = [int(v) for v in request.form.getlist("dossier") if v.isdigit()]
+    try:
+        selected = queue.selected_dossiers(actor, ids)
+    except queue.SelectionRefused as refusal:
+        flash(str(refusal), "error")
+        return redirect(back, code=303)
+    if not selected:
+        flash("Aucun des dossiers cochés n'est dans votre file : rien n'a été fait.", "error")
+        return redirect(back, code=303)
+    if action in ("exporter_csv", "exporter_xlsx"):
+        rows = list(queue.export_rows(actor, ids=[d.id for d in selected]))
+        return _download(actor, rows, action.removeprefix("exporter_"), {"selection": len(ids)})
+    if action == "assigner":
+        return _bulk_assign(actor, selected, back)
+    if action == "valider":
+        return _bulk_validate(actor, selected, back)
+    abort(400)
+
+
+def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
+    raw = request.form.get("assigne_a", "")
+    try:
+        assignee = queue.assignable(actor, int(raw) if raw.isdigit() else None)
+    except queue.SelectionRefused as refusal:
+        flash(str(refusal), "error")
+        return redirect(back, code=303)
+    try:
+        changed = queue.assign(actor, selected, assignee)
+        db.session.commit()
+    except (StaleDataError, IntegrityError):
+        db.session.rollback()
+        flash(
+            "Un dossier de la sélection a été modifié entre-temps : rien n'a été assigné. "
+            "Recommencez.",
+            "error",
+        )
+        return redirect(back, code=303)
+    who = assignee.full_name if assignee is not None else "personne"
+    flash(f"{_plural(changed, 'dossier assigné', 'dossiers assignés')} à {who}.", "success")
+    return redirect(back, code=303)
+
+
+def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
+    blocked = queue.blocked_ids([d.id for d in selected])
+    try:
+        result = decisions.validate_conforming(actor, selected, blocked)
+        db.session.commit()
+    except (StaleDataError, IntegrityError):
+        db.session.rollback()
+        flash(
+            "Un dossier de la sélection a été décidé ou modifié entre-temps par quelqu'un "
+            "d'autre : rien n'a été validé. Rechargez la file et recommencez.",
+            "error",
+        )
+        return redirect(back, code=303)
+    if result.validated:
+        flash(
+            f"{_plural(len(result.validated), 'dossier validé', 'dossiers validés')} conforme"
+            f"{'s' if len(result.validated) > 1 else ''} "
+            f"({_plural(result.invoices, 'facture', 'factures')}) : "
+            f"{_references(result.validated)}.",
+            "success",
+        )
+    if result.blocked:
+        flash(
+            "Non validés, car ils ont une anomalie bloquante à examiner : "
+            f"{_references(result.blocked)}.",
+            "warning",
+        )
+    if result.nothing_to_decide:
+        flash(
+            "Sans facture en attente de décision, donc rien à valider : "
+            f"{_references(result.nothing_to_decide)}.",
+            "info",
+        )
+    return redirect(back, code=303)

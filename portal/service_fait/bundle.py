@@ -1,0 +1,380 @@
+"""The control bundle of a dossier ("dossier de contrôle"): one ZIP that shows the control
+to a third party months later.
+
+- ``recapitulatif.html``: a printable, self-contained summary (identity of the dossier,
+  figures period by period, Qualiopi on the relevant dates, results of the automatic checks,
+  decisions with their reasons, requests for documents and the whole thread);
+- ``pieces/…``: every piece's file, current and replaced versions, named clearly;
+- ``echanges/…``: the files attached to the messages of the thread;
+- ``manifest.csv``: each file's path, SHA-256 and size as written in the archive (and the
+  SHA-256 recorded when it was received, to show it has not changed since).
+
+`prepare` reads everything from the database (a handful of queries) and renders the
+summary; `stream_zip` then writes the archive chunk by chunk, reading each file from the
+store as it goes: no file is held in memory whole, and the database is not touched while
+the response streams.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import render_template
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal import audit
+from portal.dossiers import pieces as pieces_service
+from portal.dossiers.calendar import Period
+from portal.dossiers.rules import CATEGORY_LABELS
+from portal.extensions import db
+from portal.models import (
+    CONTROL_STATUS_LABELS,
+    DOSSIER_STATUS_LABELS,
+    MODALITY_LABELS,
+    PAYMENT_RHYTHM_LABELS,
+    SCHEME_LABELS,
+    SEVERITY_LABELS,
+    CheckFinding,
+    ControlStatus,
+    Dossier,
+    InvoiceDecision,
+    Piece,
+    PieceKind,
+    ServiceFaitControl,
+    Severity,
+    User,
+)
+from portal.models.types import utcnow
+from portal.service_fait import requests as requests_service
+from portal.storage import Storage
+
+CHUNK_SIZE = 64 * 1024
+SUMMARY_NAME = "recapitulatif.html"
+MANIFEST_NAME = "manifest.csv"
+MANIFEST_COLUMNS = (
+    "chemin",
+    "sha256",
+    "taille_octets",
+    "sha256_a_la_reception",
+    "description",
+)
+
+_UNSAFE = re.compile(r"[^\w.\- ]+", flags=re.UNICODE)
+
+
+def safe_name(name: str, *, fallback: str = "fichier") -> str:
+    """A file name safe in any archive tool: no separators nor control characters."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = _UNSAFE.sub("_", text).strip(" ._")
+    return text[:120] or fallback
+
+
+@dataclass(frozen=True)
+class BundleEntry:
+    """One file of the archive: stored content (`storage_key`) or generated (`content`)."""
+
+    path: str
+    description: str
+    storage_key: str | None = None
+    content: bytes | None = None
+    recorded_sha256: str = ""
+    size: int = 0
+    modified: datetime | None = None
+
+
+@dataclass
+class Bundle:
+    dossier_id: int
+    reference: str
+    filename: str
+    entries: list[BundleEntry] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # files absent from the store
+
+    @property
+    def total_size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+
+# --- Reading what the bundle shows --------------------------------------------------------
+
+
+def _piece_path(piece: Piece, superseded: bool) -> str:
+    kind = PieceKind(piece.kind).value
+    state = "remplacee" if superseded else "actuelle"
+    return (
+        f"pieces/{piece.period_start.isoformat()}_{kind}_piece-{piece.id}_{state}_"
+        f"{safe_name(piece.document.original_name)}"
+    )
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(pieces_service.PARIS) if moment else None
+
+
+def prepare(dossier: Dossier, actor: User, storage: Storage) -> tuple[Bundle, dict[str, Any]]:
+    """Everything the archive holds, and the summary's context (for tests and the page)."""
+    from portal.service_fait import decisions as decisions_service
+    from portal.service_fait import figures as figures_service
+    from portal.service_fait import reasons
+
+    today = pieces_service.paris_today()
+    now = utcnow()
+    pieces = pieces_service.dossier_pieces(dossier)  # every version, with its document
+    current = [p for p in pieces if p.superseded_at is None]
+    piece_paths = {p.id: _piece_path(p, p.superseded_at is not None) for p in pieces}
+    control = db.session.scalar(
+        select(ServiceFaitControl)
+        .where(ServiceFaitControl.dossier_id == dossier.id)
+        .options(joinedload(ServiceFaitControl.assigned_to))
+    )
+    findings = list(
+        db.session.scalars(
+            select(CheckFinding)
+            .where(CheckFinding.dossier_id == dossier.id)
+            .order_by(CheckFinding.severity_rank, CheckFinding.code, CheckFinding.id)
+        )
+    )
+    decisions = list(
+        db.session.scalars(
+            select(InvoiceDecision)
+            .where(InvoiceDecision.dossier_id == dossier.id)
+            .options(
+                joinedload(InvoiceDecision.decided_by),
+                joinedload(InvoiceDecision.reopened_by),
+                selectinload(InvoiceDecision.pieces),
+            )
+            .order_by(InvoiceDecision.decided_at, InvoiceDecision.id)
+        ).unique()
+    )
+    active = {d.invoice_id: d for d in decisions if d.reopened_at is None}
+    rows, totals = figures_service.period_figures(dossier, current, active, today)
+    invoices = [p for p in current if p.kind == PieceKind.INVOICE]
+    qualiopi = figures_service.qualiopi_status(dossier, invoices)
+    thread = requests_service.thread_context(dossier, today)
+    by_piece_id = {p.id: p for p in pieces}
+
+    bundle = Bundle(
+        dossier_id=dossier.id,
+        reference=dossier.reference,
+        filename=f"dossier-de-controle-{safe_name(dossier.reference)}.zip",
+    )
+    attachment_paths: dict[int, str] = {}
+    files: list[BundleEntry] = []
+    for piece in pieces:
+        document = piece.document
+        kind_label = piece.kind_label
+        period = Period(piece.period_start, piece.period_end).label()
+        state = "remplacée" if piece.superseded_at else "actuelle"
+        files.append(
+            BundleEntry(
+                path=piece_paths[piece.id],
+                description=f"{kind_label} {period} (pièce n° {piece.id}, version {state})",
+                storage_key=document.storage_key,
+                recorded_sha256=document.sha256,
+                size=document.size,
+                modified=_local(document.uploaded_at),
+            )
+        )
+    messages = [m for v in thread["requests"] for m in v.messages] + thread["loose_messages"]
+    for message in messages:
+        for document in message.documents:
+            path = (
+                f"echanges/message-{message.id}_document-{document.id}_"
+                f"{safe_name(document.original_name)}"
+            )
+            attachment_paths[document.id] = path
+            files.append(
+                BundleEntry(
+                    path=path,
+                    description=(
+                        f"Fichier joint au message n° {message.id} "
+                        f"({requests_service.SIDE_LABELS.get(message.side, message.side)})"
+                    ),
+                    storage_key=document.storage_key,
+                    recorded_sha256=document.sha256,
+                    size=document.size,
+                    modified=_local(document.uploaded_at),
+                )
+            )
+    for entry in files:
+        if entry.storage_key and not storage.exists(entry.storage_key):
+            bundle.missing.append(entry.path)
+        else:
+            bundle.entries.append(entry)
+
+    context = {
+        "dossier": dossier,
+        "actor": actor,
+        "generated_at": _local(now),
+        "today": today,
+        "control": control,
+        "control_status_label": (
+            CONTROL_STATUS_LABELS.get(ControlStatus(control.status), control.status)
+            if control
+            else "Contrôle non commencé"
+        ),
+        "labels": {
+            "category": _label(CATEGORY_LABELS, dossier.category),
+            "scheme": _label(SCHEME_LABELS, dossier.scheme),
+            "modality": _label(MODALITY_LABELS, dossier.modality),
+            "rhythm": _label(PAYMENT_RHYTHM_LABELS, dossier.payment_rhythm),
+            "status": _label(DOSSIER_STATUS_LABELS, dossier.status),
+        },
+        "rows": rows,
+        "totals": totals,
+        "qualiopi": qualiopi,
+        "category_labels": CATEGORY_LABELS,
+        "findings": findings,
+        "severity_labels": {s.value: SEVERITY_LABELS[s] for s in Severity},
+        "decisions": decisions,
+        "outcome_label": decisions_service.outcome_label,
+        "reason_label": reasons.label,
+        "pieces_by_id": by_piece_id,
+        "piece_paths": piece_paths,
+        "attachment_paths": attachment_paths,
+        "pieces": pieces,
+        "figures": pieces_service.figures,
+        "thread": thread,
+        "side_labels": requests_service.SIDE_LABELS,
+        "entries": bundle.entries,
+        "missing": bundle.missing,
+        "local": _local,
+        "period_label": lambda p: Period(p.period_start, p.period_end).label(),
+        "money": _money,
+        "hours": _hours,
+    }
+    summary = render_template("service_fait/bundle_summary.html", **context).encode("utf-8")
+    bundle.entries.insert(
+        0,
+        BundleEntry(
+            path=SUMMARY_NAME,
+            description="Récapitulatif imprimable du contrôle",
+            content=summary,
+            size=len(summary),
+            modified=_local(now),
+        ),
+    )
+    return bundle, context
+
+
+def _label(labels: Any, value: str) -> str:
+    return labels.get(value, value)
+
+
+def _money(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",") + "\u00a0€"
+
+
+def _hours(value: Any) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{text}\u00a0h"
+
+
+def record_export(actor: User, dossier: Dossier, bundle: Bundle) -> None:
+    """Audit the export (the caller commits)."""
+    audit.record(
+        "service_fait.bundle_exported",
+        actor=actor,
+        object_type="dossiers",
+        object_id=dossier.id,
+        funder_id=dossier.funder_id,
+        details={
+            "dossier_id": dossier.id,
+            "files": len(bundle.entries),
+            "bytes": bundle.total_size,
+            "missing": bundle.missing,
+        },
+    )
+
+
+# --- Writing the archive -----------------------------------------------------------------------
+
+
+class _Sink(io.RawIOBase):
+    """A write-only, unseekable stream that keeps what is written until it is taken."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._chunks.append(chunk)
+        self._position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._position
+
+    def take(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+
+def _zip_info(entry: BundleEntry) -> zipfile.ZipInfo:
+    moment = entry.modified or datetime.now()
+    info = zipfile.ZipInfo(entry.path, date_time=moment.timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def manifest_csv(rows: Sequence[Sequence[Any]]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(MANIFEST_COLUMNS)
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def stream_zip(bundle: Bundle, storage: Storage) -> Iterator[bytes]:
+    """The archive, chunk by chunk; each file's SHA-256 is computed from the bytes written
+    and listed in the manifest, written last."""
+    sink = _Sink()
+    rows: list[tuple[Any, ...]] = []
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for entry in bundle.entries:
+            digest = hashlib.sha256()
+            size = 0
+            with archive.open(_zip_info(entry), mode="w") as out:
+                if entry.content is not None:
+                    out.write(entry.content)
+                    digest.update(entry.content)
+                    size = len(entry.content)
+                else:
+                    assert entry.storage_key is not None
+                    with storage.open(entry.storage_key) as source:
+                        while chunk := source.read(CHUNK_SIZE):
+                            out.write(chunk)
+                            digest.update(chunk)
+                            size += len(chunk)
+                            if pending := sink.take():
+                                yield pending
+            rows.append(
+                (entry.path, digest.hexdigest(), size, entry.recorded_sha256, entry.description)
+            )
+            if pending := sink.take():
+                yield pending
+        for path in bundle.missing:
+            rows.append((path, "", 0, "", "ABSENT du stockage au moment de l'export"))
+        manifest = _zip_info(BundleEntry(path=MANIFEST_NAME, description=""))
+        archive.writestr(manifest, manifest_csv(rows))
+    yield sink.take()

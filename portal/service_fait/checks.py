@@ -1,0 +1,959 @@
+"""The automatic checks of a dossier's service fait: pure functions, no database, no request.
+
+Each check reads the facts of one dossier (:class:`DossierFacts`: the dossier, its current
+pieces, what the public list's history says of its OF, the files and invoice numbers it
+shares with other dossiers, the compliance of its subcontracting) and returns
+:class:`Finding` rows, each with a stable code, a French label, a severity and an
+explanation that names the figures compared. :func:`run_all` runs every check of
+:data:`CHECKS`, in the registry's order (then by piece), so that a run is deterministic.
+The runner (:mod:`portal.service_fait.runner`) gathers the facts in batches and stores the
+findings.
+
+Severities, as a funder's controller reads them:
+
+- **bloquant**: the invoice cannot be paid as it stands (public funds pay only certified
+  OF, never above the agreed amount, never for days outside the agreement, never for
+  hours the certificat de réalisation does not prove, never twice): the controller must
+  decide (partly or not conforming) or obtain a document first. A dossier with a blocking
+  finding is never validated in bulk.
+  ``QUALIOPI_START``, ``QUALIOPI_PERIOD``, ``AMOUNT_OVER_AGREED``,
+  ``INVOICE_OUTSIDE_DOSSIER``, ``INVOICE_WITHOUT_CERTIFICATE``,
+  ``HOURS_BILLED_OVER_COMPLETED``, ``HALF_DAYS_MISSING`` (an unsigned half-day is not
+  proven: the most frequent rejection), ``NATURE_MISMATCH``, ``DUPLICATE_INVOICE_NUMBER``,
+  ``SUBCONTRACTOR_NOT_COMPLIANT``.
+- **alerte**: an inconsistency that may have an innocent explanation and that the
+  controller looks at before paying: ``INVOICE_BEFORE_PERIOD_END``,
+  ``HOURS_COMPLETED_OVER_PLANNED``, ``HOURS_COMPLETED_UNDER_PLANNED`` (to pay pro rata),
+  ``HOURS_ATTENDED_MISMATCH``, ``PTP_CERTIFICATE_GAP``, ``PTP_CERTIFICATE_NOT_MONTHLY``,
+  ``DUPLICATE_FILE`` (a collective attendance sheet is legitimately shared by the
+  dossiers of one group).
+- **information**: what the portal cannot check: ``QUALIOPI_UNKNOWN`` (dates before the
+  first public list the portal imported: the list has no history of its own).
+
+Conventions: the amount of an invoice is its amount incl. tax (training is usually exempt
+from VAT, so both are equal), compared with the agreed amount; only current pieces count
+(a replaced piece is history); invoice numbers are compared without spaces or case; the
+pieces of another dossier are those the runner passes (the funder's own dossiers: a funder
+never learns of another funder's dossiers, see :mod:`portal.dossiers.pieces`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from portal.dossiers.calendar import month_periods
+from portal.dossiers.rules import CATEGORY_LABELS
+from portal.models.dossiers import Modality, PieceKind, Scheme
+from portal.models.service_fait import Severity
+
+# The kinds, schemes and modalities as plain strings (compared for every piece).
+INVOICE = PieceKind.INVOICE.value
+CERTIFICATE = PieceKind.COMPLETION_CERTIFICATE.value
+SHEET = PieceKind.ATTENDANCE_SHEET.value
+PTP = Scheme.PTP.value
+DISTANCE = Modality.DISTANCE.value
+BLENDED = Modality.BLENDED.value
+
+NBSP = "\u00a0"
+NNBSP = "\u202f"
+ZERO = Decimal("0")
+
+# --- Formatting the figures ------------------------------------------------------------------
+
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def fr_date(day: date) -> str:
+    return f"{day.day:02d}/{day.month:02d}/{day.year}"
+
+
+def fr_period(start: date, end: date) -> str:
+    return f"du {fr_date(start)} au {fr_date(end)}"
+
+
+def fr_month(day: date) -> str:
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+def fr_int(number: int) -> str:
+    """1234 → « 1 234 » (narrow no-break space between thousands)."""
+    return f"{number:,}".replace(",", NNBSP)
+
+
+def fr_hours(value: Decimal) -> str:
+    """Hours as a French reader writes them: 14 → « 14 h », 13.5 → « 13 h 30 », 0.25 →
+    « 0 h 15 » (to the nearest minute; no-break spaces)."""
+    minutes = int((Decimal(value) * 60).to_integral_value(ROUND_HALF_UP))
+    hours, rest = divmod(minutes, 60)
+    text = f"{fr_int(hours)}{NBSP}h"
+    return f"{text}{NBSP}{rest:02d}" if rest else text
+
+
+def fr_money(value: Decimal) -> str:
+    """1234.5 → « 1 234,50 € »."""
+    return f"{Decimal(value):,.2f}".replace(",", NNBSP).replace(".", ",") + f"{NBSP}€"
+
+
+def category_label(category: str | None) -> str:
+    if category is None:
+        return "non indiquée"
+    return CATEGORY_LABELS.get(category, category)  # type: ignore[call-overload]
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{fr_int(count)} {one if abs(count) < 2 else many}"  # « 0 jour », « 1 jour »
+
+
+def _and(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " et " + items[-1]
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _of(text: str) -> str:
+    """« de » before a noun group: « du certificat », « de la facture »."""
+    if text.startswith("le "):
+        return "du " + text[3:]
+    if text.startswith("les "):
+        return "des " + text[4:]
+    return "de " + text
+
+
+def normalize_invoice_number(number: str) -> str:
+    """What makes two invoice numbers the same: no spaces, no case (« f 2026-01 » is
+    « F2026-01 »)."""
+    return "".join(number.split()).upper()
+
+
+# --- Facts -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PieceFacts:
+    """A current piece of the dossier, with the figures typed next to its file (read-only
+    by convention: not frozen, a slotted class is built 7 times faster, and a run builds
+    hundreds of thousands)."""
+
+    id: int
+    kind: str  # a PieceKind value
+    period_start: date
+    period_end: date
+    sha256: str | None = None
+    invoice_number: str | None = None
+    invoice_date: date | None = None
+    amount_excl_tax: Decimal | None = None
+    amount_incl_tax: Decimal | None = None
+    hours_billed: Decimal | None = None
+    hours_completed: Decimal | None = None
+    months_completed: Decimal | None = None
+    nature: str | None = None
+    half_days_planned: int | None = None
+    half_days_signed: int | None = None
+    hours_attended: Decimal | None = None
+
+    @property
+    def amount(self) -> Decimal | None:
+        """The amount invoiced (incl. tax, else excl. tax)."""
+        return self.amount_incl_tax if self.amount_incl_tax is not None else self.amount_excl_tax
+
+    @property
+    def period(self) -> str:
+        return fr_period(self.period_start, self.period_end)
+
+    def name(self) -> str:
+        """« la facture n° F-1 », « le certificat de réalisation »."""
+        if self.kind == INVOICE and self.invoice_number:
+            return f"la facture n°{NBSP}{self.invoice_number}"
+        return KIND_NOUNS.get(self.kind, "la pièce")
+
+    def describe(self) -> str:
+        """« la facture n° F-1 du 01/03/2026 au 31/03/2026 », « le certificat de réalisation
+        du … »."""
+        return f"{self.name()} {self.period}"
+
+    def bills(self) -> str:
+        """« La facture n° F-1 porte sur la période du … au … »."""
+        return f"{_capital(self.name())} porte sur la période {self.period}"
+
+    def overlaps(self, start: date, end: date) -> bool:
+        return self.period_start <= end and self.period_end >= start
+
+    def within(self, start: date, end: date) -> bool:
+        return self.period_start >= start and self.period_end <= end
+
+
+KIND_NOUNS = {
+    PieceKind.INVOICE.value: "la facture",
+    PieceKind.COMPLETION_CERTIFICATE.value: "le certificat de réalisation",
+    PieceKind.ATTENDANCE_SHEET.value: "la feuille d'émargement",
+    PieceKind.EXPENSE_STATEMENT.value: "le relevé de dépenses",
+}
+
+
+@dataclass(frozen=True)
+class ListSpan:
+    """What the public list said of the OF from `valid_from` to `valid_to` (excluded; None
+    while it holds): the categories it was certified for (a `ListVersion`)."""
+
+    valid_from: date
+    valid_to: date | None
+    categories: frozenset[str]
+
+    def holds_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+
+@dataclass(frozen=True)
+class QualiopiFacts:
+    """The history of the public list for the dossier's OF.
+
+    `known_from` is the date of the first list the portal imported (None: none yet): the
+    list keeps no history, so nothing is known before it. `spans` are the versions of the
+    OF's entry; a day that no span covers (after `known_from`) is a day the OF was not in
+    the list.
+    """
+
+    nda: str
+    known_from: date | None
+    spans: tuple[ListSpan, ...] = ()
+
+    def known_on(self, day: date) -> bool:
+        return self.known_from is not None and day >= self.known_from
+
+    def categories_on(self, day: date) -> frozenset[str] | None:
+        """The categories certified on `day`; None when the OF was not in the list."""
+        for span in self.spans:
+            if span.holds_on(day):
+                return span.categories
+        return None
+
+    def certified(self, category: str, day: date) -> bool | None:
+        """Certified for `category` on `day`? None when the OF was not in the list."""
+        categories = self.categories_on(day)
+        return None if categories is None else category in categories
+
+    def not_certified(self, category: str, start: date, end: date) -> list[tuple[date, date, bool]]:
+        """The parts of [start, end] (both included; from `known_from` only) when the OF was
+        not certified for `category`, each with whether it was in the list (True: listed
+        without the category; False: absent from the list), consecutive days merged."""
+        if self.known_from is None:
+            return []
+        start = max(start, self.known_from)
+        if start > end:
+            return []
+        for span in self.spans:  # the usual case: one version covers the whole period
+            if span.holds_on(start) and (span.valid_to is None or span.valid_to > end):
+                if category in span.categories:
+                    return []
+                break
+        parts: list[tuple[date, date, str]] = []  # state: certified, listed, absent
+        day = start
+        spans = sorted(
+            (
+                s
+                for s in self.spans
+                if s.valid_from <= end and (s.valid_to is None or s.valid_to > start)
+            ),
+            key=lambda s: s.valid_from,
+        )
+        for span in spans:
+            span_start = max(span.valid_from, start)
+            if span_start > day:
+                parts.append((day, span_start - timedelta(days=1), "absent"))
+            span_end = end if span.valid_to is None else min(end, span.valid_to - timedelta(days=1))
+            if span_end < span_start:
+                continue
+            state = "certified" if category in span.categories else "listed"
+            parts.append((max(span_start, day), span_end, state))
+            day = span_end + timedelta(days=1)
+        if day <= end:
+            parts.append((day, end, "absent"))
+        gaps: list[tuple[date, date, bool]] = []
+        for first, last, state in parts:
+            if state == "certified" or last < first:
+                continue
+            listed = state == "listed"
+            if gaps and gaps[-1][2] == listed and gaps[-1][1] + timedelta(days=1) == first:
+                gaps[-1] = (gaps[-1][0], last, listed)
+            else:
+                gaps.append((first, last, listed))
+        return gaps
+
+
+@dataclass(slots=True)
+class OtherPiece:
+    """A current piece of another dossier (of the same funder), as the duplicate checks
+    see it."""
+
+    dossier_id: int
+    reference: str
+    piece_id: int
+    kind: str
+    period_start: date
+    period_end: date
+    invoice_number: str | None = None
+    sha256: str | None = None
+
+    def describe(self) -> str:
+        noun = KIND_NOUNS.get(self.kind, "la pièce")
+        return f"{noun} {fr_period(self.period_start, self.period_end)} du dossier {self.reference}"
+
+
+@dataclass(frozen=True)
+class DuplicateFacts:
+    """Pieces of other dossiers that may share something with this dossier's (the runner
+    may pass more than the matches: the checks compare).
+
+    `invoices`: current invoices of the same OF in the funder's other dossiers;
+    `files`: current pieces of the funder's other dossiers with one of the SHA-256 of this
+    dossier's current pieces.
+    """
+
+    invoices: tuple[OtherPiece, ...] = ()
+    files: tuple[OtherPiece, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubcontractFacts:
+    """Whether the dossier's subcontracting complies (see `portal.subcontracting`), with the
+    French reasons when it does not."""
+
+    compliant: bool
+    reasons: tuple[str, ...] = ()
+    subcontractor: str = ""
+
+
+def _piece_order(piece: PieceFacts) -> tuple[date, date, int]:
+    return (piece.period_start, piece.period_end, piece.id)
+
+
+@dataclass(slots=True)
+class DossierFacts:
+    """What the checks know of one dossier (read-only by convention, as PieceFacts)."""
+
+    id: int
+    reference: str
+    category: str
+    scheme: str
+    start_date: date
+    end_date: date
+    planned_hours: Decimal
+    agreed_amount: Decimal
+    payment_rhythm: str
+    provider_nda: str
+    subcontracted: bool = False
+    modality: str = Modality.ON_SITE.value
+    pieces: tuple[PieceFacts, ...] = ()
+    # None: not checked (e.g. a test of other checks); the runner always gives it.
+    qualiopi: QualiopiFacts | None = None
+    duplicates: DuplicateFacts = field(default_factory=DuplicateFacts)
+    # None: not subcontracted, or the subcontracting is not known to the portal.
+    subcontract: SubcontractFacts | None = None
+
+    # The current pieces of each kind, by period then id (set once: the checks read them
+    # many times).
+    invoices: tuple[PieceFacts, ...] = field(init=False, repr=False, compare=False)
+    certificates: tuple[PieceFacts, ...] = field(init=False, repr=False, compare=False)
+    sheets: tuple[PieceFacts, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_kind: dict[str, list[PieceFacts]] = {INVOICE: [], CERTIFICATE: [], SHEET: []}
+        for piece in sorted(self.pieces, key=_piece_order):
+            if piece.kind in by_kind:
+                by_kind[piece.kind].append(piece)
+        self.invoices = tuple(by_kind[INVOICE])
+        self.certificates = tuple(by_kind[CERTIFICATE])
+        self.sheets = tuple(by_kind[SHEET])
+
+    @property
+    def period(self) -> str:
+        return fr_period(self.start_date, self.end_date)
+
+
+# --- Findings and the registry ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    label: str
+    explanation: str
+    piece_id: int | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a check function yields: the explanation, and the piece or period concerned."""
+
+    explanation: str
+    piece: PieceFacts | None = None
+    period: tuple[date, date] | None = None
+
+
+CheckFunction = Callable[[DossierFacts], Iterable[Found]]
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    label: str
+    severity: Severity
+    function: CheckFunction
+
+    def run(self, facts: DossierFacts) -> list[Finding]:
+        return [self.finding(found) for found in self.function(facts)]
+
+    def finding(self, found: Found) -> Finding:
+        period = found.period
+        if period is None and found.piece is not None:
+            period = (found.piece.period_start, found.piece.period_end)
+        return Finding(
+            code=self.code,
+            severity=self.severity,
+            label=self.label,
+            explanation=found.explanation,
+            piece_id=found.piece.id if found.piece is not None else None,
+            period_start=period[0] if period else None,
+            period_end=period[1] if period else None,
+        )
+
+
+#: Every check, by code, in the order they run (and the order of a dossier's findings).
+CHECKS: dict[str, Check] = {}
+
+SEVERITY_RANK = {Severity.BLOCKING: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def check(code: str, label: str, severity: Severity) -> Callable[[CheckFunction], CheckFunction]:
+    def register(function: CheckFunction) -> CheckFunction:
+        assert code not in CHECKS, code
+        CHECKS[code] = Check(code, label, severity, function)
+        return function
+
+    return register
+
+
+def run_all(facts: DossierFacts) -> list[Finding]:
+    """Every check on one dossier, in the registry's order."""
+    return [item.finding(found) for item in CHECKS.values() for found in item.function(facts)]
+
+
+# --- Qualiopi ----------------------------------------------------------------------------------
+
+
+def _listed_categories(categories: frozenset[str]) -> str:
+    labels = [category_label(c) for c in sorted(categories)]
+    return _and([f"« {label} »" for label in labels]) if labels else "aucune"
+
+
+@check(
+    "QUALIOPI_START",
+    "Organisme non certifié pour la catégorie au début de l'action",
+    Severity.BLOCKING,
+)
+def qualiopi_start(facts: DossierFacts) -> Iterator[Found]:
+    qualiopi = facts.qualiopi
+    day = facts.start_date
+    if qualiopi is None or not qualiopi.known_on(day):
+        return
+    categories = qualiopi.categories_on(day)
+    if categories is not None and facts.category in categories:
+        return
+    label = category_label(facts.category)
+    if categories is None:
+        explanation = (
+            f"Le {fr_date(day)}, début de l'action, l'organisme (NDA {qualiopi.nda}) ne figure "
+            f"pas dans la liste publique des organismes de formation : il ne peut pas être "
+            f"certifié « {label} »."
+        )
+    else:
+        explanation = (
+            f"Le {fr_date(day)}, début de l'action, la liste publique ne certifie pas "
+            f"l'organisme (NDA {qualiopi.nda}) pour « {label} », catégorie du dossier "
+            f"(catégories certifiées ce jour-là : {_listed_categories(categories)})."
+        )
+    yield Found(explanation, period=(day, day))
+
+
+def _gap_text(gaps: Sequence[tuple[date, date, bool]], start: date, end: date) -> str:
+    parts = []
+    for first, last, listed in gaps:
+        when = (
+            "sur toute la période"
+            if (first, last) == (start, end)
+            else (f"le {fr_date(first)}" if first == last else fr_period(first, last))
+        )
+        why = "présent dans la liste sans cette catégorie" if listed else "absent de la liste"
+        parts.append(f"{when} ({why})")
+    return _and(parts)
+
+
+@check(
+    "QUALIOPI_PERIOD",
+    "Organisme non certifié pour la catégorie pendant une période facturée",
+    Severity.BLOCKING,
+)
+def qualiopi_period(facts: DossierFacts) -> Iterator[Found]:
+    qualiopi = facts.qualiopi
+    if qualiopi is None:
+        return
+    label = category_label(facts.category)
+    for invoice in facts.invoices:
+        gaps = qualiopi.not_certified(facts.category, invoice.period_start, invoice.period_end)
+        if not gaps:
+            continue
+        yield Found(
+            f"{invoice.bills()} : l'organisme (NDA {qualiopi.nda}) n'est pas certifié pour "
+            f"« {label} » {_gap_text(gaps, invoice.period_start, invoice.period_end)}.",
+            invoice,
+        )
+
+
+@check("QUALIOPI_UNKNOWN", "Statut Qualiopi invérifiable à ces dates", Severity.INFO)
+def qualiopi_unknown(facts: DossierFacts) -> Iterator[Found]:
+    qualiopi = facts.qualiopi
+    if qualiopi is None:
+        return
+    dates: list[str] = []
+    first_day: date | None = None
+    if not qualiopi.known_on(facts.start_date):
+        dates.append(f"le {fr_date(facts.start_date)} (début de l'action)")
+        first_day = facts.start_date
+    for invoice in facts.invoices:
+        if not qualiopi.known_on(invoice.period_start):
+            last = invoice.period_end
+            if qualiopi.known_from is not None:
+                last = min(last, qualiopi.known_from - timedelta(days=1))
+            dates.append(f"{fr_period(invoice.period_start, last)} ({invoice.describe()})")
+            first_day = min(first_day or invoice.period_start, invoice.period_start)
+    if not dates:
+        return
+    if qualiopi.known_from is None:
+        why = "Aucune liste publique n'a encore été importée dans le portail"
+        last_day = facts.end_date
+    else:
+        why = (
+            "Le portail conserve l'historique de la liste publique depuis la liste du "
+            f"{fr_date(qualiopi.known_from)}"
+        )
+        last_day = qualiopi.known_from - timedelta(days=1)
+    assert first_day is not None
+    yield Found(
+        f"{why} : la certification de l'organisme (NDA {qualiopi.nda}) ne peut pas être "
+        f"vérifiée {_and(dates)}. Vérifiez-la sur l'attestation de certification Qualiopi.",
+        period=(first_day, max(first_day, last_day)),
+    )
+
+
+# --- Subcontracting ---------------------------------------------------------------------------
+
+
+@check(
+    "SUBCONTRACTOR_NOT_COMPLIANT",
+    "Sous-traitance non conforme",
+    Severity.BLOCKING,
+)
+def subcontractor_not_compliant(facts: DossierFacts) -> Iterator[Found]:
+    subcontract = facts.subcontract
+    if subcontract is None or subcontract.compliant:
+        return
+    who = (
+        f"le sous-traitant « {subcontract.subcontractor} »"
+        if subcontract.subcontractor
+        else ("le sous-traitant")
+    )
+    reasons = " ; ".join(r.rstrip(". ") for r in subcontract.reasons) or "raison non précisée"
+    yield Found(
+        f"Le dossier est sous-traité et {who} n'est pas conforme : {reasons}.",
+        period=(facts.start_date, facts.end_date),
+    )
+
+
+# --- Amounts and dates of the invoices ------------------------------------------------------------
+
+
+@check("AMOUNT_OVER_AGREED", "Montant facturé supérieur au montant accordé", Severity.BLOCKING)
+def amount_over_agreed(facts: DossierFacts) -> Iterator[Found]:
+    invoices = sorted(
+        (i for i in facts.invoices if i.amount is not None),
+        key=lambda i: (i.period_start, i.invoice_date or i.period_end, i.id),
+    )
+    total = ZERO
+    crossing: PieceFacts | None = None
+    for invoice in invoices:
+        total += invoice.amount or ZERO
+        if crossing is None and total > facts.agreed_amount:
+            crossing = invoice
+    if crossing is None:
+        return
+    count = _plural(len(invoices), "facture", "factures")
+    yield Found(
+        f"{fr_money(facts.agreed_amount)} accordés à la convention, {fr_money(total)} TTC "
+        f"facturés au total ({count}) : {fr_money(total - facts.agreed_amount)} de plus. Le "
+        f"montant accordé est dépassé avec {crossing.describe()}.",
+        crossing,
+    )
+
+
+@check(
+    "INVOICE_OUTSIDE_DOSSIER",
+    "Période facturée hors de la période de la convention",
+    Severity.BLOCKING,
+)
+def invoice_outside_dossier(facts: DossierFacts) -> Iterator[Found]:
+    for invoice in facts.invoices:
+        if invoice.within(facts.start_date, facts.end_date):
+            continue
+        yield Found(
+            f"{invoice.bills()}, hors de la période de la convention ({facts.period}).",
+            invoice,
+        )
+
+
+@check(
+    "INVOICE_BEFORE_PERIOD_END",
+    "Facture datée avant la fin de la période facturée",
+    Severity.WARNING,
+)
+def invoice_before_period_end(facts: DossierFacts) -> Iterator[Found]:
+    for invoice in facts.invoices:
+        if invoice.invoice_date is None or invoice.invoice_date >= invoice.period_end:
+            continue
+        days = (invoice.period_end - invoice.invoice_date).days
+        yield Found(
+            f"{_capital(invoice.name())} est datée du {fr_date(invoice.invoice_date)}, "
+            f"{_plural(days, 'jour', 'jours')} avant la fin de la période qu'elle facture "
+            f"({invoice.period}).",
+            invoice,
+        )
+
+
+# --- Hours -----------------------------------------------------------------------------------
+
+
+def _uncovered(start: date, end: date, pieces: Iterable[PieceFacts]) -> list[tuple[date, date]]:
+    """The parts of [start, end] that no piece's period covers."""
+    gaps = []
+    day = start
+    for piece in sorted(pieces, key=lambda p: (p.period_start, p.period_end)):
+        if piece.period_end < day:
+            continue
+        if piece.period_start > end:
+            break
+        if piece.period_start > day:
+            gaps.append((day, piece.period_start - timedelta(days=1)))
+        day = max(day, piece.period_end + timedelta(days=1))
+        if day > end:
+            break
+    if day <= end:
+        gaps.append((day, end))
+    return gaps
+
+
+def _certificates_text(certificates: Sequence[PieceFacts]) -> str:
+    """« au certificat de réalisation du … au … » / « aux certificats de réalisation du …
+    et du … »."""
+    if len(certificates) == 1:
+        return f"au certificat de réalisation {certificates[0].period}"
+    periods = _and([c.period for c in certificates])
+    return f"aux {fr_int(len(certificates))} certificats de réalisation ({periods})"
+
+
+@check(
+    "INVOICE_WITHOUT_CERTIFICATE",
+    "Période facturée sans certificat de réalisation",
+    Severity.BLOCKING,
+)
+def invoice_without_certificate(facts: DossierFacts) -> Iterator[Found]:
+    certificates = facts.certificates
+    for invoice in facts.invoices:
+        overlapping = [
+            c for c in certificates if c.overlaps(invoice.period_start, invoice.period_end)
+        ]
+        gaps = _uncovered(invoice.period_start, invoice.period_end, overlapping)
+        if not gaps:
+            continue
+        if not overlapping:
+            explanation = f"{invoice.bills()} : aucun certificat de réalisation pour cette période."
+        else:
+            missing = _and([fr_period(a, b) for a, b in gaps])
+            explanation = (
+                f"{invoice.bills()} : aucun certificat de réalisation ne couvre la période "
+                f"{missing}."
+            )
+        yield Found(explanation, invoice)
+
+
+@check(
+    "HOURS_BILLED_OVER_COMPLETED",
+    "Heures facturées supérieures aux heures réalisées",
+    Severity.BLOCKING,
+)
+def hours_billed_over_completed(facts: DossierFacts) -> Iterator[Found]:
+    certificates = [c for c in facts.certificates if c.hours_completed is not None]
+    for invoice in facts.invoices:
+        if invoice.hours_billed is None:
+            continue
+        same = [c for c in certificates if c.overlaps(invoice.period_start, invoice.period_end)]
+        if not same:
+            continue  # INVOICE_WITHOUT_CERTIFICATE says it
+        completed = sum((c.hours_completed or ZERO for c in same), ZERO)
+        if invoice.hours_billed <= completed:
+            continue
+        yield Found(
+            f"{fr_hours(invoice.hours_billed)} facturées ({invoice.describe()}), "
+            f"{fr_hours(completed)} {_certificates_text(same)} : "
+            f"{fr_hours(invoice.hours_billed - completed)} facturées sans être réalisées.",
+            invoice,
+        )
+
+
+def _completed(facts: DossierFacts) -> tuple[list[PieceFacts], Decimal]:
+    certificates = [c for c in facts.certificates if c.hours_completed is not None]
+    return certificates, sum((c.hours_completed or ZERO for c in certificates), ZERO)
+
+
+@check(
+    "HOURS_COMPLETED_OVER_PLANNED",
+    "Heures réalisées supérieures aux heures prévues",
+    Severity.WARNING,
+)
+def hours_completed_over_planned(facts: DossierFacts) -> Iterator[Found]:
+    certificates, completed = _completed(facts)
+    if not certificates or completed <= facts.planned_hours:
+        return
+    yield Found(
+        f"{fr_hours(facts.planned_hours)} prévues à la convention, {fr_hours(completed)} "
+        f"{_certificates_text(certificates)} : {fr_hours(completed - facts.planned_hours)} de "
+        "plus que prévu.",
+        period=(certificates[0].period_start, max(c.period_end for c in certificates)),
+    )
+
+
+@check(
+    "HOURS_COMPLETED_UNDER_PLANNED",
+    "Action terminée avec moins d'heures réalisées que prévu",
+    Severity.WARNING,
+)
+def hours_completed_under_planned(facts: DossierFacts) -> Iterator[Found]:
+    """Only once the certificates reach the end of the action (before, hours are still to
+    come)."""
+    certificates, completed = _completed(facts)
+    if not certificates or completed >= facts.planned_hours:
+        return
+    if max(c.period_end for c in certificates) < facts.end_date:
+        return
+    yield Found(
+        f"{fr_hours(facts.planned_hours)} prévues à la convention, {fr_hours(completed)} "
+        f"{_certificates_text(certificates)} : {fr_hours(facts.planned_hours - completed)} non "
+        "réalisées (paiement au prorata des heures réalisées).",
+        period=(certificates[0].period_start, max(c.period_end for c in certificates)),
+    )
+
+
+@check(
+    "HOURS_ATTENDED_MISMATCH",
+    "Heures d'émargement différentes des heures réalisées",
+    Severity.WARNING,
+)
+def hours_attended_mismatch(facts: DossierFacts) -> Iterator[Found]:
+    """Per certificat, the attendance sheets of its period (all within it: otherwise the
+    figures do not compare). Distance learning has no sheets; for blended learning, the
+    sheets prove only the on-site part: only more attended than completed is flagged."""
+    if facts.modality == DISTANCE:
+        return
+    sheets = [s for s in facts.sheets if s.hours_attended is not None]
+    for certificate in facts.certificates:
+        completed = certificate.hours_completed
+        if completed is None:
+            continue
+        start, end = certificate.period_start, certificate.period_end
+        same = [s for s in sheets if s.overlaps(start, end)]
+        if not same or not all(s.within(start, end) for s in same):
+            continue
+        attended = sum((s.hours_attended or ZERO for s in same), ZERO)
+        if attended == completed or (facts.modality == BLENDED and attended < completed):
+            continue
+        sheets_text = (
+            f"à la feuille d'émargement {same[0].period}"
+            if len(same) == 1
+            else f"aux {fr_int(len(same))} feuilles d'émargement de la période"
+        )
+        yield Found(
+            f"{fr_hours(completed)} au certificat de réalisation {certificate.period}, "
+            f"{fr_hours(attended)} {sheets_text} (écart de {fr_hours(abs(completed - attended))}).",
+            certificate,
+        )
+
+
+@check(
+    "HALF_DAYS_MISSING",
+    "Demi-journées sans signature sur la feuille d'émargement",
+    Severity.BLOCKING,
+)
+def half_days_missing(facts: DossierFacts) -> Iterator[Found]:
+    for sheet in facts.sheets:
+        planned, signed = sheet.half_days_planned, sheet.half_days_signed
+        if planned is None or signed is None or signed >= planned:
+            continue
+        missing = planned - signed
+        yield Found(
+            f"{_plural(signed, 'demi-journée signée', 'demi-journées signées')} sur "
+            f"{_plural(planned, 'prévue', 'prévues')} ({sheet.describe()}) : "
+            f"{_plural(missing, 'demi-journée', 'demi-journées')} sans signature.",
+            sheet,
+        )
+
+
+# --- The certificats de réalisation ------------------------------------------------------------
+
+
+@check(
+    "NATURE_MISMATCH",
+    "Nature de l'action du certificat différente de la catégorie du dossier",
+    Severity.BLOCKING,
+)
+def nature_mismatch(facts: DossierFacts) -> Iterator[Found]:
+    for certificate in facts.certificates:
+        if certificate.nature is None or certificate.nature == facts.category:
+            continue
+        yield Found(
+            f"Nature « {category_label(certificate.nature)} » au certificat de réalisation "
+            f"{certificate.period}, catégorie « {category_label(facts.category)} » au dossier.",
+            certificate,
+        )
+
+
+@check(
+    "PTP_CERTIFICATE_GAP",
+    "PTP : mois sans certificat de réalisation",
+    Severity.WARNING,
+)
+def ptp_certificate_gap(facts: DossierFacts) -> Iterator[Found]:
+    """For a PTP, one certificat per month: the days between the start of the action and
+    the end of the latest certificate that no certificate covers (later months are
+    awaited, not missing: the calendar follows them)."""
+    if facts.scheme != PTP:
+        return
+    certificates = facts.certificates
+    if not certificates:
+        return
+    last = min(max(c.period_end for c in certificates), facts.end_date)
+    latest = max(certificates, key=lambda c: (c.period_end, c.id))
+    for first, end in _uncovered(facts.start_date, last, certificates):
+        months = _and([fr_month(m.start) for m in month_periods(first, end)])
+        yield Found(
+            f"Aucun certificat de réalisation {fr_period(first, end)} ({months}), alors que "
+            f"{latest.describe()} a été envoyé : un certificat par mois est attendu pour un "
+            "PTP.",
+            period=(first, end),
+        )
+
+
+@check(
+    "PTP_CERTIFICATE_NOT_MONTHLY",
+    "PTP : certificat de réalisation couvrant plusieurs mois",
+    Severity.WARNING,
+)
+def ptp_certificate_not_monthly(facts: DossierFacts) -> Iterator[Found]:
+    if facts.scheme != PTP:
+        return
+    for certificate in facts.certificates:
+        start, end = certificate.period_start, certificate.period_end
+        if (start.year, start.month) == (end.year, end.month):
+            continue
+        months = month_periods(start, end)
+        yield Found(
+            f"Le certificat de réalisation {certificate.period} couvre "
+            f"{_plural(len(months), 'mois', 'mois')} "
+            f"({_and([fr_month(m.start) for m in months])}) : un certificat par mois est "
+            "attendu pour un PTP.",
+            certificate,
+        )
+
+
+# --- Duplicates --------------------------------------------------------------------------------
+
+
+@check(
+    "DUPLICATE_INVOICE_NUMBER",
+    "Numéro de facture déjà utilisé par l'organisme",
+    Severity.BLOCKING,
+)
+def duplicate_invoice_number(facts: DossierFacts) -> Iterator[Found]:
+    invoices = [i for i in facts.invoices if i.invoice_number]
+    mine: dict[str, list[PieceFacts]] = {}
+    for invoice in invoices:
+        mine.setdefault(normalize_invoice_number(invoice.invoice_number or ""), []).append(invoice)
+    if not facts.duplicates.invoices and len(mine) == len(invoices):
+        return  # no other dossier's, and no number twice in this one
+    others_by_number: dict[str, list[OtherPiece]] = {}
+    for other in facts.duplicates.invoices:
+        if other.dossier_id == facts.id or not other.invoice_number:
+            continue
+        key = normalize_invoice_number(other.invoice_number)
+        others_by_number.setdefault(key, []).append(other)
+    for invoice in invoices:
+        key = normalize_invoice_number(invoice.invoice_number or "")
+        places = [i.describe() for i in mine[key] if i.id != invoice.id]
+        places += [
+            o.describe()
+            for o in sorted(
+                others_by_number.get(key, []),
+                key=lambda o: (o.reference, o.period_start, o.piece_id),
+            )
+        ]
+        if not places:
+            continue
+        yield Found(
+            f"Le numéro {invoice.invoice_number} de la facture {invoice.period} figure aussi "
+            f"sur {_and(places)}.",
+            invoice,
+        )
+
+
+@check(
+    "DUPLICATE_FILE",
+    "Même fichier envoyé pour un autre dossier",
+    Severity.WARNING,
+)
+def duplicate_file(facts: DossierFacts) -> Iterator[Found]:
+    if not facts.duplicates.files:
+        return
+    by_sha: dict[str, list[OtherPiece]] = {}
+    for other in facts.duplicates.files:
+        if other.dossier_id != facts.id and other.sha256:
+            by_sha.setdefault(other.sha256, []).append(other)
+    for piece in sorted(facts.pieces, key=lambda p: (p.period_start, p.kind, p.id)):
+        others = by_sha.get(piece.sha256 or "")
+        if not others:
+            continue
+        others = sorted(others, key=lambda o: (o.reference, o.period_start, o.piece_id))
+        yield Found(
+            f"Le fichier {_of(piece.describe())} (SHA-256 {(piece.sha256 or '')[:12]}…) est le "
+            f"même que celui {_of(_and([o.describe() for o in others]))}.",
+            piece,
+        )

@@ -1,0 +1,249 @@
+"""What the control page puts side by side: the dossier's figures period by period, its
+pieces, the findings of the automatic checks, the decisions, and the OF's Qualiopi status
+on the dates that matter.
+
+Periods are those of the payments (the invoices the calendar expects,
+`portal.dossiers.pieces.slots_for`); each current piece goes to the period its own period
+starts in, and pieces that start outside the agreed dates to a last row "hors période".
+Planned hours and the agreed amount of a period are the dossier's, shared out in
+proportion to the period's days (the totals are the dossier's own figures).
+
+A handful of queries whatever the dossier's size: pieces, decisions, findings, the OF's
+history in the public list, and the dates of the lists imported.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from portal.dossiers.calendar import Period, Slot, SlotStatus
+from portal.dossiers.pieces import slots_for
+from portal.dossiers.rules import CATEGORY_LABELS
+from portal.extensions import db
+from portal.models import (
+    SEVERITY_LABELS,
+    Category,
+    CheckFinding,
+    Dossier,
+    ImportStatus,
+    InvoiceDecision,
+    ListImport,
+    Piece,
+    PieceKind,
+    Severity,
+)
+from portal.public_list import lookup
+
+CENT = Decimal("0.01")
+
+
+@dataclass
+class PeriodFigures:
+    period: Period | None  # None: pieces outside the agreed dates
+    planned_hours: Decimal | None = None  # pro rata of the days
+    agreed_amount: Decimal | None = None  # pro rata of the days
+    completed_hours: Decimal | None = None  # certificats de réalisation
+    billed_hours: Decimal | None = None  # invoices
+    attended_hours: Decimal | None = None  # attendance sheets
+    half_days_planned: int | None = None
+    half_days_signed: int | None = None
+    invoiced: Decimal | None = None
+    validated: Decimal | None = None  # active decisions on the invoices of the period
+    undecided: int = 0  # invoices of the period without an active decision
+    pieces: list[Piece] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[Slot]:
+        return [s for s in self.slots if s.status == SlotStatus.MISSING]
+
+    @property
+    def label(self) -> str:
+        if self.period is None:
+            return "Hors de la période de l'accord"
+        return self.period.label()
+
+
+def _add(total: Decimal | int | None, value: Decimal | int | None) -> Decimal | int | None:
+    if value is None:
+        return total
+    return value if total is None else total + value
+
+
+def _share(amount: Decimal, days: int, all_days: int) -> Decimal:
+    return (amount * days / all_days).quantize(CENT) if all_days else amount
+
+
+def period_figures(
+    dossier: Dossier,
+    current: Sequence[Piece],
+    decisions: dict[int, InvoiceDecision],
+    today: date,
+) -> tuple[list[PeriodFigures], PeriodFigures]:
+    """The rows, period by period, and the totals row."""
+    dossier_slots = slots_for(dossier, today)
+    periods = sorted({s.expected.period for s in dossier_slots if s.expected.kind == "facture"})
+    all_days = (dossier.end_date - dossier.start_date).days + 1
+    rows = [
+        PeriodFigures(
+            period=p,
+            planned_hours=_share(dossier.planned_hours, (p.end - p.start).days + 1, all_days),
+            agreed_amount=_share(dossier.agreed_amount, (p.end - p.start).days + 1, all_days),
+        )
+        for p in periods
+    ]
+    starts = [p.start for p in periods]
+    outside = PeriodFigures(period=None)
+    for slot in dossier_slots:
+        index = bisect.bisect_right(starts, slot.expected.period.start) - 1
+        if 0 <= index < len(rows):
+            rows[index].slots.append(slot)
+    for piece in current:
+        index = bisect.bisect_right(starts, piece.period_start) - 1
+        inside = 0 <= index < len(rows) and piece.period_start <= periods[index].end
+        row = rows[index] if inside else outside
+        row.pieces.append(piece)
+        if piece.kind == PieceKind.INVOICE:
+            row.billed_hours = _add(row.billed_hours, piece.hours_billed)
+            row.invoiced = _add(row.invoiced, piece.amount_incl_tax)
+            decision = decisions.get(piece.id)
+            if decision is None:
+                row.undecided += 1
+            else:
+                row.validated = _add(row.validated, decision.amount_validated)
+        elif piece.kind == PieceKind.COMPLETION_CERTIFICATE:
+            row.completed_hours = _add(row.completed_hours, piece.hours_completed)
+        elif piece.kind == PieceKind.ATTENDANCE_SHEET:
+            row.attended_hours = _add(row.attended_hours, piece.hours_attended)
+            row.half_days_planned = _add(row.half_days_planned, piece.half_days_planned)
+            row.half_days_signed = _add(row.half_days_signed, piece.half_days_signed)
+    if outside.pieces:
+        rows.append(outside)
+    totals = PeriodFigures(
+        period=Period(dossier.start_date, dossier.end_date),
+        planned_hours=dossier.planned_hours,
+        agreed_amount=dossier.agreed_amount,
+    )
+    for row in rows:
+        for name in (
+            "completed_hours",
+            "billed_hours",
+            "attended_hours",
+            "half_days_planned",
+            "half_days_signed",
+            "invoiced",
+            "validated",
+        ):
+            setattr(totals, name, _add(getattr(totals, name), getattr(row, name)))
+        totals.undecided += row.undecided
+    return rows, totals
+
+
+# --- Pieces, findings, decisions ------------------------------------------------------------
+
+
+def current_pieces(dossier: Dossier) -> list[Piece]:
+    """The dossier's current pieces with their files, by period then kind."""
+    order = {kind.value: index for index, kind in enumerate(PieceKind)}
+    pieces = db.session.scalars(
+        select(Piece)
+        .where(Piece.dossier_id == dossier.id, Piece.superseded_at.is_(None))
+        .options(joinedload(Piece.document))
+    ).all()
+    return sorted(pieces, key=lambda p: (p.period_start, order.get(p.kind, 9), p.id))
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    severity: str
+    label: str
+    findings: list[CheckFinding]
+
+
+def findings_by_severity(dossier: Dossier) -> list[FindingGroup]:
+    """The findings of the last run of the checks, grouped by severity, blocking first."""
+    findings = db.session.scalars(
+        select(CheckFinding)
+        .where(CheckFinding.dossier_id == dossier.id)
+        .order_by(CheckFinding.severity_rank, CheckFinding.code, CheckFinding.id)
+    ).all()
+    groups = []
+    for severity in Severity:
+        found = [f for f in findings if f.severity == severity.value]
+        if found:
+            groups.append(FindingGroup(severity.value, SEVERITY_LABELS[severity], found))
+    return groups
+
+
+# --- Qualiopi on the dates that matter -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualiopiOnDate:
+    on: date
+    reasons: tuple[str, ...]  # why this date matters ("début de l'action"…)
+    list_as_of: date | None  # the list in force then (None: no list imported was)
+    found: bool  # the OF is in that list
+    certified: bool  # for the dossier's category
+    categories: tuple[str, ...]  # labels of the categories it was certified for
+
+
+def qualiopi_dates(dossier: Dossier, invoices: Sequence[Piece]) -> list[tuple[date, str]]:
+    """The start of the action, and the first and last day of each invoiced period."""
+    dates = [(dossier.start_date, "début de l'action")]
+    for invoice in invoices:
+        number = f" n° {invoice.invoice_number}" if invoice.invoice_number else ""
+        dates.append((invoice.period_start, f"début de la période de la facture{number}"))
+        dates.append((invoice.period_end, f"fin de la période de la facture{number}"))
+    return dates
+
+
+def qualiopi_status(dossier: Dossier, invoices: Sequence[Piece]) -> list[QualiopiOnDate]:
+    """What the public list in force on each date said of the OF (from the history kept
+    of successive lists): two queries."""
+    by_date: dict[date, list[str]] = {}
+    for on, why in qualiopi_dates(dossier, invoices):
+        by_date.setdefault(on, []).append(why)
+    versions = lookup.history(dossier.provider.nda)
+    list_dates = sorted(
+        db.session.scalars(
+            select(ListImport.as_of).where(ListImport.status.in_(ImportStatus.IN_FORCE)).distinct()
+        )
+    )
+    result = []
+    for on in sorted(by_date):
+        index = bisect.bisect_right(list_dates, on) - 1
+        as_of = list_dates[index] if index >= 0 else None
+        version = None
+        if as_of is not None:
+            version = next(
+                (
+                    v
+                    for v in versions
+                    if v.valid_from <= on and (v.valid_to is None or v.valid_to > on)
+                ),
+                None,
+            )
+        categories = version.categories if version is not None else {}
+        result.append(
+            QualiopiOnDate(
+                on=on,
+                reasons=tuple(by_date[on]),
+                list_as_of=as_of,
+                found=version is not None,
+                certified=bool(categories.get(dossier.category)),
+                categories=tuple(
+                    CATEGORY_LABELS.get(Category(key), key)
+                    for key, certified in categories.items()
+                    if certified
+                ),
+            )
+        )
+    return result

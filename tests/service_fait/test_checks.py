@@ -1,0 +1,700 @@
+"""The automatic checks, table-driven, with the figures of DOMAIN.md ("Service fait").
+
+Each case changes a dossier that passes every check (14 h of training in March 2026,
+1 400 € agreed, an invoice, a certificat de réalisation and an attendance sheet that all
+agree, an OF certified for training actions since 2025) and lists the findings expected:
+code, severity, and the figures the explanation must name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from portal.models import Severity
+from portal.service_fait import checks
+from portal.service_fait.checks import (
+    DossierFacts,
+    DuplicateFacts,
+    ListSpan,
+    OtherPiece,
+    PieceFacts,
+    QualiopiFacts,
+    SubcontractFacts,
+)
+
+D = Decimal
+NDA = "76311234567"
+FORMATION = frozenset({"actions_formation"})
+SHA_CERTIFICATE = "ab" * 32
+
+
+def plain(text: str) -> str:
+    """The explanation with ordinary spaces (the checks write no-break spaces)."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def certified_since_2025(*categories: str) -> QualiopiFacts:
+    return QualiopiFacts(
+        NDA, date(2025, 1, 1), (ListSpan(date(2025, 1, 1), None, frozenset(categories)),)
+    )
+
+
+INVOICE = PieceFacts(
+    id=1,
+    kind="facture",
+    period_start=date(2026, 3, 1),
+    period_end=date(2026, 3, 31),
+    sha256="01" * 32,
+    invoice_number="F-2026-031",
+    invoice_date=date(2026, 4, 2),
+    amount_excl_tax=D("1400.00"),
+    amount_incl_tax=D("1400.00"),
+    hours_billed=D("14"),
+)
+CERTIFICATE = PieceFacts(
+    id=2,
+    kind="certificat_realisation",
+    period_start=date(2026, 3, 1),
+    period_end=date(2026, 3, 31),
+    sha256=SHA_CERTIFICATE,
+    hours_completed=D("14"),
+    nature="actions_formation",
+)
+SHEET = PieceFacts(
+    id=3,
+    kind="feuille_emargement",
+    period_start=date(2026, 3, 1),
+    period_end=date(2026, 3, 31),
+    sha256="03" * 32,
+    half_days_planned=4,
+    half_days_signed=4,
+    hours_attended=D("14"),
+)
+
+BASE = DossierFacts(
+    id=10,
+    reference="TP-2026-00042",
+    category="actions_formation",
+    scheme="plan",
+    start_date=date(2026, 3, 1),
+    end_date=date(2026, 3, 31),
+    planned_hours=D("14"),
+    agreed_amount=D("1400.00"),
+    payment_rhythm="fin_de_formation",
+    provider_nda=NDA,
+    pieces=(INVOICE, CERTIFICATE, SHEET),
+    qualiopi=certified_since_2025("actions_formation"),
+)
+
+PTP = replace(
+    BASE,
+    scheme="ptp",
+    payment_rhythm="mensuel",
+    start_date=date(2026, 1, 1),
+    end_date=date(2026, 6, 30),
+    planned_hours=D("600"),
+    agreed_amount=D("12000"),
+    pieces=(),
+)
+
+
+def piece(base: PieceFacts, **changes: Any) -> PieceFacts:
+    return replace(base, **changes)
+
+
+def with_pieces(*pieces: PieceFacts, facts: DossierFacts = BASE, **changes: Any) -> DossierFacts:
+    return replace(facts, pieces=pieces, **changes)
+
+
+def month_certificate(id_: int, start: date, end: date, hours: str = "140") -> PieceFacts:
+    return piece(
+        CERTIFICATE,
+        id=id_,
+        period_start=start,
+        period_end=end,
+        hours_completed=D(hours),
+        sha256=None,
+    )
+
+
+OTHER_INVOICE = OtherPiece(
+    dossier_id=11,
+    reference="TP-2026-00043",
+    piece_id=21,
+    kind="facture",
+    period_start=date(2026, 2, 1),
+    period_end=date(2026, 2, 28),
+    invoice_number="f-2026-031 ",
+)
+OTHER_SHEET = OtherPiece(
+    dossier_id=11,
+    reference="TP-2026-00043",
+    piece_id=22,
+    kind="feuille_emargement",
+    period_start=date(2026, 3, 1),
+    period_end=date(2026, 3, 31),
+    sha256=SHA_CERTIFICATE,
+)
+
+B, W, INFO = Severity.BLOCKING, Severity.WARNING, Severity.INFO
+
+# (case, facts, [(code, severity, [figures named in the explanation])]): exactly these.
+CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
+    (
+        "14 h on the convention and the invoice, 13 h 30 on the certificat",
+        with_pieces(INVOICE, piece(CERTIFICATE, hours_completed=D("13.5")), SHEET),
+        [
+            (
+                "HOURS_BILLED_OVER_COMPLETED",
+                B,
+                [
+                    "14 h facturées (la facture n° F-2026-031 du 01/03/2026 au 31/03/2026)",
+                    "13 h 30 au certificat de réalisation du 01/03/2026 au 31/03/2026",
+                    "0 h 30 facturées sans être réalisées",
+                ],
+            ),
+            (
+                "HOURS_COMPLETED_UNDER_PLANNED",
+                W,
+                [
+                    "14 h prévues à la convention, 13 h 30 au certificat de réalisation du "
+                    "01/03/2026 au 31/03/2026",
+                    "0 h 30 non réalisées",
+                ],
+            ),
+            (
+                "HOURS_ATTENDED_MISMATCH",
+                W,
+                [
+                    "13 h 30 au certificat de réalisation du 01/03/2026 au 31/03/2026",
+                    "14 h à la feuille d'émargement du 01/03/2026 au 31/03/2026",
+                    "écart de 0 h 30",
+                ],
+            ),
+        ],
+    ),
+    (
+        "an invoice above the agreed amount",
+        with_pieces(
+            piece(INVOICE, amount_incl_tax=D("1500"), amount_excl_tax=D("1500")), CERTIFICATE, SHEET
+        ),
+        [
+            (
+                "AMOUNT_OVER_AGREED",
+                B,
+                ["1 400,00 € accordés", "1 500,00 € TTC facturés", "100,00 € de plus"],
+            )
+        ],
+    ),
+    (
+        "two invoices whose sum is above the agreed amount: the second is named",
+        with_pieces(
+            piece(
+                INVOICE,
+                period_end=date(2026, 3, 15),
+                amount_incl_tax=D("800"),
+                invoice_date=date(2026, 3, 16),
+                hours_billed=D("7"),
+            ),
+            piece(
+                INVOICE,
+                id=4,
+                invoice_number="F-2026-032",
+                period_start=date(2026, 3, 16),
+                amount_incl_tax=D("700.50"),
+                hours_billed=D("7"),
+            ),
+            CERTIFICATE,
+            SHEET,
+        ),
+        [
+            (
+                "AMOUNT_OVER_AGREED",
+                B,
+                [
+                    "1 500,50 € TTC facturés au total (2 factures)",
+                    "100,50 € de plus",
+                    "avec la facture n° F-2026-032 du 16/03/2026 au 31/03/2026",
+                ],
+            )
+        ],
+    ),
+    (
+        "an invoice whose period starts before the convention's",
+        with_pieces(piece(INVOICE, period_start=date(2026, 2, 15)), CERTIFICATE, SHEET),
+        [
+            (
+                "INVOICE_OUTSIDE_DOSSIER",
+                B,
+                [
+                    "La facture n° F-2026-031 porte sur la période du 15/02/2026 au 31/03/2026, "
+                    "hors de la période de la convention (du 01/03/2026 au 31/03/2026)"
+                ],
+            ),
+            (
+                "INVOICE_WITHOUT_CERTIFICATE",
+                B,
+                [
+                    "aucun certificat de réalisation ne couvre la période du 15/02/2026 au "
+                    "28/02/2026"
+                ],
+            ),
+        ],
+    ),
+    (
+        "an invoice dated before the end of the period it bills",
+        with_pieces(piece(INVOICE, invoice_date=date(2026, 3, 20)), CERTIFICATE, SHEET),
+        [
+            (
+                "INVOICE_BEFORE_PERIOD_END",
+                W,
+                [
+                    "La facture n° F-2026-031 est datée du 20/03/2026, 11 jours avant la fin de "
+                    "la période qu'elle facture (du 01/03/2026 au 31/03/2026)"
+                ],
+            )
+        ],
+    ),
+    (
+        "a missing half-day signature",
+        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, half_days_signed=3)),
+        [
+            (
+                "HALF_DAYS_MISSING",
+                B,
+                [
+                    "3 demi-journées signées sur 4 prévues",
+                    "la feuille d'émargement du 01/03/2026 au 31/03/2026",
+                    "1 demi-journée sans signature",
+                ],
+            )
+        ],
+    ),
+    (
+        "fewer hours on the attendance sheets than on the certificat",
+        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, hours_attended=D("12"))),
+        [
+            (
+                "HOURS_ATTENDED_MISMATCH",
+                W,
+                ["14 h au certificat", "12 h à la feuille d'émargement", "écart de 2 h"],
+            )
+        ],
+    ),
+    (
+        "more hours completed than planned",
+        with_pieces(
+            INVOICE,
+            piece(CERTIFICATE, hours_completed=D("16.25")),
+            piece(SHEET, hours_attended=D("16.25")),
+        ),
+        [
+            (
+                "HOURS_COMPLETED_OVER_PLANNED",
+                W,
+                ["14 h prévues à la convention", "16 h 15 au certificat", "2 h 15 de plus"],
+            )
+        ],
+    ),
+    (
+        "an invoice with no certificat de réalisation",
+        with_pieces(INVOICE, SHEET),
+        [
+            (
+                "INVOICE_WITHOUT_CERTIFICATE",
+                B,
+                [
+                    "porte sur la période du 01/03/2026 au 31/03/2026 : aucun certificat de "
+                    "réalisation pour cette période"
+                ],
+            )
+        ],
+    ),
+    (
+        "a certificat for another category of action",
+        with_pieces(INVOICE, piece(CERTIFICATE, nature="bilans_competences"), SHEET),
+        [
+            (
+                "NATURE_MISMATCH",
+                B,
+                ["« Bilan de compétences » au certificat", "« Action de formation » au dossier"],
+            )
+        ],
+    ),
+    (
+        "an OF certified for VAE only, financed for a training action",
+        replace(BASE, qualiopi=certified_since_2025("vae")),
+        [
+            (
+                "QUALIOPI_START",
+                B,
+                [
+                    "Le 01/03/2026, début de l'action",
+                    f"NDA {NDA}",
+                    "pour « Action de formation »",
+                    "certifiées ce jour-là : « Validation des acquis de l'expérience (VAE) »",
+                ],
+            ),
+            (
+                "QUALIOPI_PERIOD",
+                B,
+                ["porte sur la période du 01/03/2026 au 31/03/2026", "sur toute la période"],
+            ),
+        ],
+    ),
+    (
+        "an OF absent from the public list",
+        replace(BASE, qualiopi=QualiopiFacts(NDA, date(2025, 1, 1), ())),
+        [
+            ("QUALIOPI_START", B, ["ne figure pas dans la liste publique", "01/03/2026"]),
+            ("QUALIOPI_PERIOD", B, ["sur toute la période (absent de la liste)"]),
+        ],
+    ),
+    (
+        "an OF that lost the category in the middle of the invoiced period",
+        replace(
+            BASE,
+            qualiopi=QualiopiFacts(
+                NDA,
+                date(2025, 1, 1),
+                (
+                    ListSpan(date(2025, 1, 1), date(2026, 3, 16), FORMATION),
+                    ListSpan(date(2026, 3, 16), None, frozenset()),
+                ),
+            ),
+        ),
+        [
+            (
+                "QUALIOPI_PERIOD",
+                B,
+                ["du 16/03/2026 au 31/03/2026 (présent dans la liste sans cette catégorie)"],
+            )
+        ],
+    ),
+    (
+        "dates before the first list the portal imported",
+        replace(
+            BASE,
+            qualiopi=QualiopiFacts(
+                NDA, date(2026, 3, 10), (ListSpan(date(2026, 3, 10), None, FORMATION),)
+            ),
+        ),
+        [
+            (
+                "QUALIOPI_UNKNOWN",
+                INFO,
+                [
+                    "depuis la liste du 10/03/2026",
+                    "le 01/03/2026 (début de l'action)",
+                    "du 01/03/2026 au 09/03/2026 (la facture n° F-2026-031",
+                ],
+            )
+        ],
+    ),
+    (
+        "no public list imported yet",
+        replace(BASE, qualiopi=QualiopiFacts(NDA, None, ())),
+        [("QUALIOPI_UNKNOWN", INFO, ["Aucune liste publique n'a encore été importée"])],
+    ),
+    (
+        "PTP monthly certificats with a gap in March",
+        with_pieces(
+            month_certificate(31, date(2026, 1, 1), date(2026, 1, 31)),
+            month_certificate(32, date(2026, 2, 1), date(2026, 2, 28)),
+            month_certificate(34, date(2026, 4, 1), date(2026, 4, 30)),
+            facts=PTP,
+        ),
+        [
+            (
+                "PTP_CERTIFICATE_GAP",
+                W,
+                [
+                    "Aucun certificat de réalisation du 01/03/2026 au 31/03/2026 (mars 2026)",
+                    "le certificat de réalisation du 01/04/2026 au 30/04/2026 a été envoyé",
+                ],
+            )
+        ],
+    ),
+    (
+        "a PTP certificat covering two months",
+        with_pieces(
+            month_certificate(31, date(2026, 1, 1), date(2026, 2, 28), hours="280"), facts=PTP
+        ),
+        [
+            (
+                "PTP_CERTIFICATE_NOT_MONTHLY",
+                W,
+                ["du 01/01/2026 au 28/02/2026 couvre 2 mois (janvier 2026 et février 2026)"],
+            )
+        ],
+    ),
+    (
+        "the same invoice number twice for one OF (another dossier, another writing)",
+        replace(BASE, duplicates=DuplicateFacts(invoices=(OTHER_INVOICE,))),
+        [
+            (
+                "DUPLICATE_INVOICE_NUMBER",
+                B,
+                [
+                    "Le numéro F-2026-031 de la facture du 01/03/2026 au 31/03/2026",
+                    "la facture du 01/02/2026 au 28/02/2026 du dossier TP-2026-00043",
+                ],
+            )
+        ],
+    ),
+    (
+        "the same file sent for two dossiers",
+        replace(BASE, duplicates=DuplicateFacts(files=(OTHER_SHEET,))),
+        [
+            (
+                "DUPLICATE_FILE",
+                W,
+                [
+                    "Le fichier du certificat de réalisation du 01/03/2026 au 31/03/2026",
+                    f"SHA-256 {SHA_CERTIFICATE[:12]}",
+                    "la feuille d'émargement du 01/03/2026 au 31/03/2026 du dossier TP-2026-00043",
+                ],
+            )
+        ],
+    ),
+    (
+        "a subcontracted dossier whose subcontractor is not compliant",
+        replace(
+            BASE,
+            subcontracted=True,
+            subcontract=SubcontractFacts(
+                compliant=False,
+                reasons=(
+                    "absent de la liste publique au 01/03/2026.",
+                    "le contrat écrit n'a pas été déposé",
+                ),
+                subcontractor="Formations du Sud",
+            ),
+        ),
+        [
+            (
+                "SUBCONTRACTOR_NOT_COMPLIANT",
+                B,
+                [
+                    "le sous-traitant « Formations du Sud » n'est pas conforme",
+                    "absent de la liste publique au 01/03/2026 ; le contrat écrit n'a pas été "
+                    "déposé.",
+                ],
+            )
+        ],
+    ),
+]
+
+# Dossiers that must produce nothing.
+CLEAN: list[tuple[str, DossierFacts]] = [
+    ("invoice, certificat and attendance sheet that agree", BASE),
+    ("a dossier without any piece yet", with_pieces()),
+    (
+        "a renewal of the list that adds a category (touching versions)",
+        replace(
+            BASE,
+            qualiopi=QualiopiFacts(
+                NDA,
+                date(2025, 1, 1),
+                (
+                    ListSpan(date(2025, 1, 1), date(2026, 3, 15), FORMATION),
+                    ListSpan(date(2026, 3, 15), None, FORMATION | {"vae"}),
+                ),
+            ),
+        ),
+    ),
+    (
+        "another invoice number of the OF, and this dossier's own pieces as 'others'",
+        replace(
+            BASE,
+            duplicates=DuplicateFacts(
+                invoices=(
+                    replace(OTHER_INVOICE, invoice_number="F-2026-032"),
+                    replace(OTHER_INVOICE, dossier_id=BASE.id, piece_id=INVOICE.id),
+                ),
+                files=(replace(OTHER_SHEET, dossier_id=BASE.id),),
+            ),
+        ),
+    ),
+    (
+        "a PTP under way: fewer hours so far than planned, one certificat per month",
+        with_pieces(
+            month_certificate(31, date(2026, 1, 1), date(2026, 1, 31)),
+            month_certificate(32, date(2026, 2, 1), date(2026, 2, 28)),
+            facts=PTP,
+        ),
+    ),
+    (
+        "blended learning: the sheets prove only the on-site hours",
+        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, hours_attended=D("10")), modality="mixte"),
+    ),
+    (
+        "distance learning: no attendance figures to compare",
+        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, hours_attended=D("2")), modality="distance"),
+    ),
+    (
+        "apprenticeship: the certificat counts months, the invoice no hours",
+        with_pieces(
+            piece(INVOICE, hours_billed=None),
+            piece(
+                CERTIFICATE, nature="apprentissage", hours_completed=None, months_completed=D("1")
+            ),
+            category="apprentissage",
+            qualiopi=certified_since_2025("apprentissage"),
+        ),
+    ),
+    (
+        "a compliant subcontracting",
+        replace(BASE, subcontracted=True, subcontract=SubcontractFacts(compliant=True)),
+    ),
+    (
+        "an invoice dated on the last day of its period",
+        with_pieces(piece(INVOICE, invoice_date=date(2026, 3, 31)), CERTIFICATE, SHEET),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "facts", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_each_anomaly_is_found_with_its_figures(name, facts, expected):
+    findings = checks.run_all(facts)
+    assert sorted(f.code for f in findings) == sorted(code for code, _, _ in expected), [
+        plain(f.explanation) for f in findings
+    ]
+    by_code = {f.code: f for f in findings}
+    for code, severity, figures in expected:
+        finding = by_code[code]
+        assert finding.severity == severity, code
+        assert finding.label == checks.CHECKS[code].label
+        for figure in figures:
+            assert figure in plain(finding.explanation), (code, figure, plain(finding.explanation))
+
+
+@pytest.mark.parametrize(("name", "facts"), CLEAN, ids=[c[0] for c in CLEAN])
+def test_consistent_dossiers_produce_nothing(name, facts):
+    assert [plain(f.explanation) for f in checks.run_all(facts)] == []
+
+
+def test_a_finding_points_at_its_piece_and_period():
+    facts = with_pieces(INVOICE, CERTIFICATE, piece(SHEET, half_days_signed=3))
+    (finding,) = checks.run_all(facts)
+    assert (finding.piece_id, finding.period_start, finding.period_end) == (
+        SHEET.id,
+        date(2026, 3, 1),
+        date(2026, 3, 31),
+    )
+    gap = checks.run_all(
+        with_pieces(
+            month_certificate(31, date(2026, 1, 1), date(2026, 1, 31)),
+            month_certificate(34, date(2026, 4, 1), date(2026, 4, 30)),
+            facts=PTP,
+        )
+    )
+    assert [(f.code, f.piece_id, f.period_start, f.period_end) for f in gap] == [
+        ("PTP_CERTIFICATE_GAP", None, date(2026, 2, 1), date(2026, 3, 31))
+    ]
+    assert "(février 2026 et mars 2026)" in plain(gap[0].explanation)
+
+
+def test_the_same_invoice_number_twice_in_one_dossier_is_flagged_on_both():
+    second = piece(INVOICE, id=4, invoice_number="f-2026-031 ", amount_incl_tax=D("0"))
+    findings = checks.run_all(with_pieces(INVOICE, second, CERTIFICATE, SHEET))
+    duplicates = [f for f in findings if f.code == "DUPLICATE_INVOICE_NUMBER"]
+    assert [f.piece_id for f in duplicates] == [INVOICE.id, second.id]
+    assert "aussi sur la facture n° f-2026-031 " in plain(duplicates[0].explanation)
+
+
+def test_the_order_of_findings_is_the_registry_s_whatever_the_order_of_pieces():
+    facts = with_pieces(
+        piece(INVOICE, amount_incl_tax=D("1500"), invoice_date=date(2026, 3, 20)),
+        piece(CERTIFICATE, nature="vae"),
+        piece(SHEET, half_days_signed=2),
+        qualiopi=QualiopiFacts(NDA, date(2025, 1, 1), ()),
+    )
+    codes = [f.code for f in checks.run_all(facts)]
+    assert codes == [code for code in checks.CHECKS if code in codes]
+    shuffled = replace(facts, pieces=tuple(reversed(facts.pieces)))
+    assert checks.run_all(shuffled) == checks.run_all(facts)
+
+
+def test_every_check_has_a_code_a_french_label_and_a_severity():
+    required = {
+        "QUALIOPI_START",
+        "QUALIOPI_PERIOD",
+        "AMOUNT_OVER_AGREED",
+        "INVOICE_OUTSIDE_DOSSIER",
+        "INVOICE_BEFORE_PERIOD_END",
+        "HOURS_BILLED_OVER_COMPLETED",
+        "HOURS_COMPLETED_OVER_PLANNED",
+        "HOURS_ATTENDED_MISMATCH",
+        "HALF_DAYS_MISSING",
+        "NATURE_MISMATCH",
+        "PTP_CERTIFICATE_GAP",
+        "DUPLICATE_INVOICE_NUMBER",
+        "DUPLICATE_FILE",
+        "SUBCONTRACTOR_NOT_COMPLIANT",
+    }
+    assert required <= set(checks.CHECKS)
+    for code, item in checks.CHECKS.items():
+        assert item.code == code and code.isupper() and len(code) <= 40
+        assert isinstance(item.severity, Severity)
+        assert item.label and len(item.label) <= 200 and item.label[0].isupper()
+        # Every severity is written in the module's docstring, next to its code.
+        assert f"``{code}``" in (checks.__doc__ or ""), code
+    covered = {finding[0] for _, _, expected in CASES for finding in expected}
+    assert covered == set(checks.CHECKS), set(checks.CHECKS) - covered
+
+
+@pytest.mark.parametrize(
+    ("hours", "text"),
+    [
+        ("14", "14 h"),
+        ("13.5", "13 h 30"),
+        ("0.25", "0 h 15"),
+        ("7.33", "7 h 20"),
+        ("1085", "1 085 h"),
+    ],
+)
+def test_hours_are_written_the_french_way(hours, text):
+    assert plain(checks.fr_hours(D(hours))) == text
+
+
+@pytest.mark.parametrize(
+    ("spans", "start", "end", "expected"),
+    [
+        # Certified the whole time.
+        ([(date(2025, 1, 1), None, FORMATION)], date(2026, 3, 1), date(2026, 3, 31), []),
+        # Left the list on 10/03, came back on 20/03.
+        (
+            [
+                (date(2025, 1, 1), date(2026, 3, 10), FORMATION),
+                (date(2026, 3, 20), None, FORMATION),
+            ],
+            date(2026, 3, 1),
+            date(2026, 3, 31),
+            [(date(2026, 3, 10), date(2026, 3, 19), False)],
+        ),
+        # Listed without the category, then without any entry.
+        (
+            [(date(2025, 1, 1), date(2026, 3, 25), frozenset({"vae"}))],
+            date(2026, 3, 1),
+            date(2026, 3, 31),
+            [
+                (date(2026, 3, 1), date(2026, 3, 24), True),
+                (date(2026, 3, 25), date(2026, 3, 31), False),
+            ],
+        ),
+        # Before the history: not known, not reported here.
+        ([(date(2026, 3, 10), None, FORMATION)], date(2026, 3, 1), date(2026, 3, 31), []),
+    ],
+)
+def test_days_not_certified_are_read_from_the_history(spans, start, end, expected):
+    history = QualiopiFacts(
+        NDA, min(s[0] for s in spans), tuple(ListSpan(a, b, c) for a, b, c in spans)
+    )
+    assert history.not_certified("actions_formation", start, end) == expected
+    assert history.certified("actions_formation", date(2024, 12, 31)) is None
