@@ -17,16 +17,12 @@ the response streams.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import re
 import unicodedata
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import render_template
 from sqlalchemy import select
@@ -55,19 +51,11 @@ from portal.models import (
     User,
 )
 from portal.models.types import utcnow
+from portal.packs import PackFile, stream_pack
 from portal.service_fait import requests as requests_service
 from portal.storage import Storage
 
-CHUNK_SIZE = 64 * 1024
 SUMMARY_NAME = "recapitulatif.html"
-MANIFEST_NAME = "manifest.csv"
-MANIFEST_COLUMNS = (
-    "chemin",
-    "sha256",
-    "taille_octets",
-    "sha256_a_la_reception",
-    "description",
-)
 
 _UNSAFE = re.compile(r"[^\w.\- ]+", flags=re.UNICODE)
 
@@ -304,77 +292,22 @@ def record_export(actor: User, dossier: Dossier, bundle: Bundle) -> None:
 # --- Writing the archive -----------------------------------------------------------------------
 
 
-class _Sink(io.RawIOBase):
-    """A write-only, unseekable stream that keeps what is written until it is taken."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._position = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self._chunks.append(chunk)
-        self._position += len(chunk)
-        return len(chunk)
-
-    def tell(self) -> int:
-        return self._position
-
-    def take(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        return data
-
-
-def _zip_info(entry: BundleEntry) -> zipfile.ZipInfo:
-    moment = entry.modified or datetime.now()
-    info = zipfile.ZipInfo(entry.path, date_time=moment.timetuple()[:6])
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    return info
-
-
-def manifest_csv(rows: Sequence[Sequence[Any]]) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(MANIFEST_COLUMNS)
-    writer.writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def stream_zip(bundle: Bundle, storage: Storage) -> Iterator[bytes]:
-    """The archive, chunk by chunk; each file's SHA-256 is computed from the bytes written
-    and listed in the manifest, written last."""
-    sink = _Sink()
-    rows: list[tuple[Any, ...]] = []
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for entry in bundle.entries:
-            digest = hashlib.sha256()
-            size = 0
-            with archive.open(_zip_info(entry), mode="w") as out:
-                if entry.content is not None:
-                    out.write(entry.content)
-                    digest.update(entry.content)
-                    size = len(entry.content)
-                else:
-                    assert entry.storage_key is not None
-                    with storage.open(entry.storage_key) as source:
-                        while chunk := source.read(CHUNK_SIZE):
-                            out.write(chunk)
-                            digest.update(chunk)
-                            size += len(chunk)
-                            if pending := sink.take():
-                                yield pending
-            rows.append(
-                (entry.path, digest.hexdigest(), size, entry.recorded_sha256, entry.description)
-            )
-            if pending := sink.take():
-                yield pending
-        for path in bundle.missing:
-            rows.append((path, "", 0, "", "ABSENT du stockage au moment de l'export"))
-        manifest = _zip_info(BundleEntry(path=MANIFEST_NAME, description=""))
-        archive.writestr(manifest, manifest_csv(rows))
-    yield sink.take()
+    """The archive, chunk by chunk (`portal.packs.stream_pack`): each file's SHA-256 is
+    computed from the bytes written and listed in the manifest, written last."""
+
+    def opener(key: str) -> Callable[[], BinaryIO]:
+        return lambda: storage.open(key)
+
+    files = (
+        PackFile(
+            path=entry.path,
+            content=entry.content if entry.content is not None else opener(entry.storage_key),
+            description=entry.description,
+            recorded_sha256=entry.recorded_sha256,
+            modified=entry.modified,
+        )
+        for entry in bundle.entries
+        if entry.content is not None or entry.storage_key is not None
+    )
+    return stream_pack(files, missing=bundle.missing)
