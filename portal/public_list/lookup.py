@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from portal.extensions import db
 from portal.identifiers import Identifier
 from portal.models import ListVersion, PreviousNda
+from portal.public_list import name_index
 from portal.public_list.history import CATEGORY_KEYS, search_key
 from portal.public_list.importer import list_in_force
 
@@ -149,7 +150,7 @@ def search(text: str, on: date, limit: int = 20) -> list[Match]:
             query = query.where(exact[len(digits)] == digits)
         else:
             query = query.where(
-                or_(ListVersion.siret.startswith(digits), ListVersion.nda.startswith(digits))
+                or_(_prefix(ListVersion.siret, digits), _prefix(ListVersion.nda, digits))
             )
         matched_on = "identifier"
     else:
@@ -157,8 +158,32 @@ def search(text: str, on: date, limit: int = 20) -> list[Match]:
             return []
         query = query.where(ListVersion.search_name.contains(needle, autoescape=True))
         matched_on = "name"
+        ids = name_index.find(needle, on, limit)  # the list in force: from memory
+        if ids is not None:
+            return _versions(ids, matched_on)
     # Ids first: for a name, a scan of the covering index, not of the table.
-    ids = db.session.scalars(query.limit(limit)).all()
+    return _versions(db.session.scalars(query.limit(limit)).all(), matched_on)
+
+
+def digits_after(prefix: str) -> str | None:
+    """The smallest string of digits that sorts after every string starting with `prefix`
+    (digits only), or None when there is none ("999…")."""
+    kept = prefix.rstrip("9")
+    if not kept:
+        return None
+    return kept[:-1] + str(int(kept[-1]) + 1)
+
+
+def _prefix(column: Any, digits: str) -> Any:
+    """`column` starts with `digits`, as a range that an index answers (a LIKE 'x%' is a scan
+    in SQLite, whose LIKE ignores case)."""
+    upper = digits_after(digits)
+    if upper is None:
+        return column >= digits
+    return and_(column >= digits, column < upper)
+
+
+def _versions(ids: Sequence[int], matched_on: str) -> list[Match]:
     versions = db.session.scalars(select(ListVersion).where(ListVersion.id.in_(ids))).all()
     return [_match(v, matched_on) for v in sorted(versions, key=lambda v: v.search_name)]
 
