@@ -81,8 +81,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     from portal.blueprints.api import bp as api_bp
     from portal.blueprints.auth import bp as auth_bp
     from portal.blueprints.auth.sessions import init_login_manager
+    from portal.blueprints.certification import bp as certification_bp
     from portal.blueprints.dossiers import bp as dossiers_bp
     from portal.blueprints.qualiopi import bp as qualiopi_bp
+    from portal.blueprints.quality import bp as quality_bp
     from portal.blueprints.service_fait import bp as service_fait_bp
     from portal.blueprints.signalements import bp as signalements_bp
     from portal.blueprints.subcontracting import bp as subcontracting_bp
@@ -97,6 +99,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         service_fait_bp,
         signalements_bp,
         subcontracting_bp,
+        quality_bp,
+        certification_bp,
         api_bp,
     ):
         app.register_blueprint(blueprint)

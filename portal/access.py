@@ -24,6 +24,9 @@ from portal.models import (
     Funder,
     FunderProvider,
     Provider,
+    QualityControl,
+    QualityControlPartner,
+    QualityControlStatus,
     Role,
     Signalement,
     SignalementState,
@@ -346,3 +349,92 @@ def get_signalement_or_404(signalement_id: int, user: User) -> Signalement:
     if not can_view_signalement(user, signalement):
         deny(user, "signalement hors périmètre", status=404, signalement_id=signalement_id)
     return signalement
+
+
+# --- Quality controls ----------------------------------------------------------------------
+
+#: What the OF sees of its quality controls: once the report is issued.
+QUALITY_VISIBLE_TO_PROVIDER = (
+    QualityControlStatus.REPORTED.value,
+    QualityControlStatus.CLOSED.value,
+)
+
+
+def quality_controls_scope(user: User) -> Select[tuple[QualityControl]]:
+    """The quality controls a user may see: for a funder, those it leads or takes part in,
+    and those another funder shared (pooled) about an OF it follows; for an OF, its own
+    once the report is issued; nobody else."""
+    query = select(QualityControl)
+    if is_funder_side(user):
+        partner = select(QualityControlPartner.control_id).where(
+            QualityControlPartner.funder_id == user.funder_id
+        )
+        followed = select(FunderProvider.provider_id).where(
+            FunderProvider.funder_id == user.funder_id
+        )
+        return query.where(
+            or_(
+                QualityControl.funder_id == user.funder_id,
+                QualityControl.id.in_(partner),
+                and_(QualityControl.shared.is_(True), QualityControl.provider_id.in_(followed)),
+            )
+        )
+    if user.role == Role.PROVIDER:
+        return query.where(
+            QualityControl.provider_id == user.provider_id,
+            QualityControl.status.in_(QUALITY_VISIBLE_TO_PROVIDER),
+        )
+    return query.where(QualityControl.id.is_(None))
+
+
+def takes_part_in(user: User, control: QualityControl) -> bool:
+    """The user's funder leads the control or controls with the lead (a joint control)."""
+    if not is_funder_side(user) or user.funder_id is None:
+        return False
+    return control.funder_id == user.funder_id or any(
+        p.funder_id == user.funder_id for p in control.partners
+    )
+
+
+def can_view_quality_control(user: User, control: QualityControl) -> bool:
+    if user.role == Role.PROVIDER:
+        return (
+            control.provider_id == user.provider_id
+            and control.status in QUALITY_VISIBLE_TO_PROVIDER
+        )
+    if takes_part_in(user, control):
+        return True
+    return (
+        is_funder_side(user)
+        and control.shared
+        and funds_provider(user.funder_id, control.provider_id)
+    )
+
+
+def can_edit_quality_control(user: User, control: QualityControl) -> bool:
+    """Record findings, evidence, decisions on corrective actions: the funders taking part;
+    a funder that only reads a shared control may not."""
+    return takes_part_in(user, control)
+
+
+def can_answer_quality_control(user: User, control: QualityControl) -> bool:
+    """Answer its non-conformities (action plan, proof): the controlled OF."""
+    return user.role == Role.PROVIDER and can_view_quality_control(user, control)
+
+
+def get_quality_control_or_404(control_id: int, user: User, need: str = "view") -> QualityControl:
+    """The control if `user` may `need` ("view", "edit" or "answer") it; otherwise 404
+    (403 when they may see it but not do that), audited."""
+    control = db.session.get(QualityControl, control_id)
+    if control is None:
+        abort(404)
+    rule = {
+        "view": can_view_quality_control,
+        "edit": can_edit_quality_control,
+        "answer": can_answer_quality_control,
+    }[need]
+    if not rule(user, control):
+        if can_view_quality_control(user, control):
+            deny(user, f"contrôle qualité : droit « {need} » refusé", control_id=control_id)
+        deny(user, "contrôle qualité hors périmètre", status=404, control_id=control_id)
+    return control

@@ -88,6 +88,7 @@ def demo_seed() -> None:
 
     created.extend(seed_demo_certifiers())
     db.session.commit()
+    created.extend(seed_demo_quality())
     from portal.service_fait.runner import run_all_checks
 
     run_all_checks()  # every demo dossier gets its control and its automatic checks
@@ -475,6 +476,15 @@ def seed_demo_subcontracting() -> list[str]:
         of_user, {"year": today.year, "amount": "12000", "as_of": today.isoformat()}
     )
     return ["contrats de sous-traitance de démonstration"]
+
+
+def seed_demo_quality() -> list[str]:
+    """The demo OF's certificate and a quality control with its report (issue 8); commits."""
+    from portal.quality.demo import seed_demo_certificate, seed_demo_quality_control
+
+    created = seed_demo_certificate(_demo_file)
+    created.extend(seed_demo_quality_control())
+    return created
 
 
 @users_cli.command("create")

@@ -52,6 +52,22 @@ SECTIONS: tuple[Section, ...] = (
         {Role.PROVIDER: "Ma sous-traitance"},
     ),
     Section(
+        "quality",
+        "quality.index",
+        "Contrôles qualité",
+        frozenset({Role.FUNDER_ADMIN, Role.CONTROLLER, Role.PROVIDER}),
+        "Les contrôles de la qualité effective au regard du RNQ et leurs actions correctives.",
+        {Role.PROVIDER: "Mes contrôles qualité"},
+    ),
+    Section(
+        "certification",
+        "certification.index",
+        "Certification",
+        frozenset({Role.FUNDER_ADMIN, Role.CONTROLLER, Role.PROVIDER}),
+        "Les certificats Qualiopi, leurs audits et leurs échéances ; la durée d'un audit.",
+        {Role.PROVIDER: "Ma certification"},
+    ),
+    Section(
         "signalements",
         "signalements.index",
         "Signalements",

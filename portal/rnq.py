@@ -10,6 +10,10 @@ Also here: the indicators whose breach can only be a major non-conformity (décr
 2019-565; AFNOR FAQ), and those that only apply in some cases (certifying actions,
 apprenticeship, AFEST, subcontracting, actions longer than 2 days: guide de lecture V8).
 Used by the signalements (issue 6) and by the quality controls (issue 8).
+
+Also the kinds of action each conditional indicator depends on (:class:`ActionProfile`,
+:func:`applicable`), and Certif'Région's extension (its criterion 8 and 12 lettered
+indicators, for funders that require that regional label), each with its source and version.
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from dataclasses import dataclass
 
 CRITERIA_COUNT = 7
 INDICATORS_COUNT = 32
+
+#: Where the reference data comes from, shown with the grids and in the reports.
+SOURCE = (
+    "Référentiel national qualité : décret n° 2019-564 du 6 juin 2019 (annexe), "
+    "décret n° 2019-565 (non-conformités) ; guide de lecture V8 (applicabilité)"
+)
+VERSION = "RNQ — décret n° 2019-564, guide de lecture V8"
 
 
 @dataclass(frozen=True)
@@ -390,3 +401,176 @@ def short_labels(numbers: Iterable[int]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " et " + items[-1]
+
+
+# --- Which indicators apply to which actions ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionProfile:
+    """What an OF's controlled actions are, as far as the RNQ's applicability goes."""
+
+    certifying: bool = False  # leading to a certification (RNCP/RS)
+    apprenticeship: bool = False  # actions de formation par apprentissage
+    work_based: bool = False  # periods of training in a work situation (AFEST)
+    subcontracting: bool = False  # the OF subcontracts (or uses portage salarial)
+    short_only: bool = False  # every action lasts 2 days or less
+
+
+#: The conditional indicators, with the profile flag they need (True) or exclude (False).
+CONDITIONS: dict[int, tuple[str, bool]] = {
+    3: ("certifying", True),
+    7: ("certifying", True),
+    16: ("certifying", True),
+    13: ("apprenticeship", True),
+    14: ("apprenticeship", True),
+    15: ("apprenticeship", True),
+    20: ("apprenticeship", True),
+    29: ("apprenticeship", True),
+    28: ("work_based", True),
+    27: ("subcontracting", True),
+    12: ("short_only", False),
+}
+
+
+def applies(number: int, profile: ActionProfile) -> bool:
+    """Whether indicator `number` applies to actions of this profile."""
+    condition = CONDITIONS.get(number)
+    if condition is None:
+        return True
+    flag, needed = condition
+    return getattr(profile, flag) is needed
+
+
+def applicable(profile: ActionProfile) -> list[int]:
+    """The indicator numbers that apply to actions of this profile, in order."""
+    return [number for number in INDICATORS if applies(number, profile)]
+
+
+# --- Certif'Région (Occitanie): an optional extension --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtensionIndicator:
+    code: str  # "CR-A" … "CR-L"
+    letter: str
+    title: str
+    criterion: int | None  # the RNQ criterion it completes (8: the label's own criterion)
+    to_confirm: bool  # the title is not in our sources: take it from the label's référentiel
+
+    @property
+    def label(self) -> str:
+        return f"Certif'Région — indicateur {self.letter}"
+
+
+CERTIF_REGION_SOURCE = (
+    "Carif-Oref Occitanie, « Certif'Région : présentation du label » (27 janvier 2023), "
+    "référentiel Certif'Région V5 au 1er janvier 2023"
+)
+CERTIF_REGION_VERSION = "Certif'Région V5 (2023)"
+CERTIF_REGION_CRITERION = (
+    8,
+    "Critère spécifique Certif'Région (label régional reconnu par France compétences)",
+)
+_TITLE_TO_CONFIRM = (
+    "Intitulé à reprendre du référentiel Certif'Région V5 (absent des sources du portail)."
+)
+
+#: The 12 indicators the label adds to the RNQ. The sources give the text of C, E, F, G, H
+#: and J, that E, F and G complete criterion 4, and that K (the internal audit report) sits
+#: in criterion 8; the others are to confirm against the label's référentiel.
+CERTIF_REGION: tuple[ExtensionIndicator, ...] = (
+    ExtensionIndicator("CR-A", "A", _TITLE_TO_CONFIRM, None, True),
+    ExtensionIndicator("CR-B", "B", _TITLE_TO_CONFIRM, None, True),
+    ExtensionIndicator(
+        "CR-C",
+        "C",
+        "Au terme d'une évaluation maîtrisée, le prestataire attribue des badges ou, au "
+        "minimum, une attestation des acquis de fin de formation.",
+        None,
+        False,
+    ),
+    ExtensionIndicator("CR-D", "D", _TITLE_TO_CONFIRM, None, True),
+    ExtensionIndicator(
+        "CR-E",
+        "E",
+        "Les locaux permettent d'accueillir les bénéficiaires dans de bonnes conditions et "
+        "sont conformes aux réglementations en vigueur.",
+        4,
+        False,
+    ),
+    ExtensionIndicator(
+        "CR-F",
+        "F",
+        "La maintenance et le renouvellement des équipements sont assurés.",
+        4,
+        False,
+    ),
+    ExtensionIndicator(
+        "CR-G",
+        "G",
+        "Quand il recourt à la formation à distance (FAD), le prestataire s'assure que les "
+        "ressources mobilisées garantissent de bonnes conditions de réalisation.",
+        4,
+        False,
+    ),
+    ExtensionIndicator(
+        "CR-H",
+        "H",
+        "Un référent handicap est nommé, formé par un organisme désigné par l'Agefiph, et "
+        "tient ses connaissances à jour.",
+        None,
+        False,
+    ),
+    ExtensionIndicator("CR-I", "I", _TITLE_TO_CONFIRM, None, True),
+    ExtensionIndicator(
+        "CR-J",
+        "J",
+        "Le prestataire conduit chaque année un audit interne des dispositions du référentiel.",
+        None,
+        False,
+    ),
+    ExtensionIndicator(
+        "CR-K",
+        "K",
+        "Rapport d'audit qualité interne (critère 8 du référentiel Certif'Région) ; intitulé "
+        "exact à confirmer.",
+        8,
+        True,
+    ),
+    ExtensionIndicator("CR-L", "L", _TITLE_TO_CONFIRM, None, True),
+)
+
+EXTENSION_INDICATORS: dict[str, ExtensionIndicator] = {i.code: i for i in CERTIF_REGION}
+
+
+def indicator_codes(profile: ActionProfile, *, certif_region: bool = False) -> list[str]:
+    """The grid of a control: the applicable RNQ indicators ("1" … "32"), then Certif'Région's
+    ("CR-A" … "CR-L") when the funder requires that label."""
+    codes = [str(number) for number in applicable(profile)]
+    if certif_region:
+        codes += [i.code for i in CERTIF_REGION]
+    return codes
+
+
+def code_label(code: str) -> str:
+    """« Indicateur 4 — analyse du besoin » or « Certif'Région — indicateur C »."""
+    if code in EXTENSION_INDICATORS:
+        return EXTENSION_INDICATORS[code].label
+    return INDICATORS[int(code)].label
+
+
+def code_title(code: str) -> str:
+    if code in EXTENSION_INDICATORS:
+        return EXTENSION_INDICATORS[code].title
+    return INDICATORS[int(code)].title
+
+
+def code_is_major_only(code: str) -> bool:
+    """Certif'Région's indicators are graded like the RNQ's ordinary ones (both levels)."""
+    return code.isdigit() and int(code) in MAJOR_ONLY
+
+
+def code_indicator_number(code: str) -> int | None:
+    """The RNQ number of a grid code (None for the Certif'Région extension)."""
+    return int(code) if code.isdigit() else None

@@ -28,6 +28,7 @@ from werkzeug.exceptions import NotFound
 from portal.storage import new_key
 
 if TYPE_CHECKING:
+    from portal.models import Document
     from portal.storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,19 @@ class StoredFile:
     size: int  # bytes
     content_type: str  # as recognised from the content, one of ALLOWED_TYPES
     original_name: str  # cleaned, for display and as the download name
+
+    def as_document(self, uploaded_by_id: int | None) -> Document:
+        """The `Document` row that records this stored file (not added to the session)."""
+        from portal.models import Document
+
+        return Document(
+            storage_key=self.key,
+            sha256=self.sha256,
+            size=self.size,
+            content_type=self.content_type,
+            original_name=self.original_name,
+            uploaded_by_id=uploaded_by_id,
+        )
 
 
 def sniff(head: bytes) -> str | None:
@@ -342,3 +356,19 @@ def send_stored(
     response.headers["Cache-Control"] = "no-store"
     response.headers.pop("Expires", None)
     return response
+
+
+def commit_or_discard(keys: Sequence[str], storage: Storage | None = None) -> None:
+    """Commit the session; if the commit fails, roll back and delete the files stored for it
+    (`keys`), so that no stray file is left, then raise again."""
+    from flask import current_app
+
+    from portal.extensions import db
+    from portal.storage import storage_for
+
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        discard_stored(storage or storage_for(current_app), keys)
+        raise

@@ -111,8 +111,18 @@ def test_base_page_configures_htmx_without_eval(client) -> None:
         (Role.ADMIN, "Administration de la plateforme", ["Administration"], ["Dossiers"]),
         (Role.CONTROLLER, None, ["Dossiers", "Service fait"], ["Administration"]),
         (Role.FUNDER_ADMIN, None, ["Dossiers", "Administration"], []),
-        (Role.PROVIDER, None, ["Mes dossiers", "Ma sous-traitance"], ["Signalements"]),
-        (Role.MINISTRY, "Correspondant ministériel", ["Signalements"], ["Dossiers"]),
+        (
+            Role.PROVIDER,
+            None,
+            ["Mes dossiers", "Ma sous-traitance", "Mes contrôles qualité", "Ma certification"],
+            ["Signalements", "Contrôles qualité"],
+        ),
+        (
+            Role.MINISTRY,
+            "Correspondant ministériel",
+            ["Signalements"],
+            ["Dossiers", "Contrôles qualité", "Certification"],
+        ),
     ],
 )
 def test_home_and_navigation_depend_on_the_role(client, login_as, role, heading, present, absent):

@@ -310,14 +310,7 @@ def _lock(dossier: Dossier) -> None:
 def _new_piece(
     actor: User, dossier: Dossier, kind: PieceKind, values: Mapping[str, Any], stored: StoredFile
 ) -> Piece:
-    document = Document(
-        storage_key=stored.key,
-        sha256=stored.sha256,
-        size=stored.size,
-        content_type=stored.content_type,
-        original_name=stored.original_name,
-        uploaded_by_id=actor.id,
-    )
+    document = stored.as_document(actor.id)
     piece = PIECE_CLASSES[kind](
         dossier_id=dossier.id, document=document, created_by_id=actor.id, **values
     )

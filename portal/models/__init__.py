@@ -11,6 +11,12 @@ from portal.models.accounts import (
     UserSession,
 )
 from portal.models.audit import AuditEvent, AuditHead
+from portal.models.certification import (
+    CERTIFICATION_AUDIT_KIND_LABELS,
+    Certificate,
+    CertificationAudit,
+    CertificationAuditKind,
+)
 from portal.models.dossiers import (
     DOSSIER_STATUS_LABELS,
     MODALITY_LABELS,
@@ -46,6 +52,20 @@ from portal.models.public_list import (
     ListVersion,
     PreviousNda,
     QualiopiAlert,
+)
+from portal.models.quality import (
+    CONTROL_MODE_LABELS,
+    CORRECTIVE_KIND_LABELS,
+    PROFILE_FIELDS,
+    QUALITY_CONTROL_STATUS_LABELS,
+    ControlMode,
+    CorrectiveKind,
+    CorrectiveMessage,
+    QualityControl,
+    QualityControlPartner,
+    QualityControlStatus,
+    QualityEvidence,
+    QualityFinding,
 )
 from portal.models.service_fait import (
     CONTROL_STATUS_LABELS,
@@ -92,8 +112,11 @@ from portal.models.subcontracting import (
 )
 
 __all__ = [
+    "CERTIFICATION_AUDIT_KIND_LABELS",
     "CONTRACT_MENTIONS",
+    "CONTROL_MODE_LABELS",
     "CONTROL_STATUS_LABELS",
+    "CORRECTIVE_KIND_LABELS",
     "DECISION_OUTCOME_LABELS",
     "DISMISSAL_REASONS",
     "DOSSIER_STATUS_LABELS",
@@ -104,6 +127,8 @@ __all__ = [
     "OUTCOME_LABELS",
     "PAYMENT_RHYTHM_LABELS",
     "PIECE_KIND_LABELS",
+    "PROFILE_FIELDS",
+    "QUALITY_CONTROL_STATUS_LABELS",
     "REQUEST_STATUS_LABELS",
     "ROLE_LABELS",
     "SCHEME_LABELS",
@@ -117,11 +142,17 @@ __all__ = [
     "AuditHead",
     "BulkCheck",
     "Category",
+    "Certificate",
+    "CertificationAudit",
+    "CertificationAuditKind",
     "Certifier",
     "CheckFinding",
     "CompletionCertificate",
     "ControlMessage",
+    "ControlMode",
     "ControlStatus",
+    "CorrectiveKind",
+    "CorrectiveMessage",
     "CpfTurnover",
     "DecisionOutcome",
     "Document",
@@ -149,6 +180,11 @@ __all__ = [
     "PreviousNda",
     "Provider",
     "QualiopiAlert",
+    "QualityControl",
+    "QualityControlPartner",
+    "QualityControlStatus",
+    "QualityEvidence",
+    "QualityFinding",
     "RequestStatus",
     "Role",
     "SamplingDraw",

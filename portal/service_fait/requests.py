@@ -39,7 +39,6 @@ from portal.models import (
     PIECE_KIND_LABELS,
     REQUEST_STATUS_LABELS,
     ControlMessage,
-    Document,
     DocumentRequest,
     Dossier,
     MessageTemplate,
@@ -601,17 +600,7 @@ def answer_request(
     stored = store_files(storage, files, max_bytes or pieces_service.max_upload_bytes())
     try:
         dossier = request.dossier
-        documents = [
-            Document(
-                storage_key=s.key,
-                sha256=s.sha256,
-                size=s.size,
-                content_type=s.content_type,
-                original_name=s.original_name,
-                uploaded_by_id=actor.id,
-            )
-            for s in stored
-        ]
+        documents = [s.as_document(actor.id) for s in stored]
         answer = ControlMessage(
             dossier_id=request.dossier_id,
             request_id=request.id,

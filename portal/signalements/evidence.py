@@ -21,7 +21,6 @@ from portal.models import (
     SEVERITY_LABELS,
     CheckFinding,
     DecisionOutcome,
-    Document,
     Dossier,
     EvidenceKind,
     InvoiceDecision,
@@ -185,14 +184,7 @@ def evidence_from(candidate: Candidate, actor: User) -> SignalementEvidence:
 def file_evidence(
     stored: StoredFile, actor: User, message: SignalementMessage | None = None
 ) -> SignalementEvidence:
-    document = Document(
-        storage_key=stored.key,
-        sha256=stored.sha256,
-        size=stored.size,
-        content_type=stored.content_type,
-        original_name=stored.original_name,
-        uploaded_by_id=actor.id,
-    )
+    document = stored.as_document(actor.id)
     return SignalementEvidence(
         kind=EvidenceKind.FILE.value,
         document=document,

@@ -51,6 +51,7 @@ from portal.storage import Storage, storage_for
 from portal.subcontracting import fields, rules
 from portal.tabular import NotATable, csv_rows, decode_csv, fold_header, is_xlsx
 from portal.uploads import CHOOSE_AGAIN, StoredFile, UploadLike, UploadRefused, store_upload
+from portal.uploads import commit_or_discard as commit_with_files  # noqa: F401  (for callers)
 from portal.uploads import discard_stored as discard
 
 logger = logging.getLogger(__name__)
@@ -616,14 +617,7 @@ def _apply(
         setattr(
             contract,
             attribute,
-            Document(
-                storage_key=file.key,
-                sha256=file.sha256,
-                size=file.size,
-                content_type=file.content_type,
-                original_name=file.original_name,
-                uploaded_by_id=actor.id,
-            ),
+            file.as_document(actor.id),
         )
 
 
@@ -702,16 +696,6 @@ def save_contract(
         discard(storage, keys)
         raise
     return Saved(contract, keys)
-
-
-def commit_with_files(keys: Sequence[str], *, storage: Storage | None = None) -> None:
-    """Commit; if the commit fails, roll back and delete the files stored (no stray file)."""
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        discard(storage or storage_for(current_app), keys)
-        raise
 
 
 def record_refusal(actor: User, contract: Subcontract | None, refused: InvalidContract) -> None:

@@ -31,9 +31,11 @@ from portal.cli import (
     seed_demo,
     seed_demo_dossiers,
     seed_demo_list,
+    seed_demo_quality,
     seed_demo_subcontracting,
 )
 from portal.extensions import db
+from portal.signalements.demo import seed_demo_certifiers
 from tests.conftest import DATABASE_URL, RunConfig
 
 if TYPE_CHECKING:
@@ -97,6 +99,9 @@ def live_server(chromium_path: str) -> Iterator[str]:
         db.session.commit()
         seed_demo_subcontracting()
         db.session.commit()
+        seed_demo_certifiers()
+        db.session.commit()
+        seed_demo_quality()
         db.session.remove()
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
