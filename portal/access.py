@@ -411,6 +411,20 @@ def can_view_quality_control(user: User, control: QualityControl) -> bool:
     )
 
 
+def withheld_quality_evidence(user: User, control: QualityControl) -> set[int]:
+    """The evidence of a control `user` may not open: pieces of dossiers they may not see,
+    for a funder that only reads a shared control (the funders taking part see the whole
+    control; the OF sees the pieces of its own dossiers)."""
+    if takes_part_in(user, control):
+        return set()
+    return {
+        evidence.id
+        for finding in control.findings
+        for evidence in finding.evidence
+        if evidence.piece is not None and not can_view_dossier(user, evidence.piece.dossier)
+    }
+
+
 def can_edit_quality_control(user: User, control: QualityControl) -> bool:
     """Record findings, evidence, decisions on corrective actions: the funders taking part;
     a funder that only reads a shared control may not."""

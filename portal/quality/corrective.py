@@ -418,6 +418,26 @@ def provider_controls(actor: User) -> list[QualityControl]:
     )
 
 
+def awaiting_answer(actor: User) -> list[QualityFinding]:
+    """The non-conformities of the OF's reported controls that wait for its action plan
+    (open, or kept by the controller), earliest deadline first (for its home page)."""
+    if actor.role != Role.PROVIDER or actor.provider_id is None:
+        return []
+    scope = quality_controls_scope(actor).with_only_columns(QualityControl.id)
+    return list(
+        db.session.scalars(
+            select(QualityFinding)
+            .where(
+                QualityFinding.control_id.in_(scope),
+                QualityFinding.finding.in_([f.value for f in NONCONFORMITIES]),
+                QualityFinding.nc_status.in_([NcStatus.OPEN.value, NcStatus.KEPT.value]),
+            )
+            .options(joinedload(QualityFinding.control).joinedload(QualityControl.funder))
+            .order_by(QualityFinding.deadline, QualityFinding.id)
+        )
+    )
+
+
 @dataclass
 class NcFilters:
     """The filters of the list of open NC (query-string names are French)."""

@@ -8,7 +8,7 @@ in the archive, files are named by their path in it instead of a link to the por
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -16,8 +16,9 @@ from typing import Any, BinaryIO
 from flask import current_app, render_template
 
 from portal import rnq
+from portal.access import withheld_quality_evidence
 from portal.dossiers.pieces import PARIS
-from portal.models import CORRECTIVE_KIND_LABELS, Document, QualityControl
+from portal.models import CORRECTIVE_KIND_LABELS, Document, QualityControl, User
 from portal.models.types import utcnow
 from portal.packs import PackFile
 from portal.quality import controls, rules
@@ -44,17 +45,18 @@ def _folder(code: str) -> str:
 
 
 def packed_files(
-    control: QualityControl,
+    control: QualityControl, withheld: Collection[int] = ()
 ) -> tuple[dict[int, str], dict[int, str], list[PackedFile]]:
     """Where each file goes in the archive: evidence id → path, `_message_key(message id,
-    document id)` → path for the corrective messages' files, and the files in order."""
+    document id)` → path for the corrective messages' files, and the files in order. The
+    `withheld` evidence (pieces of dossiers the reader may not see) is left out."""
     evidence_paths: dict[int, str] = {}
     message_paths: dict[int, str] = {}
     files: list[PackedFile] = []
     for row in control.findings:
         for number, evidence in enumerate(row.evidence, start=1):
             document = controls.evidence_document(evidence)
-            if document is None:
+            if document is None or evidence.id in withheld:
                 continue
             name = clean_filename(document.original_name, fallback="fichier")
             path = f"preuves/{_folder(row.code)}/{number:02d}-{name}"
@@ -81,8 +83,9 @@ def _message_key(message_id: int, document_id: int) -> int:
     return message_id * 1_000_000_007 + document_id
 
 
-def context(control: QualityControl, *, for_pack: bool = False) -> dict[str, Any]:
-    evidence_paths, message_paths, _ = packed_files(control)
+def context(control: QualityControl, *, viewer: User, for_pack: bool = False) -> dict[str, Any]:
+    withheld = withheld_quality_evidence(viewer, control)
+    evidence_paths, message_paths, _ = packed_files(control, withheld)
     generated_at: datetime = utcnow().astimezone(PARIS)
     return {
         "control": control,
@@ -95,6 +98,7 @@ def context(control: QualityControl, *, for_pack: bool = False) -> dict[str, Any
         "code_is_major_only": rnq.code_is_major_only,
         "nonconformities": [v.value for v in rules.NONCONFORMITIES],
         "for_pack": for_pack,
+        "withheld": withheld,
         "evidence_paths": evidence_paths,
         "message_paths": message_paths,
         "message_key": _message_key,
@@ -110,26 +114,30 @@ def _css() -> str:
         return handle.read().decode("utf-8")
 
 
-def render(control: QualityControl, *, for_pack: bool = False) -> str:
-    return render_template("quality/report.html", **context(control, for_pack=for_pack))
+def render(control: QualityControl, *, viewer: User, for_pack: bool = False) -> str:
+    return render_template(
+        "quality/report.html", **context(control, viewer=viewer, for_pack=for_pack)
+    )
 
 
 def _opener(storage: Storage, key: str) -> Callable[[], BinaryIO]:
     return lambda: storage.open(key)
 
 
-def pack_files(control: QualityControl, storage: Storage) -> tuple[list[PackFile], list[str]]:
+def pack_files(
+    control: QualityControl, storage: Storage, *, viewer: User
+) -> tuple[list[PackFile], list[str]]:
     """The archive's files (the summary first) and the paths of files missing from the
     store (listed as absent in the manifest)."""
     files = [
         PackFile(
             SUMMARY_NAME,
-            render(control, for_pack=True).encode("utf-8"),
+            render(control, viewer=viewer, for_pack=True).encode("utf-8"),
             "Rapport imprimable du contrôle qualité",
         )
     ]
     missing = []
-    for item in packed_files(control)[2]:
+    for item in packed_files(control, withheld_quality_evidence(viewer, control))[2]:
         if not storage.exists(item.document.storage_key):
             missing.append(item.path)
             continue

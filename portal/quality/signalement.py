@@ -253,7 +253,9 @@ def draft(actor: User, control: QualityControl) -> Drafted:
         if d.funder_id == actor.funder_id and d.provider_id == control.provider_id
     ]
     try:
-        signalement = signalements.create_draft(actor, control.provider, dossiers=dossiers)
+        signalement = signalements.create_draft(
+            actor, control.provider, dossiers=dossiers, commit=False
+        )
     except signalements.SignalementRefused as refused:
         db.session.rollback()
         raise DraftRefused(str(refused)) from None

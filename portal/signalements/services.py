@@ -285,10 +285,11 @@ def read_draft(form: FormData) -> DraftValues:
 
 
 def create_draft(
-    actor: User, provider: Provider, *, dossiers: Sequence[Dossier] = ()
+    actor: User, provider: Provider, *, dossiers: Sequence[Dossier] = (), commit: bool = True
 ) -> Signalement:
     """A new draft about `provider`, linked to `dossiers` (of the actor's funder and this
-    OF); commits."""
+    OF); commits, unless `commit` is False (a caller that fills the draft further in the
+    same transaction: the row is flushed, it has its id)."""
     if not is_funder_side(actor) or actor.funder_id is None:
         raise SignalementRefused(general="Seul le personnel d'un financeur rédige un signalement.")
     if not can_view_provider(actor, provider):
@@ -323,7 +324,10 @@ def create_draft(
             "dossier_ids": [d.id for d in dossiers],
         },
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return signalement
 
 

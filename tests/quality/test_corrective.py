@@ -395,3 +395,23 @@ def test_control_page_shows_each_nonconformity_block(app: Flask) -> None:
     text = text_of(provider.get(f"/qualite/controles/{control.id}"))
     assert text.count("Votre plan d'action") == 3
     assert "Lever la non-conformité" not in text
+
+
+def test_the_home_page_tells_the_provider_what_waits_for_its_action_plan(app: Flask) -> None:
+    world = make_world()
+    control = make_control(world, control_date=paris_today() - timedelta(days=100))
+    make_control(world, status="planifie")  # not reported: not announced
+    client, auth = client_as(app, world.provider_user)
+
+    home = text_of(client.get("/"))
+    # 3 NCs: the major (3 months) is past its deadline, the minors (6 months) are not.
+    assert "3 non-conformités de contrôle qualité attendent votre plan d'action" in home
+    assert "dont 1 en retard" in home
+    assert "Répondre dans « Mes contrôles qualité »" in home
+
+    assert _answer(auth, control, row(control, "4")).status_code == 303
+    home = text_of(client.get("/"))
+    assert "2 non-conformités de contrôle qualité attendent votre plan d'action" in home
+
+    other, _ = client_as(app, world.other_provider_user)
+    assert "contrôle qualité attend" not in text_of(other.get("/"))

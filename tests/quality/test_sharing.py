@@ -193,3 +193,57 @@ def test_every_change_is_audited(app, outbox) -> None:
         "quality_control.updated",
         "quality_control.reported",
     } <= actions
+
+
+def _zip_names(client, url: str) -> list[str]:
+    import io
+    import zipfile
+
+    response = client.get(url)
+    assert response.status_code == 200
+    data = response.data
+    response.close()
+    return zipfile.ZipFile(io.BytesIO(data)).namelist()
+
+
+def test_a_shared_control_does_not_hand_out_another_funders_dossier_pieces(app) -> None:
+    """Sharing a control shares its findings and the controllers' files, not the pieces of
+    the lead funder's dossiers (beneficiaries' invoices, certificates…): a funder that only
+    reads the control sees their titles, never the files; the OF gets its own pieces."""
+    from tests.quality.helpers import add_invoice
+
+    world, control, uploaded = _setup(app, shared=True)
+    piece = add_invoice(world)
+    lead_client, lead = client_as(app, world.controller)
+    assert (
+        lead.post(
+            f"/qualite/controles/{control.id}/indicateurs/9/pieces", {"pc9-pieces": [str(piece.id)]}
+        ).status_code
+        == 303
+    )
+    (from_dossier,) = row_of(control, "9").evidence
+    base = f"/qualite/controles/{control.id}"
+
+    follower, _ = client_as(app, world.follower_controller)
+    page = follower.get(base).get_data(as_text=True)
+    assert "non communiquée" in page
+    assert f"/preuves/{from_dossier.id}" not in page and f"/preuves/{uploaded.id}" in page
+    assert follower.get(f"{base}/preuves/{from_dossier.id}").status_code == 404
+    downloaded = follower.get(f"{base}/preuves/{uploaded.id}")
+    assert downloaded.status_code == 200
+    downloaded.close()
+    assert "non communiquée" in follower.get(f"{base}/rapport").get_data(as_text=True)
+    names = _zip_names(follower, f"{base}/rapport.zip")
+    assert any(n.endswith("preuve.pdf") for n in names)
+    assert not any("facture-mars.pdf" in n for n in names)
+
+    # The lead (and the OF, once reported) get the piece in the archive.
+    names = _zip_names(lead_client, f"{base}/rapport.zip")
+    assert any("facture-mars.pdf" in n for n in names)
+    fill_all(control)
+    control.status = "rapport"
+    db.session.commit()
+    provider, _ = client_as(app, world.provider_user)
+    downloaded = provider.get(f"{base}/preuves/{from_dossier.id}")
+    assert downloaded.status_code == 200
+    downloaded.close()

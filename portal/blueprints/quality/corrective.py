@@ -125,6 +125,12 @@ def upload_limits() -> dict[str, Any]:
     }
 
 
+@bp.app_template_global("nonconformities_awaiting_answer")
+def awaiting_answer() -> list[QualityFinding]:
+    """For the OF's home page: its NCs waiting for an action plan (queried only there)."""
+    return service.awaiting_answer(_actor())
+
+
 @bp.app_template_global("quality_signalement_offer")
 def signalement_offer(control: QualityControl, result: rules.Result) -> drafting.Offer:
     return drafting.offer(_actor(), control, result)

@@ -38,9 +38,11 @@ from portal.access import (
     can_answer_quality_control,
     can_edit_quality_control,
     can_view_dossier,
+    deny,
     get_provider_or_404,
     get_quality_control_or_404,
     roles_required,
+    withheld_quality_evidence,
 )
 from portal.blueprints.quality import bp
 from portal.blueprints.quality.forms import (
@@ -254,6 +256,7 @@ def _page_context(control: QualityControl, actor: User) -> dict[str, Any]:
     controls.preload_grid(control)
     return {
         "control": control,
+        "withheld": withheld_quality_evidence(actor, control),
         "groups": controls.grid_groups(control),
         "result": controls.control_result(control),
         "can_edit": can_edit,
@@ -465,6 +468,8 @@ def _load_evidence(
     evidence = db.session.get(QualityEvidence, evidence_id)
     if evidence is None or evidence.finding.control_id != item.id:
         abort(404)
+    if evidence.id in withheld_quality_evidence(actor, item):
+        deny(actor, "pièce d'un dossier hors périmètre", status=404, evidence_id=evidence_id)
     return item, evidence
 
 
@@ -578,7 +583,7 @@ def report_page(control_id: int) -> str:
         "quality_control.report_viewed", actor=actor, target=item, funder_id=item.funder_id
     )
     db.session.commit()
-    return report.render(item)
+    return report.render(item, viewer=actor)
 
 
 @bp.get("/controles/<int:control_id>/rapport.zip")
@@ -588,7 +593,7 @@ def report_pack(control_id: int) -> Response:
     manifest of their SHA-256 sums (which the audit event keeps too)."""
     actor = _actor()
     item = get_quality_control_or_404(control_id, actor)
-    files, missing = report.pack_files(item, storage_for(current_app))
+    files, missing = report.pack_files(item, storage_for(current_app), viewer=actor)
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
     entries: list = []
     for chunk in stream_pack(files, missing=missing, entries=entries):
