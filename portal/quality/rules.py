@@ -32,6 +32,11 @@ DEFAULT_MINORS_PER_MAJOR = 5
 
 MINOR_DEADLINE_MONTHS = 6
 MAJOR_DEADLINE_MONTHS = 3
+#: The deadline rule as the pages state it.
+DEADLINE_RULE_TEXT = (
+    f"{MINOR_DEADLINE_MONTHS} mois pour une non-conformité mineure, {MAJOR_DEADLINE_MONTHS} "
+    "mois pour une majeure, à compter de la date du contrôle"
+)
 
 
 class Finding(enum.StrEnum):
@@ -100,6 +105,13 @@ def nc_deadline(control_date: date, finding: str | Finding) -> date | None:
     if value is Finding.MAJOR:
         return add_months(control_date, MAJOR_DEADLINE_MONTHS)
     return None
+
+
+def deadline_months(finding: str | Finding) -> int | None:
+    """How many months a non-conformity has to be corrected (None for other findings)."""
+    return {Finding.MINOR: MINOR_DEADLINE_MONTHS, Finding.MAJOR: MAJOR_DEADLINE_MONTHS}.get(
+        Finding(finding)
+    )
 
 
 def is_overdue(deadline: date | None, status: str | NcStatus, today: date) -> bool:

@@ -180,3 +180,12 @@ def test_summary_names_the_requalification():
     text = rules.result(_rows(minors=6, conforming=1)).summary()
     assert "les 6 non-conformités mineures comptent pour 1 majeure" in text
     assert "une majeure pour 5 mineures" in text
+
+
+@pytest.mark.parametrize(
+    ("finding", "months"),
+    [(Finding.MINOR, 6), (Finding.MAJOR, 3), (Finding.CONFORMING, None), ("non_applicable", None)],
+)
+def test_deadline_months_and_the_rule_as_pages_state_it(finding, months):
+    assert rules.deadline_months(finding) == months
+    assert rules.DEADLINE_RULE_TEXT.startswith("6 mois pour une non-conformité mineure, 3 mois")

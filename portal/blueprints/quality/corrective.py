@@ -125,6 +125,14 @@ def upload_limits() -> dict[str, Any]:
     }
 
 
+@bp.app_context_processor
+def deadline_rule() -> dict[str, Any]:
+    return {
+        "nc_deadline_rule": rules.DEADLINE_RULE_TEXT,
+        "nc_deadline_months": rules.deadline_months,
+    }
+
+
 @bp.app_template_global("nonconformities_awaiting_answer")
 def awaiting_answer() -> list[QualityFinding]:
     """For the OF's home page: its NCs waiting for an action plan (queried only there)."""
