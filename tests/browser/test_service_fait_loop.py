@@ -74,7 +74,7 @@ def test_the_controller_asks_the_of_answers_the_controller_decides(new_context, 
     problems += watch_console(provider)
     provider.goto("/login")
     log_in(provider, "organisme@demo.test")
-    notice = provider.locator(".provider-notice")
+    notice = provider.get_by_role("region", name=re.compile("demandes? de pièces"))
     expect(notice).to_contain_text("1 demande de pièces attend votre réponse")
     notice.get_by_role("link", name=f"Dossier {REFERENCE}").click()
     expect(provider.get_by_role("heading", level=1)).to_have_text(
