@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,6 +122,21 @@ def record(
         db.session.add(AuditHead(id=1, last_hash=event_row.hash, count=1))
     db.session.flush()
     return event_row
+
+
+def changes(
+    before: dict[str, Any], after: dict[str, Any], names: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]] | None:
+    """What changed between two states of an object (of `names`, or of every key of
+    `after`), as the details of an "updated" event: {"before": …, "after": …} holding only
+    the changed fields; None when nothing changed."""
+    changed = [name for name in (after if names is None else names) if before[name] != after[name]]
+    if not changed:
+        return None
+    return {
+        "before": {name: before[name] for name in changed},
+        "after": {name: after[name] for name in changed},
+    }
 
 
 def _jsonable(value: Any) -> Any:

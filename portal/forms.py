@@ -20,6 +20,15 @@ class EmptyForm(Form):
     """A bare POST button still carries its CSRF token."""
 
 
+def int_or_zero(value: str | None) -> int:
+    """A hidden form field's number (a version), 0 when missing or not a number: a version
+    that matches no row is then refused as stale."""
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
 def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
     """`(value, label)` pairs as WTForms select choices."""
     return [SelectChoice(value, label) for value, label in pairs]

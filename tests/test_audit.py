@@ -97,3 +97,16 @@ def test_admin_sees_the_log_and_its_integrity(client, login_as) -> None:
     page = client.get("/admin/journal?verifier=1").get_data(as_text=True)
     assert "auth.login" in page
     assert "Chaîne intègre" in page
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "names", "expected"),
+    [
+        ({"a": 1, "b": 2}, {"a": 1, "b": 2}, None, None),
+        ({"a": 1, "b": 2}, {"a": 1, "b": 3}, None, {"before": {"b": 2}, "after": {"b": 3}}),
+        ({"a": 1, "b": 2}, {"a": 5, "b": 3}, ["a"], {"before": {"a": 1}, "after": {"a": 5}}),
+        ({"a": 1, "b": 2}, {"a": 1, "b": 3}, ["a"], None),
+    ],
+)
+def test_changes_keeps_only_the_fields_that_changed(before, after, names, expected):
+    assert audit.changes(before, after, names) == expected

@@ -270,17 +270,13 @@ def save_certificate(
                 details={"after": after, "document": document},
             )
         else:
-            changed = [name for name in after if before[name] != after[name]]
+            changed = audit.changes(before, after)
             if changed:
                 audit.record(
                     "certificate.updated",
                     actor=actor,
                     target=certificate,
-                    details={
-                        "before": {name: before[name] for name in changed},
-                        "after": {name: after[name] for name in changed},
-                        "document": document,
-                    },
+                    details={**changed, "document": document},
                 )
     except BaseException:
         discard_stored(storage, keys)

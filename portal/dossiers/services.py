@@ -571,17 +571,14 @@ def update_dossier(
     if any(before[name] != after[name] for name in (*CALENDAR_FIELDS, "status")):
         # The pieces' rule: from the current pieces, and None unless the dossier is open.
         recompute_first_missing_due(dossier)
-    changed = [name for name in AUDITED_FIELDS if before[name] != after[name]]
+    changed = audit.changes(before, after, AUDITED_FIELDS)
     if changed:
         audit.record(
             "dossier.updated",
             actor=actor,
             target=dossier,
             funder_id=dossier.funder_id,
-            details={
-                "before": {name: before[name] for name in changed},
-                "after": {name: after[name] for name in changed},
-            },
+            details=changed,
         )
         _recheck([dossier])
     return dossier

@@ -680,17 +680,13 @@ def save_contract(
                 details={"after": after, "documents": documents},
             )
         else:
-            changed = [name for name in AUDITED if before[name] != after[name]]
+            changed = audit.changes(before, after, AUDITED)
             if changed:
                 audit.record(
                     "subcontract.updated",
                     actor=actor,
                     target=contract,
-                    details={
-                        "before": {name: before[name] for name in changed},
-                        "after": {name: after[name] for name in changed},
-                        "documents": documents,
-                    },
+                    details={**changed, "documents": documents},
                 )
     except BaseException:
         discard(storage, keys)

@@ -27,7 +27,7 @@ from portal.blueprints.certification.forms import AuditForm, CalculatorForm, Cer
 from portal.certification import rules, services
 from portal.dossiers.pieces import max_upload_bytes, paris_today
 from portal.extensions import db
-from portal.forms import EmptyForm
+from portal.forms import EmptyForm, int_or_zero
 from portal.models import Certificate, CertificationAudit, Provider, Role, User
 from portal.rendering import render_page
 from portal.storage import storage_for
@@ -192,7 +192,7 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
             form.raw(),
             form.uploaded(),
             certificate=certificate,
-            expected_version=_int(form.version.data),
+            expected_version=int_or_zero(form.version.data),
         )
         services.commit_with_files(saved.stored_keys)
     except services.Invalid as invalid:
@@ -212,13 +212,6 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
         return _form_page(form, certificate, 409)
     flash("Certificat enregistré.", "success")
     return redirect(url_for("certification.index") + f"#certificat-{certificate_id}", code=303)
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
 
 
 @bp.get("/certificats/<int:certificate_id>/fichier")

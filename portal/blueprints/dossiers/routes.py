@@ -25,6 +25,7 @@ from portal.blueprints.dossiers.forms import (
 from portal.dossiers import rules, services
 from portal.dossiers.pieces import paris_today
 from portal.extensions import db
+from portal.forms import int_or_zero
 from portal.identifiers import classify
 from portal.models import (
     DOSSIER_STATUS_LABELS,
@@ -229,7 +230,7 @@ def edit(dossier_id: int) -> Response | tuple[str, int]:
         if form.validate_on_submit():
             try:
                 services.update_dossier(
-                    actor, dossier, form.raw(), expected_version=_int(form.version.data)
+                    actor, dossier, form.raw(), expected_version=int_or_zero(form.version.data)
                 )
                 db.session.commit()
             except services.NotAllowed:
@@ -259,13 +260,6 @@ def edit(dossier_id: int) -> Response | tuple[str, int]:
                 flash(f"Dossier {dossier.reference} enregistré.", "success")
                 return redirect(url_for("dossiers.detail", dossier_id=dossier.id), code=303)
     return render_template("dossiers/form.html", form=form, dossier=dossier), status
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
 
 
 @bp.get("/organisme")

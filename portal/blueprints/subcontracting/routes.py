@@ -39,7 +39,7 @@ from portal.blueprints.subcontracting.gauge import Gauge
 from portal.dossiers.pieces import max_upload_bytes, paris_today
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.extensions import db
-from portal.forms import EmptyForm
+from portal.forms import EmptyForm, int_or_zero
 from portal.identifiers import InvalidIdentifier, validate
 from portal.models import CONTRACT_MENTIONS, Provider, Role, Subcontract, User
 from portal.navigation import section
@@ -206,7 +206,7 @@ def edit_contract(contract_id: int) -> Response | tuple[str, int]:
             form.raw(),
             form.uploaded(),
             contract=contract,
-            expected_version=_int(form.version.data),
+            expected_version=int_or_zero(form.version.data),
         )
         services.commit_with_files(saved.stored_keys)
     except services.InvalidContract as invalid:
@@ -229,13 +229,6 @@ def edit_contract(contract_id: int) -> Response | tuple[str, int]:
         return _contract_form_page(form, contract, 409)
     flash("Contrat enregistré.", "success")
     return redirect(url_for("subcontracting.contract_page", contract_id=contract_id), code=303)
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
 
 
 @bp.post("/contrats/<int:contract_id>/dossiers")
