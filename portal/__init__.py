@@ -83,7 +83,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     from portal.blueprints.auth.sessions import init_login_manager
     from portal.blueprints.certification import bp as certification_bp
     from portal.blueprints.dossiers import bp as dossiers_bp
-    from portal.blueprints.qualiopi import bp as qualiopi_bp
+    from portal.blueprints.public_list import bp as public_list_bp
     from portal.blueprints.quality import bp as quality_bp
     from portal.blueprints.service_fait import bp as service_fait_bp
     from portal.blueprints.signalements import bp as signalements_bp
@@ -94,7 +94,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         views.bp,
         auth_bp,
         admin_bp,
-        qualiopi_bp,
+        public_list_bp,
         dossiers_bp,
         service_fait_bp,
         signalements_bp,

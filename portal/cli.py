@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, clock
 from portal.blueprints.auth.services import normalize_email
 from portal.extensions import db
 from portal.models import (
@@ -149,7 +149,7 @@ def seed_demo_list() -> bool:
     if db.session.scalar(select(ListImport.id).limit(1)) is not None:
         return False
     import_list(
-        str(DEMO_LIST), as_of=date.today(), triggered_by="cli demo seed", on_imported=raise_alerts
+        str(DEMO_LIST), as_of=clock.today(), triggered_by="cli demo seed", on_imported=raise_alerts
     )
     return True
 
@@ -213,7 +213,7 @@ def seed_demo_dossiers() -> list[str]:
     of_user = db.session.scalar(select(User).where(User.email == DEMO_OF_EMAIL))
     if funder is None or provider is None or of_user is None:
         return []
-    today = pieces_service.paris_today()
+    today = clock.today()
     existing = set(
         db.session.scalars(select(Dossier.reference).where(Dossier.funder_id == funder.id))
     )
@@ -404,7 +404,7 @@ def seed_demo_dossiers() -> list[str]:
         if row is not None:
             pieces_service.recompute_first_missing_due(row)
     # The portal's message templates of the requests for documents.
-    from portal.service_fait.requests import ensure_default_templates
+    from portal.service_fait.document_requests import ensure_default_templates
 
     if ensure_default_templates():
         created.append("modèles de messages")
@@ -425,7 +425,7 @@ def seed_demo_subcontracting() -> list[str]:
     would (one CPF contract whose checklist misses the sanction of the training, one with
     an exempt micro-entrepreneur), and its CPF turnover of the current year; idempotent:
     nothing is added once the demo OF has a contract. The caller commits."""
-    from portal.dossiers.pieces import paris_today
+
     from portal.models import CONTRACT_MENTIONS, Subcontract
     from portal.subcontracting import services as subcontracting
 
@@ -436,7 +436,7 @@ def seed_demo_subcontracting() -> list[str]:
         select(Subcontract.id).where(Subcontract.principal_id == of_user.provider_id).limit(1)
     ):
         return []
-    today = paris_today()
+    today = clock.today()
     mentions = {name: name != "mentions_sanction" for name, _ in CONTRACT_MENTIONS}
     (nda, siret), (micro_nda, micro_siret) = DEMO_SUBCONTRACTORS
     saved = subcontracting.save_contract(

@@ -18,14 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from portal import audit
+from portal import audit, clock
 from portal.access import dossiers_scope
+from portal.clock import utcnow
 from portal.dossiers import piece_rules
 from portal.dossiers.calendar import (
     Expected,
@@ -51,15 +51,20 @@ from portal.models import (
     PieceKind,
     User,
 )
-from portal.models.types import utcnow
 from portal.storage import Storage, storage_for
-from portal.uploads import StoredFile, UploadLike, UploadsRefused, discard_stored, store_all
+from portal.uploads import (
+    StoredFile,
+    UploadLike,
+    UploadsRefused,
+    discard_stored,
+    max_files_per_upload,
+    max_upload_bytes,
+    store_all,
+    too_many_files,
+)
 
 logger = logging.getLogger(__name__)
 
-PARIS = ZoneInfo("Europe/Paris")
-DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_FILES_PER_UPLOAD = 10
 HISTORY_LIMIT = 200
 
 PIECE_CLASSES: dict[PieceKind, type[Piece]] = {
@@ -75,28 +80,6 @@ ALREADY_REPLACED = (
     "Cette pièce a déjà été remplacée entre-temps : rien n'a été enregistré. Rechargez le "
     "dossier pour voir sa version actuelle."
 )
-
-
-def paris_today() -> date:
-    """Today in France: a certificate signed just after midnight is not "in the future"."""
-    return datetime.now(PARIS).date()
-
-
-def max_upload_bytes() -> int:
-    """The size limit of one file: ``MAX_UPLOAD_BYTES``, never above ``MAX_CONTENT_LENGTH``
-    (the limit of a whole request)."""
-    config = current_app.config
-    limit = int(config.get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES)
-    request_limit = config.get("MAX_CONTENT_LENGTH")
-    return min(limit, int(request_limit)) if request_limit else limit
-
-
-def max_files_per_upload() -> int:
-    return int(current_app.config.get("MAX_FILES_PER_UPLOAD") or DEFAULT_MAX_FILES_PER_UPLOAD)
-
-
-def too_many_files(max_files: int) -> str:
-    return f"Au plus {max_files} fichiers par envoi : envoyez les autres dans un second envoi."
 
 
 class PiecesRefused(Exception):
@@ -334,7 +317,7 @@ def _details(
 def _prepare(
     dossier: Dossier, kind: PieceKind, fields: Mapping[str, Any], today: date | None
 ) -> piece_rules.Checked:
-    return piece_rules.check(kind, fields, rule_context(dossier, today or paris_today()))
+    return piece_rules.check(kind, fields, rule_context(dossier, today or clock.today()))
 
 
 def add_pieces(
@@ -605,7 +588,7 @@ def history(dossier: Dossier, pieces: Sequence[Piece]) -> list[HistoryEntry]:
     )
     return [
         HistoryEntry(
-            occurred_at=event.occurred_at.astimezone(PARIS),
+            occurred_at=clock.local(event.occurred_at),
             actor=event.actor_label,
             action=ACTION_LABELS.get(event.action, event.action),
             summary=_summary(event, by_id),

@@ -107,11 +107,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit, exports
+from portal import audit, clock, exports
 from portal.access import can_edit_dossier, dossiers_scope, is_funder_side
 from portal.dossiers import rules
 from portal.dossiers.calendar import expected_pieces, first_missing_due
-from portal.dossiers.pieces import paris_today, recompute_first_missing_due
+from portal.dossiers.pieces import recompute_first_missing_due
 from portal.extensions import db
 from portal.identifiers import Identifier, InvalidIdentifier, classify
 from portal.models import (
@@ -280,7 +280,7 @@ def _several(where: str) -> rules.RuleError:
 
 def find_provider(ident: Identifier, on: date | None = None) -> ProviderChoice:
     """The OF named by a SIRET or an NDA (see the module docstring); RuleError otherwise."""
-    on = on or paris_today()
+    on = on or clock.today()
     if ident.kind == "nda":
         provider = db.session.scalar(select(Provider).where(Provider.nda == ident.value))
         if provider is not None:
@@ -383,7 +383,7 @@ class _Checker:
     """Checks dossiers of one funder, caching look-ups across the lines of an import."""
 
     actor: User
-    on: date = field(default_factory=paris_today)
+    on: date = field(default_factory=clock.today)
     providers: dict[str, ProviderChoice | rules.RuleError] = field(default_factory=dict)
     taken: set[str] | None = None  # references already used, when preloaded
 
@@ -909,7 +909,7 @@ class DossierFilters:
     missing: bool = False  # an expected piece is due and missing
 
     def conditions(self, today: date | None = None) -> list[Any]:
-        today = today or paris_today()
+        today = today or clock.today()
         conditions: list[Any] = []
         if self.q.strip():
             needle = self.q.strip()
@@ -1054,7 +1054,7 @@ def export_rows(
     actor: User, filters: DossierFilters, sort: str | None = None, today: date | None = None
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of the export, in :data:`EXPORT_COLUMNS` order, with Python values."""
-    today = today or paris_today()
+    today = today or clock.today()
     query = (
         select(
             Dossier.reference,

@@ -14,11 +14,12 @@ from typing import ClassVar
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.dossiers import Document
 from portal.models.organisations import Provider
 from portal.models.signalements import Certifier
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime
 
 
 class Certificate(db.Model):

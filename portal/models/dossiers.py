@@ -25,9 +25,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.organisations import Funder, Provider
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime
 
 
 class Category(enum.StrEnum):

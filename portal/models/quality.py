@@ -23,11 +23,12 @@ from typing import ClassVar
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.accounts import User
 from portal.models.dossiers import Document, Dossier, Piece
 from portal.models.organisations import Funder, Provider
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime
 
 
 class ControlMode(enum.StrEnum):

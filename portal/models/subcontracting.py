@@ -32,10 +32,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.dossiers import Document
 from portal.models.organisations import Provider
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime
 
 MONEY = Numeric(12, 2)
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import audit, rnq
 from portal.access import quality_controls_scope
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.mailing import send_mail
 from portal.models import (
@@ -49,7 +50,6 @@ from portal.models import (
     Role,
     User,
 )
-from portal.models.types import utcnow
 from portal.pagination import PageNumbers
 from portal.quality import rules
 from portal.uploads import StoredFile

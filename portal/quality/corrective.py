@@ -35,7 +35,7 @@ from portal.access import (
     can_edit_quality_control,
     quality_controls_scope,
 )
-from portal.dossiers.pieces import max_files_per_upload, max_upload_bytes, too_many_files
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.mailing import send_mail
 from portal.models import (
@@ -49,11 +49,18 @@ from portal.models import (
     Role,
     User,
 )
-from portal.models.types import utcnow
 from portal.pagination import PageNumbers
 from portal.quality.rules import NONCONFORMITIES, Finding, NcStatus, is_overdue
 from portal.storage import Storage, storage_for
-from portal.uploads import UploadLike, UploadsRefused, discard_stored, store_all
+from portal.uploads import (
+    UploadLike,
+    UploadsRefused,
+    discard_stored,
+    max_files_per_upload,
+    max_upload_bytes,
+    store_all,
+    too_many_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -363,7 +370,7 @@ def _send(users: Sequence[User], subject: str, template: str, **context: object)
 
 
 def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) -> None:
-    from portal.service_fait.requests import absolute_url
+    from portal.service_fait.document_requests import absolute_url
 
     _send(
         funder_recipients(control),
@@ -379,7 +386,7 @@ def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) ->
 def _mail_provider(
     control: QualityControl, finding: QualityFinding, reason: str, closed: bool
 ) -> None:
-    from portal.service_fait.requests import absolute_url
+    from portal.service_fait.document_requests import absolute_url
 
     lifted = finding.nc_status == NcStatus.LIFTED.value
     _send(

@@ -31,12 +31,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import attributes
 
-from portal import audit
+from portal import audit, clock
+from portal.clock import utcnow
 from portal.dossiers import piece_rules
 from portal.dossiers.rules import RuleError
 from portal.extensions import db
@@ -54,12 +54,10 @@ from portal.models import (
     User,
 )
 from portal.models.service_fait import decision_pieces
-from portal.models.types import utcnow
 from portal.service_fait import reasons
 from portal.service_fait.controls import control_for, refresh_state
 
 ZERO = Decimal("0.00")
-PARIS = ZoneInfo("Europe/Paris")
 
 REASON_REQUIRED = "Choisissez le motif de la décision dans la liste : il est obligatoire."
 NOTE_REQUIRED = "Précisez le motif « autre » dans la note."
@@ -155,7 +153,7 @@ def locked_message(piece: Piece) -> str | None:
     invoice = db.session.get(Piece, decision.invoice_id)
     number = invoice.invoice_number if invoice is not None and invoice.invoice_number else ""
     return LOCKED.format(
-        date=f"{decision.decided_at.astimezone(PARIS):%d/%m/%Y}",
+        date=f"{clock.local(decision.decided_at):%d/%m/%Y}",
         number=f" n° {number}" if number else "",
     )
 

@@ -52,6 +52,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import attributes
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     CheckFinding,
@@ -71,7 +72,6 @@ from portal.models import (
     ServiceFaitControl,
     Severity,
 )
-from portal.models.types import utcnow
 from portal.public_list.history import CATEGORY_KEYS
 from portal.service_fait import checks
 from portal.service_fait.controls import derive_status

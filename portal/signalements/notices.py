@@ -11,10 +11,10 @@ from typing import Any
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import Select, func, select, update
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.mailing import send_mail
 from portal.models import Role, Side, Signalement, SignalementNotification, User
-from portal.models.types import utcnow
 from portal.signalements import workflow
 from portal.signalements.workflow import Action
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from portal import clock
 from portal.dossiers import pieces as service
 from portal.extensions import db
 from portal.models import Dossier, Funder, FunderProvider, Provider
@@ -35,7 +36,7 @@ def make_dossier(
 ) -> Dossier:
     """A PTP paid monthly, begun three months ago and ending in two, written straight to
     the database with its `first_missing_due`; the funder follows the OF."""
-    today = service.paris_today()
+    today = clock.today()
     funder = funder or FunderFactory()
     provider = provider or ProviderFactory()
     fields: dict[str, Any] = {

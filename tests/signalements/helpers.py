@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from portal import clock
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import (
@@ -205,7 +206,7 @@ def bring_to(world: World, state: str) -> Signalement:
             "transmettre_certificateur",
             services.Payload(
                 certifier_name="AFNOR Certification",
-                sent_on=pieces_service.paris_today(),
+                sent_on=clock.today(),
                 reference="DREETS-2026-12",
             ),
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
     current_app,
     flash,
     g,
@@ -21,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from portal import audit
 from portal.access import ALL_ROLES, roles_required
-from portal.blueprints.auth import services
+from portal.blueprints.auth import bp, services
 from portal.blueprints.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -33,8 +32,6 @@ from portal.extensions import db, limiter
 from portal.models import TokenPurpose
 from portal.passwords import password_problems, verify_password
 from portal.rendering import render_page
-
-bp = Blueprint("auth", __name__, template_folder="templates")
 
 LOGIN_FAILED = "Adresse électronique ou mot de passe incorrect."
 

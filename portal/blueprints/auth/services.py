@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 
 from portal import audit
 from portal.blueprints.auth.sessions import end_all_sessions
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.mailing import send_mail
 from portal.models import AccountToken, TokenPurpose, User
-from portal.models.types import utcnow
 from portal.passwords import hash_password, needs_rehash, verify_password
 
 MAX_AGE_SETTING = {

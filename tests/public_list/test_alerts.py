@@ -14,7 +14,7 @@ from portal.public_list.importer import import_list
 from tests.conftest import AuthActions, csrf_token
 from tests.dossiers.piece_helpers import make_dossier
 from tests.factories import FunderProviderFactory, ProviderFactory, UserFactory
-from tests.qualiopi.lists import BILANS, CARAIBES, GARONNE, PLUS_PARIS, write_list
+from tests.public_list.lists import BILANS, CARAIBES, GARONNE, PLUS_PARIS, write_list
 
 TODAY = date.today()
 # GARONNE is certified for training actions only; CARAIBES for training actions and VAE.
