@@ -75,6 +75,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         audit,  # noqa: F401  (registers the append-only guard)
         cli,
         errors,
+        formatting,
         views,
     )
     from portal.blueprints.admin import bp as admin_bp
@@ -106,6 +107,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # token-authenticated JSON API, never cookie-authenticated writes
     errors.init_app(app)
+    formatting.init_app(app)
     cli.init_app(app)
     views.init_app(app)
 
