@@ -107,7 +107,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit, clock, exports
+from portal import audit, clock, exports, formatting
 from portal.access import can_edit_dossier, dossiers_scope, is_funder_side
 from portal.dossiers import rules
 from portal.dossiers.calendar import expected_pieces, first_missing_due
@@ -789,7 +789,7 @@ def read_import(data: bytes) -> tuple[list[ImportLine], list[str]]:
         lines.append(ImportLine(number, values))
         if len(lines) > MAX_IMPORT_LINES:
             raise ImportRefused(
-                f"Le fichier compte plus de {_thousands(MAX_IMPORT_LINES)} dossiers : "
+                f"Le fichier compte plus de {formatting.number(MAX_IMPORT_LINES)} dossiers : "
                 "découpez-le en plusieurs fichiers."
             )
     if header is None:
@@ -800,10 +800,6 @@ def read_import(data: bytes) -> tuple[list[ImportLine], list[str]]:
             "par ligne en dessous."
         )
     return lines, ignored
-
-
-def _thousands(number: int) -> str:
-    return f"{number:,}".replace(",", "\u202f")
 
 
 def _blank(cell: Any) -> bool:

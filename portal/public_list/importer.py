@@ -25,6 +25,7 @@ from typing import IO, Any
 from flask import current_app
 from sqlalchemy import Connection, select, text, update
 
+from portal import formatting
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import ImportStatus, ListImport, ListVersion, PreviousNda, User
@@ -222,8 +223,8 @@ def _import(
     in_force = list_in_force()
     if in_force is not None and as_of < in_force.as_of:
         raise ImportRefused(
-            f"La liste du {as_of:%d/%m/%Y} est antérieure à la liste en vigueur "
-            f"(du {in_force.as_of:%d/%m/%Y}) : l'historique ne se réécrit pas."
+            f"La liste du {formatting.date_fr(as_of)} est antérieure à la liste en vigueur "
+            f"(du {formatting.date_fr(in_force.as_of)}) : l'historique ne se réécrit pas."
         )
     imported = last_imported()
     downloaded_path: Path | None = None

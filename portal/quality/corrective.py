@@ -378,6 +378,7 @@ def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) ->
         "quality/mail_nc_answered.txt",
         control=control,
         finding=finding,
+        level=level_label(finding),
         text=text,
         link=absolute_url("quality.nonconformities", statut=NcStatus.ANSWERED.value),
     )
@@ -395,6 +396,7 @@ def _mail_provider(
         "quality/mail_nc_decided.txt",
         control=control,
         finding=finding,
+        level=level_label(finding),
         lifted=lifted,
         reason=reason,
         closed=closed,

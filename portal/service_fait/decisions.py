@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import attributes
 
-from portal import audit, clock
+from portal import audit, formatting
 from portal.clock import utcnow
 from portal.dossiers import piece_rules
 from portal.dossiers.rules import RuleError
@@ -153,7 +153,7 @@ def locked_message(piece: Piece) -> str | None:
     invoice = db.session.get(Piece, decision.invoice_id)
     number = invoice.invoice_number if invoice is not None and invoice.invoice_number else ""
     return LOCKED.format(
-        date=f"{clock.local(decision.decided_at):%d/%m/%Y}",
+        date=f"{formatting.date_fr(decision.decided_at)}",
         number=f" n° {number}" if number else "",
     )
 

@@ -124,7 +124,14 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
     staff = db.session.scalars(
         select(User).where(User.funder_id == funder.id).order_by(User.full_name)
     ).all()
-    return render_template("admin/funder_form.html", form=form, funder=funder, staff=staff), status
+    invite_admin_url = url_for("admin.invite", role=Role.FUNDER_ADMIN.value, funder_id=funder.id)
+    return render_template(
+        "admin/funder_form.html",
+        form=form,
+        funder=funder,
+        staff=staff,
+        invite_admin_url=invite_admin_url,
+    ), status
 
 
 # --- Users ----------------------------------------------------------------------------

@@ -4,8 +4,6 @@ page are in `pieces.py`."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -14,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit, clock
+from portal import audit, clock, formatting
 from portal.access import deny, get_dossier_or_404, roles_required
 from portal.blueprints.dossiers import SECTION, bp
 from portal.blueprints.dossiers.forms import (
@@ -55,32 +53,6 @@ VALUE_HELP = {
     "instalments": f"de 2 à {rules.MAX_INSTALMENTS}",
     "subcontracted": "oui ou non (vide : non)",
 }
-
-
-# --- Formatting ----------------------------------------------------------------------------------
-
-
-def thousands(number: int) -> str:
-    """5000 → "5 000" (narrow no-break space)."""
-    return f"{number:,}".replace(",", "\u202f")
-
-
-@bp.app_template_filter("fr_amount")
-def fr_amount(value: Decimal | None) -> str:
-    """14250.5 → "14 250,50 €" (narrow no-break space between thousands)."""
-    if value is None:
-        return ""
-    return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",") + "\u00a0€"
-
-
-@bp.app_template_filter("fr_hours")
-def fr_hours(value: Decimal | None) -> str:
-    return services.french_decimal(value, trim=True) + "\u00a0h" if value is not None else ""
-
-
-@bp.app_template_filter("fr_date")
-def fr_date(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
 
 
 def _labels() -> dict[str, Any]:
@@ -302,7 +274,7 @@ def _import_page(form: ImportForm, report: services.ImportReport | None = None) 
         field_labels=rules.FIELD_LABELS,
         value_help=VALUE_HELP,
         max_errors=MAX_ERRORS_SHOWN,
-        max_lines=thousands(services.MAX_IMPORT_LINES),
+        max_lines=formatting.number(services.MAX_IMPORT_LINES),
     )
 
 

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from wtforms import DateField
 from wtforms.validators import Optional, ValidationError
 
-from portal import clock
+from portal import clock, formatting
 from portal.access import deny, roles_required
 from portal.blueprints.public_list import bp
 from portal.blueprints.public_list.routes import SECTION
@@ -51,16 +51,6 @@ CATEGORY_SHORT: dict[str, str] = {
 }
 
 
-def _thousands(number: int) -> str:
-    return f"{number:,}".replace(",", "\u202f")
-
-
-@bp.app_template_filter("iso_date_fr")
-def iso_date_fr(value: str | None) -> str:
-    """An ISO date of the stored results, written jj/mm/aaaa ("" for None)."""
-    return date.fromisoformat(value).strftime("%d/%m/%Y") if value else ""
-
-
 class BulkCheckForm(Form):
     """The upload form; the file's content is read and checked by `validate_file`."""
 
@@ -70,7 +60,7 @@ class BulkCheckForm(Form):
         description=(
             "Un SIRET, un SIREN ou un numéro de déclaration d'activité par ligne, en première "
             "colonne ; en deuxième colonne, une date facultative (jj/mm/aaaa ou aaaa-mm-jj). "
-            f"Au plus {_thousands(MAX_LINES)} lignes."
+            f"Au plus {formatting.number(MAX_LINES)} lignes."
         ),
     )
     on = DateField(
@@ -124,7 +114,7 @@ def bulk() -> Response | str:
         "public_list/bulk.html",
         form=form,
         recent=recent_checks(_user()),
-        max_lines=_thousands(MAX_LINES),
+        max_lines=formatting.number(MAX_LINES),
     )
 
 

@@ -101,11 +101,6 @@ def code_label(code: str) -> str:
     return rnq.code_label(code)
 
 
-@bp.app_template_filter("nc_size")
-def size_label(value: int) -> str:
-    return max_size_label(value)
-
-
 @bp.app_template_global("nc_overdue")
 def nc_overdue(finding: QualityFinding, today: Any = None) -> bool:
     return service.overdue(finding, today or clock.today())
@@ -118,6 +113,11 @@ def nc_state(finding: QualityFinding) -> dict[str, bool]:
         "answerable": service.answerable(finding),
         "decidable": service.decidable(finding),
         "keepable": service.decidable(finding) and finding.nc_status != rules.NcStatus.KEPT.value,
+        "major": finding.finding == rules.Finding.MAJOR.value,
+        "open": finding.nc_status == rules.NcStatus.OPEN.value,
+        "answered": finding.nc_status == rules.NcStatus.ANSWERED.value,
+        "kept": finding.nc_status == rules.NcStatus.KEPT.value,
+        "decided": finding.nc_status in (rules.NcStatus.LIFTED.value, rules.NcStatus.KEPT.value),
     }
 
 
@@ -136,12 +136,6 @@ def deadline_rule() -> dict[str, Any]:
         "nc_deadline_rule": rules.DEADLINE_RULE_TEXT,
         "nc_deadline_months": rules.deadline_months,
     }
-
-
-@bp.app_template_global("nonconformities_awaiting_answer")
-def awaiting_answer() -> list[QualityFinding]:
-    """For the OF's home page: its NCs waiting for an action plan (queried only there)."""
-    return service.awaiting_answer(_actor())
 
 
 @bp.app_template_global("quality_signalement_offer")

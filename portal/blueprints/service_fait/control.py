@@ -28,7 +28,7 @@ from portal.blueprints.service_fait.control_forms import (
 )
 from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers import piece_rules
-from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period
+from portal.dossiers.calendar import SLOT_STATUS_LABELS
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.extensions import db
 from portal.models import (
@@ -160,10 +160,6 @@ def _page_context(
         "slot_status_labels": SLOT_STATUS_LABELS,
         "category_label": CATEGORY_LABELS.get(Category(dossier.category), dossier.category),
         "scheme_label": SCHEME_LABELS.get(dossier.scheme, dossier.scheme),
-        "period_label": lambda p: Period(p.period_start, p.period_end).label(),
-        "format_money": piece_rules.format_money,
-        "format_hours": piece_rules.format_hours,
-        "local": lambda moment: clock.local(moment),
     }
 
 
@@ -306,5 +302,4 @@ def statistics() -> Response:
         report=stats_service.report(actor, start, end),
         reason_label=reasons.label,
         reason_codes=list(reasons.REASONS),
-        format_money=piece_rules.format_money,
     )

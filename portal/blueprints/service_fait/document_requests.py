@@ -27,7 +27,6 @@ from portal.access import can_add_pieces, deny, get_dossier_or_404, roles_requir
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.routes import SECTION
-from portal.dossiers.calendar import Period
 from portal.extensions import db
 from portal.forms import EmptyForm, Form
 from portal.models import (
@@ -202,7 +201,6 @@ def request_detail(request_id: int) -> str:
         back=control_url(dossier.id),
         side_labels=service.SIDE_LABELS,
         close_outcomes=service.CLOSE_OUTCOMES,
-        local=clock.local,
     )
 
 
@@ -420,7 +418,6 @@ def provider_requests() -> str:
         "service_fait/provider_requests.html",
         section=None,
         views=[service.request_view(r, today) for r in rows],
-        local=clock.local,
     )
 
 
@@ -470,37 +467,8 @@ def provider_request(request_id: int) -> Response:
         submitted=request.method == "POST",
         links=upload_links(found, dossier, actor),
         side_labels=service.SIDE_LABELS,
-        local=clock.local,
         max_file_label=max_size_label(limit),
         max_files=max_files_per_upload(),
-        period_label=lambda s, e: Period(s, e).label(),
         status_labels=REQUEST_STATUS_LABELS,
         closed=found.status == RequestStatus.CLOSED,
     )
-
-
-# --- What the OF's pages show of the requests (home, "Mes dossiers", the dossier) -----------
-
-
-def _open_requests_of_current_provider() -> list[DocumentRequest]:
-    actor = current_user
-    if not actor or not actor.is_authenticated or actor.role != Role.PROVIDER:
-        return []
-    return service.open_requests_for_provider(actor.provider_id)
-
-
-def _thread_of(dossier: Dossier) -> dict[str, Any]:
-    """The requests and messages of a dossier, for the OF's page of the dossier."""
-    return service.thread_context(dossier, clock.today()) | {
-        "side_labels": service.SIDE_LABELS,
-        "local": clock.local,
-    }
-
-
-@bp.app_context_processor
-def request_notices() -> dict[str, Any]:
-    """Functions, called only by the templates that show them (no query otherwise)."""
-    return {
-        "open_document_requests": _open_requests_of_current_provider,
-        "document_requests_thread": _thread_of,
-    }

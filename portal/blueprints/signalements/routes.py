@@ -10,8 +10,6 @@ roles are the funder's staff and the ministry (`navigation.section("signalements
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -46,11 +44,6 @@ def _actor() -> User:
 @bp.app_template_filter("sig_state")
 def state_label(state: str) -> str:
     return SIGNALEMENT_STATE_LABELS.get(SignalementState(state), state)
-
-
-@bp.app_template_filter("sig_local")
-def local_time(moment: Any) -> Any:
-    return clock.local(moment) if moment is not None else None
 
 
 @bp.get("/")
