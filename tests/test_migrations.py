@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import DATABASE_URL, RunConfig
+from tests.support.apps import RunConfig
+from tests.support.run import DATABASE_URL
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Role, UserSession
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, UserFactory
+from tests.support.auth import csrf_token
 
 FAILED = "Adresse électronique ou mot de passe incorrect."
 

@@ -36,7 +36,8 @@ from portal.cli import (
 )
 from portal.extensions import db
 from portal.signalements.demo import seed_demo_certifiers
-from tests.conftest import DATABASE_URL, RunConfig
+from tests.support.apps import RunConfig
+from tests.support.run import DATABASE_URL
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -77,7 +78,7 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="package")
-def live_server(chromium_path: str) -> Iterator[str]:
+def live_server(chromium_path: str, _database: None) -> Iterator[str]:
     """The portal with the demo data, served on 127.0.0.1; yields its base URL."""
     run_dir = Path(tempfile.mkdtemp(prefix="portal-browser-"))
     shared = DATABASE_URL.startswith("postgresql")

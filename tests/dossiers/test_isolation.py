@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Document, Piece, Role
-from tests.conftest import csrf_token
 from tests.dossiers.piece_helpers import fields_for, make_dossier, make_pdf, stored_files
 from tests.factories import FunderFactory, ProviderFactory, UserFactory
+from tests.support.auth import csrf_token
 
 PDF = make_pdf("Piece")
 

@@ -26,7 +26,6 @@ from portal.models import (
     Role,
 )
 from portal.storage import LocalStorage
-from tests.conftest import csrf_token
 from tests.dossiers.piece_helpers import (
     JPEG,
     fields_for,
@@ -40,6 +39,7 @@ from tests.dossiers.piece_helpers import (
     stored_files,
 )
 from tests.factories import FunderFactory, ProviderFactory
+from tests.support.auth import csrf_token
 
 PDF = make_pdf("Certificat de realisation")
 

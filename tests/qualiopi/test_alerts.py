@@ -11,10 +11,10 @@ from portal.extensions import db
 from portal.models import AuditEvent, QualiopiAlert, Role
 from portal.public_list.alerts import Loss, raise_alerts
 from portal.public_list.importer import import_list
-from tests.conftest import AuthActions, csrf_token
 from tests.dossiers.piece_helpers import make_dossier
 from tests.factories import FunderProviderFactory, ProviderFactory, UserFactory
 from tests.qualiopi.lists import BILANS, CARAIBES, GARONNE, PLUS_PARIS, write_list
+from tests.support.auth import AuthActions, csrf_token
 
 TODAY = date.today()
 # GARONNE is certified for training actions only; CARAIBES for training actions and VAE.

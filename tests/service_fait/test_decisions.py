@@ -24,7 +24,6 @@ from portal.models import (
     ServiceFaitControl,
 )
 from portal.service_fait import decisions, reasons
-from tests.conftest import AuthActions, csrf_token
 from tests.dossiers.piece_helpers import make_pdf, month_end, month_start
 from tests.factories import FunderFactory, UserFactory
 from tests.service_fait.control_helpers import (
@@ -34,6 +33,7 @@ from tests.service_fait.control_helpers import (
     make_invoice,
     make_piece,
 )
+from tests.support.auth import AuthActions, csrf_token
 
 
 @pytest.fixture
