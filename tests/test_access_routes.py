@@ -133,7 +133,7 @@ def test_login_keeps_where_the_visitor_was_going(client, auth) -> None:
         data={
             "email": user.email,
             "password": "un-mot-de-passe-solide-42",
-            "csrf_token": csrf_token(client),
+            "csrf_token": csrf_token(client, "/login"),
         },
     )
     assert response.status_code == 303
@@ -151,7 +151,7 @@ def test_login_never_redirects_off_site(client, target: str) -> None:
         data={
             "email": user.email,
             "password": "un-mot-de-passe-solide-42",
-            "csrf_token": csrf_token(client),
+            "csrf_token": csrf_token(client, "/login"),
         },
     )
     assert response.headers["Location"] == "/"

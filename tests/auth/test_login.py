@@ -60,7 +60,7 @@ def test_pending_and_deactivated_accounts_cannot_log_in(client, auth) -> None:
 
 def test_session_is_rotated_at_login(client, auth) -> None:
     user = UserFactory()
-    before = csrf_token(client)
+    before = csrf_token(client, "/login")
     auth.login(user.email)
     after = csrf_token(client, "/")
     assert before != after

@@ -117,7 +117,7 @@ def test_the_alerts_page_lists_the_dossiers_and_records_who_saw_it(client, tmp_p
     run = _import_two_lists(tmp_path, [GARONNE.but(formation=False), BILANS, PLUS_PARIS])
     raise_alerts(run)
 
-    AuthActions(client).login(controller.email)
+    AuthActions(client).log_in(controller)
     with count_queries() as counter:
         page = client.get("/qualiopi/alertes").get_data(as_text=True)
     assert "A perdu : Actions de formation" in page
