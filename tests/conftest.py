@@ -23,7 +23,7 @@ from portal.models import Role, User
 from tests.factories import UserFactory
 from tests.support.apps import AppState, make_app, reset_process_state
 from tests.support.auth import AuthActions
-from tests.support.database import empty_tables, note_inserts
+from tests.support.database import empty_tables
 from tests.support.queries import QueryCounter, query_counter
 from tests.support.run import ensure_database
 
@@ -47,7 +47,6 @@ def _database() -> None:
 
 @pytest.fixture(scope="session")
 def _apps(_database: None) -> Iterator[SessionApps]:
-    note_inserts()
     serving, twin = make_app(), make_app()
     with serving.app_context():
         db.drop_all()
@@ -141,3 +140,20 @@ def count_queries(app: Flask) -> Callable[[], AbstractContextManager[QueryCounte
     with app.app_context():
         engine = db.engine
     return query_counter(engine)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each item a node id of its own. Under pytest 9.2 the items that schemathesis
+    makes for each API operation (`test_…[GET /]`, `test_…[GET /qualiopi/{ident}]`) share
+    one node id, which pytest-xdist takes for a single test: one of them would not run."""
+    from collections import Counter
+
+    from _pytest.nodeid import NodeId
+
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and item.name != item.nodeid.rpartition("::")[2]:
+            item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
+    duplicates = [nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1]
+    assert not duplicates, f"tests sharing a node id: {duplicates}"

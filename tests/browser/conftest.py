@@ -59,9 +59,16 @@ BROWSER_DIR = Path(__file__).resolve().parent
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects on markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of this folder `browser`, and keep them on one pytest-xdist worker
+    (`--dist loadgroup`): the live server and its demo data are set up once."""
+    in_folder: dict[Path, bool] = {}
     for item in items:
-        if BROWSER_DIR in Path(item.path).resolve().parents:
+        path = Path(item.path)
+        if path not in in_folder:
+            in_folder[path] = BROWSER_DIR in path.resolve().parents
+        if in_folder[path]:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def _browser_unavailable(reason: str) -> None:

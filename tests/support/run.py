@@ -16,6 +16,13 @@ from sqlalchemy.engine import make_url
 RUN_DIR = tempfile.mkdtemp(prefix="portal-tests-")
 os.environ["PORTAL_INSTANCE_PATH"] = os.path.join(RUN_DIR, "instance")
 
+#: What may outlive a run, outside the tree: data that tools compute once and keep (e.g.
+#: Hypothesis's table of the characters of a codec, some seconds to make).
+CACHE_DIR = os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+    "portal-tests",
+)
+
 #: "gw0", "gw1"… under pytest-xdist, "" otherwise.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
