@@ -31,6 +31,9 @@ class AppState:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.config = copy.deepcopy(dict(app.config))
+        # Its own copies: a dict or list of the configuration class, changed in place by a
+        # test, would otherwise be changed for every application built after.
+        app.config.update(copy.deepcopy(self.config))
 
     def restore(self) -> None:
         config = self.app.config
