@@ -1,4 +1,4 @@
-"""Corrective actions of the non-conformities of a quality control (issue 8).
+"""Corrective actions of the non-conformities of a quality control.
 
 Once the report of a control is issued (status REPORTED), each non-conformity (NC) has a
 deadline (`rules.nc_deadline`) and a state (`rules.NcStatus`):
@@ -37,7 +37,7 @@ from portal.access import (
 )
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import (
     CorrectiveKind,
     CorrectiveMessage,
@@ -50,7 +50,7 @@ from portal.models import (
     User,
 )
 from portal.pagination import PageNumbers
-from portal.quality.rules import NONCONFORMITIES, Finding, NcStatus, is_overdue
+from portal.quality.rules import NONCONFORMITIES, NcStatus, is_overdue
 from portal.storage import Storage, storage_for
 from portal.uploads import (
     UploadLike,
@@ -370,8 +370,6 @@ def _send(users: Sequence[User], subject: str, template: str, **context: object)
 
 
 def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) -> None:
-    from portal.service_fait.document_requests import absolute_url
-
     _send(
         funder_recipients(control),
         f"Contrôle qualité : réponse de {control.provider.name} à une non-conformité",
@@ -386,8 +384,6 @@ def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) ->
 def _mail_provider(
     control: QualityControl, finding: QualityFinding, reason: str, closed: bool
 ) -> None:
-    from portal.service_fait.document_requests import absolute_url
-
     lifted = finding.nc_status == NcStatus.LIFTED.value
     _send(
         provider_recipients(control),
@@ -576,7 +572,3 @@ def overdue(finding: QualityFinding, today: date) -> bool:
         and finding.nc_status is not None
         and is_overdue(finding.deadline, finding.nc_status, today)
     )
-
-
-def level_label(finding: QualityFinding) -> str:
-    return "majeure" if finding.finding == Finding.MAJOR.value else "mineure"

@@ -146,7 +146,7 @@ def save_settings(actor: User, *, approval_required: bool) -> None:
 def provider_region(nda: str) -> str | None:
     """The OF's region: the `codeRegion` of its NDA in the latest public list that names
     it. An NDA the list never named falls back on its first two digits when they are a
-    region code (DOMAIN.md: they usually are), else None (seen by national liaisons only)."""
+    region code (they usually are), else None (seen by national liaisons only)."""
     code = db.session.scalar(
         select(ListVersion.region_code)
         .where(ListVersion.nda == nda)

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from portal import audit
 from portal.access import ALL_ROLES, roles_required
 from portal.blueprints.auth import bp, services
+from portal.blueprints.auth.api_tokens import panel_context
 from portal.blueprints.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -168,6 +169,4 @@ def account() -> Response | str:
             db.session.commit()
             flash("Mot de passe modifié. Vos autres sessions sont fermées.", "success")
             return redirect(url_for("auth.account"), code=303)
-    from portal.blueprints.auth.api_tokens import panel_context  # imports this module
-
     return render_template("auth/account.html", form=form, user=user, **panel_context(user))

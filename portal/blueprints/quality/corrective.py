@@ -1,4 +1,4 @@
-"""Routes of the corrective actions of quality controls (issue 8).
+"""Routes of the corrective actions of quality controls.
 
 - The OF's space (``/qualite/mes-controles``): its controls whose report is issued, each
   non-conformity with its deadline and state, and the form to answer it (action plan and

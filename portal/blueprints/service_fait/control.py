@@ -27,7 +27,7 @@ from portal.blueprints.service_fait.control_forms import (
     StatisticsFilterForm,
 )
 from portal.blueprints.service_fait.routes import SECTION
-from portal.dossiers import piece_rules
+from portal.dossiers import locks, piece_rules
 from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.extensions import db
@@ -142,7 +142,7 @@ def _page_context(
         "invoices": invoices,
         "active": active,
         "history": history,
-        "locks": decisions.locking_decisions(p.id for p in current),
+        "locks": locks.locking_decisions(p.id for p in current),
         "finding_groups": figures.findings_by_severity(dossier),
         "qualiopi": figures.qualiopi_status(dossier, invoices),
         "forms": forms,

@@ -249,9 +249,7 @@ def sampling_draw(draw_id: int) -> str:
 
 
 def _control_url(dossier_id: int) -> str:
-    from portal.blueprints.service_fait.document_requests import control_url
-
-    return control_url(dossier_id)
+    return url_for("service_fait.control", dossier_id=dossier_id)
 
 
 @bp.post("/echantillonnage/<int:draw_id>/mettre-en-controle")
