@@ -12,8 +12,26 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import (
+    audit,  # noqa: F401  (registers the append-only guard)
+    cli,
+    errors,
+    views,
+)
+from portal.blueprints.admin import bp as admin_bp
+from portal.blueprints.api import bp as api_bp
+from portal.blueprints.auth import bp as auth_bp
+from portal.blueprints.auth.sessions import init_login_manager
+from portal.blueprints.certification import bp as certification_bp
+from portal.blueprints.dossiers import bp as dossiers_bp
+from portal.blueprints.public_list import bp as public_list_bp
+from portal.blueprints.quality import bp as quality_bp
+from portal.blueprints.service_fait import bp as service_fait_bp
+from portal.blueprints.signalements import bp as signalements_bp
+from portal.blueprints.subcontracting import bp as subcontracting_bp
 from portal.config import Config, ProductionConfig
 from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, talisman
+from portal.service_fait import runner  # noqa: F401  (subscribes the checks to the dossiers' signals)
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -71,30 +89,12 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         x_content_type_options=True,
     )
 
-    from portal import (
-        audit,  # noqa: F401  (registers the append-only guard)
-        cli,
-        errors,
-        views,
-    )
-    from portal.blueprints.admin import bp as admin_bp
-    from portal.blueprints.api import bp as api_bp
-    from portal.blueprints.auth import bp as auth_bp
-    from portal.blueprints.auth.sessions import init_login_manager
-    from portal.blueprints.certification import bp as certification_bp
-    from portal.blueprints.dossiers import bp as dossiers_bp
-    from portal.blueprints.qualiopi import bp as qualiopi_bp
-    from portal.blueprints.quality import bp as quality_bp
-    from portal.blueprints.service_fait import bp as service_fait_bp
-    from portal.blueprints.signalements import bp as signalements_bp
-    from portal.blueprints.subcontracting import bp as subcontracting_bp
-
     init_login_manager(login_manager)
     for blueprint in (
         views.bp,
         auth_bp,
         admin_bp,
-        qualiopi_bp,
+        public_list_bp,
         dossiers_bp,
         service_fait_bp,
         signalements_bp,

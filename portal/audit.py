@@ -24,9 +24,9 @@ from flask import has_request_context, request
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AuditEvent, AuditHead, User
-from portal.models.types import utcnow
 
 GENESIS_HASH = "0" * 64
 

@@ -14,10 +14,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, clock
 from portal.blueprints.auth.services import normalize_email
+from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import (
+    CONTRACT_MENTIONS,
     Category,
     Dossier,
     DossierStatus,
@@ -31,12 +33,18 @@ from portal.models import (
     Provider,
     Role,
     Scheme,
+    Subcontract,
     User,
 )
 from portal.passwords import hash_password, password_problems
 from portal.public_list.alerts import raise_alerts
 from portal.public_list.importer import import_list
+from portal.quality.demo import seed_demo_certificate, seed_demo_quality_control
 from portal.regions import REGIONS
+from portal.service_fait.document_requests import ensure_default_templates
+from portal.service_fait.runner import run_all_checks
+from portal.signalements.demo import seed_demo_certifiers
+from portal.subcontracting import services as subcontracting
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
 users_cli = AppGroup("users", help="Comptes utilisateurs.")
@@ -84,12 +92,10 @@ def demo_seed() -> None:
     db.session.commit()
     created.extend(seed_demo_subcontracting())
     db.session.commit()
-    from portal.signalements.demo import seed_demo_certifiers
 
     created.extend(seed_demo_certifiers())
     db.session.commit()
     created.extend(seed_demo_quality())
-    from portal.service_fait.runner import run_all_checks
 
     run_all_checks()  # every demo dossier gets its control and its automatic checks
     if created:
@@ -149,7 +155,7 @@ def seed_demo_list() -> bool:
     if db.session.scalar(select(ListImport.id).limit(1)) is not None:
         return False
     import_list(
-        str(DEMO_LIST), as_of=date.today(), triggered_by="cli demo seed", on_imported=raise_alerts
+        str(DEMO_LIST), as_of=clock.today(), triggered_by="cli demo seed", on_imported=raise_alerts
     )
     return True
 
@@ -206,14 +212,13 @@ def seed_demo_dossiers() -> list[str]:
     """Demo dossiers of the demo funder for the demo OF, dated from today, with some of
     their pieces (sent through the pieces service, as the OF would); idempotent: an existing
     reference is left as it is. Returns what was created. The caller commits."""
-    from portal.dossiers import pieces as pieces_service
 
     funder = db.session.scalar(select(Funder).where(Funder.name == DEMO_FUNDER))
     provider = db.session.scalar(select(Provider).where(Provider.nda == DEMO_PROVIDERS[0][0]))
     of_user = db.session.scalar(select(User).where(User.email == DEMO_OF_EMAIL))
     if funder is None or provider is None or of_user is None:
         return []
-    today = pieces_service.paris_today()
+    today = clock.today()
     existing = set(
         db.session.scalars(select(Dossier.reference).where(Dossier.funder_id == funder.id))
     )
@@ -404,7 +409,6 @@ def seed_demo_dossiers() -> list[str]:
         if row is not None:
             pieces_service.recompute_first_missing_due(row)
     # The portal's message templates of the requests for documents.
-    from portal.service_fait.requests import ensure_default_templates
 
     if ensure_default_templates():
         created.append("modèles de messages")
@@ -425,9 +429,6 @@ def seed_demo_subcontracting() -> list[str]:
     would (one CPF contract whose checklist misses the sanction of the training, one with
     an exempt micro-entrepreneur), and its CPF turnover of the current year; idempotent:
     nothing is added once the demo OF has a contract. The caller commits."""
-    from portal.dossiers.pieces import paris_today
-    from portal.models import CONTRACT_MENTIONS, Subcontract
-    from portal.subcontracting import services as subcontracting
 
     of_user = db.session.scalar(select(User).where(User.email == DEMO_OF_EMAIL))
     if of_user is None or of_user.provider_id is None:
@@ -436,7 +437,7 @@ def seed_demo_subcontracting() -> list[str]:
         select(Subcontract.id).where(Subcontract.principal_id == of_user.provider_id).limit(1)
     ):
         return []
-    today = paris_today()
+    today = clock.today()
     mentions = {name: name != "mentions_sanction" for name, _ in CONTRACT_MENTIONS}
     (nda, siret), (micro_nda, micro_siret) = DEMO_SUBCONTRACTORS
     saved = subcontracting.save_contract(
@@ -479,8 +480,7 @@ def seed_demo_subcontracting() -> list[str]:
 
 
 def seed_demo_quality() -> list[str]:
-    """The demo OF's certificate and a quality control with its report (issue 8); commits."""
-    from portal.quality.demo import seed_demo_certificate, seed_demo_quality_control
+    """The demo OF's certificate and a quality control with its report ; commits."""
 
     created = seed_demo_certificate(_demo_file)
     created.extend(seed_demo_quality_control())

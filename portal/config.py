@@ -110,7 +110,7 @@ class Config:
     # Signalements (portal.signalements): one sent longer ago than this, and not closed, is
     # highlighted in the ministry's inbox.
     SIGNALEMENT_STALE_DAYS = int(os.environ.get("SIGNALEMENT_STALE_DAYS", "30"))
-    # Quality controls: how many minor non-conformities count as one major (DOMAIN.md: 5,
+    # Quality controls: how many minor non-conformities count as one major (5,
     # "to confirm"); 0 turns the requalification off.
     QUALITY_MINORS_PER_MAJOR = int(os.environ.get("QUALITY_MINORS_PER_MAJOR", "5"))
 

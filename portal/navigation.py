@@ -37,8 +37,8 @@ SECTIONS: tuple[Section, ...] = (
         "Les contrôles de service fait : vérifications croisées, demandes de pièces, décisions.",
     ),
     Section(
-        "qualiopi",
-        "qualiopi.index",
+        "public_list",
+        "public_list.index",
         "Vérifier Qualiopi",
         frozenset({Role.ADMIN, Role.FUNDER_ADMIN, Role.CONTROLLER, Role.MINISTRY}),
         "La certification Qualiopi d'un organisme, aujourd'hui ou à une date donnée.",

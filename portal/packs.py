@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from flask import Response, send_file
 
+from portal import clock
 from portal.exports import to_csv
 
 MANIFEST_NAME = "manifest.csv"
@@ -78,7 +79,9 @@ class _Sink(io.RawIOBase):
 
 
 def _zip_info(path: str, modified: datetime | None) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(path, date_time=(modified or datetime.now()).timetuple()[:6])
+    info = zipfile.ZipInfo(
+        path, date_time=(modified or clock.local(clock.utcnow())).timetuple()[:6]
+    )
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     return info

@@ -20,21 +20,42 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
-from flask import Response, send_file
+from flask import Response, current_app, send_file
 from werkzeug.exceptions import NotFound
 
-from portal.storage import new_key
-
-if TYPE_CHECKING:
-    from portal.models import Document
-    from portal.storage import Storage
+from portal.extensions import db
+from portal.models import Document
+from portal.storage import Storage, new_key, storage_for
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
 MAX_NAME_LENGTH = 200
+
+# --- Limits -------------------------------------------------------------------------------
+
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_FILES_PER_UPLOAD = 10
+
+
+def max_upload_bytes() -> int:
+    """The size limit of one file: ``MAX_UPLOAD_BYTES``, never above ``MAX_CONTENT_LENGTH``
+    (the limit of a whole request)."""
+    config = current_app.config
+    limit = int(config.get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES)
+    request_limit = config.get("MAX_CONTENT_LENGTH")
+    return min(limit, int(request_limit)) if request_limit else limit
+
+
+def max_files_per_upload() -> int:
+    return int(current_app.config.get("MAX_FILES_PER_UPLOAD") or DEFAULT_MAX_FILES_PER_UPLOAD)
+
+
+def too_many_files(max_files: int) -> str:
+    return f"Au plus {max_files} fichiers par envoi : envoyez les autres dans un second envoi."
+
 
 # (signature, content type): a file is of that type when it opens with the signature.
 SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -93,8 +114,6 @@ class StoredFile:
 
     def as_document(self, uploaded_by_id: int | None) -> Document:
         """The `Document` row that records this stored file (not added to the session)."""
-        from portal.models import Document
-
         return Document(
             storage_key=self.key,
             sha256=self.sha256,
@@ -361,11 +380,6 @@ def send_stored(
 def commit_or_discard(keys: Sequence[str], storage: Storage | None = None) -> None:
     """Commit the session; if the commit fails, roll back and delete the files stored for it
     (`keys`), so that no stray file is left, then raise again."""
-    from flask import current_app
-
-    from portal.extensions import db
-    from portal.storage import storage_for
-
     try:
         db.session.commit()
     except BaseException:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal import audit
 from portal.access import dossiers_scope, providers_scope
 from portal.certification import rules
-from portal.dossiers.pieces import max_upload_bytes
+from portal.clock import utcnow
 from portal.dossiers.rules import RuleError, parse_date, parse_decimal
 from portal.extensions import db
 from portal.models import (
@@ -38,12 +38,18 @@ from portal.models import (
     User,
 )
 from portal.models.certification import CERTIFICATION_AUDIT_KIND_LABELS, CertificationAuditKind
-from portal.models.types import utcnow
 from portal.pagination import PageNumbers
 from portal.public_list import lookup
 from portal.public_list.importer import list_in_force
 from portal.storage import Storage, storage_for
-from portal.uploads import CHOOSE_AGAIN, UploadLike, UploadRefused, discard_stored, store_upload
+from portal.uploads import (
+    CHOOSE_AGAIN,
+    UploadLike,
+    UploadRefused,
+    discard_stored,
+    max_upload_bytes,
+    store_upload,
+)
 from portal.uploads import commit_or_discard as commit_with_files  # noqa: F401  (for callers)
 
 PER_PAGE = 25

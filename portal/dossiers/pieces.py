@@ -18,15 +18,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from portal import audit
+from portal import audit, clock
 from portal.access import dossiers_scope
-from portal.dossiers import piece_rules
+from portal.clock import utcnow
+from portal.dossiers import piece_rules, signals
 from portal.dossiers.calendar import (
     Expected,
     Period,
@@ -36,6 +36,7 @@ from portal.dossiers.calendar import (
     first_missing_due,
     slots,
 )
+from portal.dossiers.locks import locked_message
 from portal.extensions import db
 from portal.models import (
     PIECE_KIND_LABELS,
@@ -51,15 +52,20 @@ from portal.models import (
     PieceKind,
     User,
 )
-from portal.models.types import utcnow
 from portal.storage import Storage, storage_for
-from portal.uploads import StoredFile, UploadLike, UploadsRefused, discard_stored, store_all
+from portal.uploads import (
+    StoredFile,
+    UploadLike,
+    UploadsRefused,
+    discard_stored,
+    max_files_per_upload,
+    max_upload_bytes,
+    store_all,
+    too_many_files,
+)
 
 logger = logging.getLogger(__name__)
 
-PARIS = ZoneInfo("Europe/Paris")
-DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_FILES_PER_UPLOAD = 10
 HISTORY_LIMIT = 200
 
 PIECE_CLASSES: dict[PieceKind, type[Piece]] = {
@@ -75,28 +81,6 @@ ALREADY_REPLACED = (
     "Cette pièce a déjà été remplacée entre-temps : rien n'a été enregistré. Rechargez le "
     "dossier pour voir sa version actuelle."
 )
-
-
-def paris_today() -> date:
-    """Today in France: a certificate signed just after midnight is not "in the future"."""
-    return datetime.now(PARIS).date()
-
-
-def max_upload_bytes() -> int:
-    """The size limit of one file: ``MAX_UPLOAD_BYTES``, never above ``MAX_CONTENT_LENGTH``
-    (the limit of a whole request)."""
-    config = current_app.config
-    limit = int(config.get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES)
-    request_limit = config.get("MAX_CONTENT_LENGTH")
-    return min(limit, int(request_limit)) if request_limit else limit
-
-
-def max_files_per_upload() -> int:
-    return int(current_app.config.get("MAX_FILES_PER_UPLOAD") or DEFAULT_MAX_FILES_PER_UPLOAD)
-
-
-def too_many_files(max_files: int) -> str:
-    return f"Au plus {max_files} fichiers par envoi : envoyez les autres dans un second envoi."
 
 
 class PiecesRefused(Exception):
@@ -334,7 +318,7 @@ def _details(
 def _prepare(
     dossier: Dossier, kind: PieceKind, fields: Mapping[str, Any], today: date | None
 ) -> piece_rules.Checked:
-    return piece_rules.check(kind, fields, rule_context(dossier, today or paris_today()))
+    return piece_rules.check(kind, fields, rule_context(dossier, today or clock.today()))
 
 
 def add_pieces(
@@ -375,7 +359,7 @@ def add_pieces(
         pieces = [_new_piece(actor, dossier, kind, checked.values, s) for s in stored_files]
         db.session.flush()
         recompute_first_missing_due(dossier)
-        _recheck(dossier, pieces)
+        _pieces_changed(dossier, pieces)
         for piece, stored in zip(pieces, stored_files, strict=True):
             audit.record(
                 "piece.added",
@@ -390,20 +374,16 @@ def add_pieces(
     return pieces
 
 
-def _recheck(dossier: Dossier, pieces: Sequence[Piece]) -> None:
-    """Re-run the automatic checks of the dossier, and of the funder's dossiers that share a
-    file or an invoice number with these pieces (`portal.service_fait.runner`), in this
-    transaction."""
-    from portal.service_fait.runner import recheck_pieces
-
-    recheck_pieces(dossier, pieces)
+def _pieces_changed(dossier: Dossier, pieces: Sequence[Piece]) -> None:
+    """Tell the domains built on dossiers (the service-fait checks of this dossier and of
+    the dossiers sharing a file or an invoice number with these pieces)."""
+    db.session.flush()
+    signals.pieces_changed.send(dossier, pieces=list(pieces))
 
 
 def _refuse_if_locked(piece: Piece) -> None:
     """An active decision on an invoice relies on this piece: it may not be replaced until
-    a funder admin reopens the decision (`portal.service_fait.decisions`)."""
-    from portal.service_fait.decisions import locked_message
-
+    a funder admin reopens the decision."""
     message = locked_message(piece)
     if message:
         raise PiecesRefused(general=message)
@@ -451,7 +431,7 @@ def replace_piece(
         new.replaces_id = piece.id
         db.session.flush()
         recompute_first_missing_due(dossier)
-        _recheck(dossier, [piece, new])
+        _pieces_changed(dossier, [piece, new])
         details = _details(dossier, new, stored, others.get(stored.sha256, []))
         audit.record(
             "piece.replaced",
@@ -605,7 +585,7 @@ def history(dossier: Dossier, pieces: Sequence[Piece]) -> list[HistoryEntry]:
     )
     return [
         HistoryEntry(
-            occurred_at=event.occurred_at.astimezone(PARIS),
+            occurred_at=clock.local(event.occurred_at),
             actor=event.actor_label,
             action=ACTION_LABELS.get(event.action, event.action),
             summary=_summary(event, by_id),

@@ -107,11 +107,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit, exports
+from portal import audit, clock, exports
 from portal.access import can_edit_dossier, dossiers_scope, is_funder_side
-from portal.dossiers import rules
+from portal.dossiers import rules, signals
 from portal.dossiers.calendar import expected_pieces, first_missing_due
-from portal.dossiers.pieces import paris_today, recompute_first_missing_due
+from portal.dossiers.pieces import recompute_first_missing_due
 from portal.extensions import db
 from portal.identifiers import Identifier, InvalidIdentifier, classify
 from portal.models import (
@@ -280,7 +280,7 @@ def _several(where: str) -> rules.RuleError:
 
 def find_provider(ident: Identifier, on: date | None = None) -> ProviderChoice:
     """The OF named by a SIRET or an NDA (see the module docstring); RuleError otherwise."""
-    on = on or paris_today()
+    on = on or clock.today()
     if ident.kind == "nda":
         provider = db.session.scalar(select(Provider).where(Provider.nda == ident.value))
         if provider is not None:
@@ -383,7 +383,7 @@ class _Checker:
     """Checks dossiers of one funder, caching look-ups across the lines of an import."""
 
     actor: User
-    on: date = field(default_factory=paris_today)
+    on: date = field(default_factory=clock.today)
     providers: dict[str, ProviderChoice | rules.RuleError] = field(default_factory=dict)
     taken: set[str] | None = None  # references already used, when preloaded
 
@@ -538,7 +538,7 @@ def create_dossier(actor: User, data: Mapping[str, Any]) -> Dossier:
         raise InvalidDossier(errors)
     assert clean is not None and choice is not None
     dossier = _new_dossier(actor, clean, choice, _Batch())
-    _recheck([dossier])
+    _dossiers_changed([dossier])
     return dossier
 
 
@@ -580,7 +580,7 @@ def update_dossier(
             funder_id=dossier.funder_id,
             details=changed,
         )
-        _recheck([dossier])
+        _dossiers_changed([dossier])
     return dossier
 
 
@@ -694,17 +694,14 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             "references": [d.reference for d in report.created[:1000]],
         },
     )
-    _recheck(report.created)
+    _dossiers_changed(report.created)
     return report
 
 
-def _recheck(dossiers: Sequence[Dossier]) -> None:
-    """Run the automatic checks of service fait on these dossiers (their control and
-    findings), in this transaction (`portal.service_fait.runner`)."""
-    from portal.service_fait.runner import recheck
-
+def _dossiers_changed(dossiers: Sequence[Dossier]) -> None:
+    """Tell the domains built on dossiers (the service-fait checks), in this transaction."""
     db.session.flush()
-    recheck([d.id for d in dossiers])
+    signals.dossiers_changed.send(None, dossier_ids=[d.id for d in dossiers])
 
 
 def _release_written() -> None:
@@ -909,7 +906,7 @@ class DossierFilters:
     missing: bool = False  # an expected piece is due and missing
 
     def conditions(self, today: date | None = None) -> list[Any]:
-        today = today or paris_today()
+        today = today or clock.today()
         conditions: list[Any] = []
         if self.q.strip():
             needle = self.q.strip()
@@ -1054,7 +1051,7 @@ def export_rows(
     actor: User, filters: DossierFilters, sort: str | None = None, today: date | None = None
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of the export, in :data:`EXPORT_COLUMNS` order, with Python values."""
-    today = today or paris_today()
+    today = today or clock.today()
     query = (
         select(
             Dossier.reference,

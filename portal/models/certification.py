@@ -1,4 +1,4 @@
-"""An OF's Qualiopi certificate and its audits, as the OF records them (issue 8).
+"""An OF's Qualiopi certificate and its audits, as the OF records them.
 
 The public list has no certificate dates and no certifier: the OF types them in, with the
 certificate's file, and the portal compares the categories with the public list and computes
@@ -14,11 +14,12 @@ from typing import ClassVar
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.dossiers import Document
 from portal.models.organisations import Provider
 from portal.models.signalements import Certifier
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime
 
 
 class Certificate(db.Model):

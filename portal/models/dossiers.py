@@ -1,6 +1,6 @@
 """Dossiers (prises en charge) and the pieces that prove what was done.
 
-A piece is one of four kinds (DOMAIN.md, "Service fait"), stored in one table with the
+A piece is one of four kinds (the rules of the field, "Service fait"), stored in one table with the
 fields of its kind (single-table inheritance); its file is a `Document`. Replacing a piece
 keeps the old one: it is marked `superseded_at` and the new one points to it.
 """
@@ -25,9 +25,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.organisations import Funder, Provider
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime
 
 
 class Category(enum.StrEnum):

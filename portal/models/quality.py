@@ -1,4 +1,4 @@
-"""Quality controls of an OF against the RNQ ("contrôle de la qualité effective", issue 8).
+"""Quality controls of an OF against the RNQ ("contrôle de la qualité effective").
 
 A `QualityControl` is planned by a funder (the lead), possibly with partner funders who
 control together (`QualityControlPartner`); it has a mode, a date, a scope (actions and
@@ -23,11 +23,12 @@ from typing import ClassVar
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.accounts import User
 from portal.models.dossiers import Document, Dossier, Piece
 from portal.models.organisations import Funder, Provider
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime
 
 
 class ControlMode(enum.StrEnum):

@@ -1,5 +1,5 @@
-"""Subcontracting contracts and the OF's yearly CPF turnover (DOMAIN.md, "Subcontracting
-and the CPF ceiling").
+"""Subcontracting contracts and the OF's yearly CPF turnover (the rules of the field,
+"Subcontracting and the CPF ceiling").
 
 A `Subcontract` is declared by the ordering OF (the *principal*) in its space: who the
 subcontractor is (its NDA and SIRET, tied to the public list's entry of that NDA), the
@@ -32,10 +32,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models.dossiers import Document
 from portal.models.organisations import Provider
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime
 
 MONEY = Numeric(12, 2)
 

@@ -124,7 +124,7 @@ def _mail(alerts: list[QualiopiAlert]) -> None:
             send_mail(
                 user.email,
                 f"Qualiopi : {len(funder_alerts)} organisme(s) à vérifier avant paiement",
-                "qualiopi/mail_alerts.txt",
+                "public_list/mail_alerts.txt",
                 user=user,
                 funder=funder,
                 alerts=funder_alerts,

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from portal import clock
 from portal.identifiers import Identifier, InvalidIdentifier, classify
 from portal.tabular import NotATable, decode_csv, is_xlsx
 
@@ -112,7 +113,7 @@ def read_identifiers(
     file is refused.
     """
     name = _display_name(filename)
-    default = default_on or date.today()
+    default = default_on or clock.today()
     if len(data) > MAX_BYTES:
         raise BulkInputRefused(
             f"Le fichier{name} dépasse {MAX_BYTES // (1024 * 1024)} Mo : "

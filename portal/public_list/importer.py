@@ -25,9 +25,9 @@ from typing import IO, Any
 from flask import current_app
 from sqlalchemy import Connection, select, text, update
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import ImportStatus, ListImport, ListVersion, PreviousNda, User
-from portal.models.types import utcnow
 from portal.public_list.download import (
     DownloadError,
     download,

@@ -1,5 +1,5 @@
 """Quality controls of an OF: planning, the grid of findings, evidence, the result and the
-issue of the report (issue 8).
+issue of the report.
 
 No request here: the views pass the acting user and what was typed; each function checks,
 changes the models, writes its audit event (`portal.audit.record`) and leaves the commit to
@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import audit, rnq
 from portal.access import quality_controls_scope
+from portal.clock import utcnow
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import (
     CONTROL_MODE_LABELS,
     PIECE_KIND_LABELS,
@@ -49,7 +50,6 @@ from portal.models import (
     Role,
     User,
 )
-from portal.models.types import utcnow
 from portal.pagination import PageNumbers
 from portal.quality import rules
 from portal.uploads import StoredFile
@@ -676,18 +676,11 @@ def issue_report(actor: User, control: QualityControl, expected_version: int | N
     return recipients
 
 
-def _absolute_url(endpoint: str, **values: Any) -> str:
-    base = current_app.config.get("PORTAL_BASE_URL", "").rstrip("/")
-    if has_request_context():
-        return base + url_for(endpoint, **values)
-    return base + current_app.url_map.bind("localhost").build(endpoint, values)
-
-
 def mail_report(control: QualityControl, recipients: Iterable[User]) -> None:
     """Tell the OF's users that the report is issued (after the commit; a mail that cannot
     leave is logged and undoes nothing)."""
     result = control_result(control)
-    link = _absolute_url("quality.control", control_id=control.id)
+    link = absolute_url("quality.control", control_id=control.id)
     ncs = [f for f in control.findings if f.finding in rules.NONCONFORMITIES]
     for user in recipients:
         try:

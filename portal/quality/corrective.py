@@ -1,4 +1,4 @@
-"""Corrective actions of the non-conformities of a quality control (issue 8).
+"""Corrective actions of the non-conformities of a quality control.
 
 Once the report of a control is issued (status REPORTED), each non-conformity (NC) has a
 deadline (`rules.nc_deadline`) and a state (`rules.NcStatus`):
@@ -35,9 +35,9 @@ from portal.access import (
     can_edit_quality_control,
     quality_controls_scope,
 )
-from portal.dossiers.pieces import max_files_per_upload, max_upload_bytes, too_many_files
+from portal.clock import utcnow
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import (
     CorrectiveKind,
     CorrectiveMessage,
@@ -49,11 +49,18 @@ from portal.models import (
     Role,
     User,
 )
-from portal.models.types import utcnow
 from portal.pagination import PageNumbers
-from portal.quality.rules import NONCONFORMITIES, Finding, NcStatus, is_overdue
+from portal.quality.rules import NONCONFORMITIES, NcStatus, is_overdue
 from portal.storage import Storage, storage_for
-from portal.uploads import UploadLike, UploadsRefused, discard_stored, store_all
+from portal.uploads import (
+    UploadLike,
+    UploadsRefused,
+    discard_stored,
+    max_files_per_upload,
+    max_upload_bytes,
+    store_all,
+    too_many_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -363,8 +370,6 @@ def _send(users: Sequence[User], subject: str, template: str, **context: object)
 
 
 def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) -> None:
-    from portal.service_fait.requests import absolute_url
-
     _send(
         funder_recipients(control),
         f"Contrôle qualité : réponse de {control.provider.name} à une non-conformité",
@@ -379,8 +384,6 @@ def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) ->
 def _mail_provider(
     control: QualityControl, finding: QualityFinding, reason: str, closed: bool
 ) -> None:
-    from portal.service_fait.requests import absolute_url
-
     lifted = finding.nc_status == NcStatus.LIFTED.value
     _send(
         provider_recipients(control),
@@ -569,7 +572,3 @@ def overdue(finding: QualityFinding, today: date) -> bool:
         and finding.nc_status is not None
         and is_overdue(finding.deadline, finding.nc_status, today)
     )
-
-
-def level_label(finding: QualityFinding) -> str:
-    return "majeure" if finding.finding == Finding.MAJOR.value else "mineure"

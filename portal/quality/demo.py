@@ -1,4 +1,4 @@
-"""Demo data of issue 8 (`flask demo seed`): the demo OF's Qualiopi certificate, recorded
+"""Demo data (`flask demo seed`): the demo OF's Qualiopi certificate, recorded
 as the OF would, and one quality control of the demo funder whose report is issued, with a
 minor non-conformity still within its deadline and a major one past it. Idempotent: nothing
 is added once the demo OF has a certificate, or the demo funder a quality control."""
@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from portal import clock
 from portal.certification import services as certification
 from portal.certification.rules import months_after
-from portal.dossiers.pieces import paris_today
 from portal.extensions import db
 from portal.models import Certificate, Certifier, Dossier, QualityControl, User
 from portal.quality import controls
@@ -41,7 +41,7 @@ def seed_demo_certificate(demo_file) -> list[str]:
     ):
         return []
     certifier = db.session.scalar(select(Certifier).where(Certifier.name == "AFNOR Certification"))
-    start = months_after(paris_today(), -20)
+    start = months_after(clock.today(), -20)
     saved = certification.save_certificate(
         of_user,
         {
@@ -90,7 +90,7 @@ def seed_demo_quality_control() -> list[str]:
         controls.PlanData(
             provider_id=of_user.provider_id,
             mode="sur_site",
-            control_date=months_after(paris_today(), -4),
+            control_date=months_after(clock.today(), -4),
             scope_actions="Sessions « Anglais professionnel » du semestre",
             participants="Claire Contrôle (financeur) ; la responsable pédagogique de l'OF",
             dossier_ids=dossier_ids,

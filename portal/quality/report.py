@@ -15,11 +15,10 @@ from typing import Any, BinaryIO
 
 from flask import current_app, render_template
 
-from portal import rnq
+from portal import clock, rnq
 from portal.access import withheld_quality_evidence
-from portal.dossiers.pieces import PARIS
+from portal.clock import utcnow
 from portal.models import CORRECTIVE_KIND_LABELS, Document, QualityControl, User
-from portal.models.types import utcnow
 from portal.packs import PackFile
 from portal.quality import controls, rules
 from portal.storage import Storage
@@ -86,7 +85,7 @@ def _message_key(message_id: int, document_id: int) -> int:
 def context(control: QualityControl, *, viewer: User, for_pack: bool = False) -> dict[str, Any]:
     withheld = withheld_quality_evidence(viewer, control)
     evidence_paths, message_paths, _ = packed_files(control, withheld)
-    generated_at: datetime = utcnow().astimezone(PARIS)
+    generated_at: datetime = clock.local(utcnow())
     return {
         "control": control,
         "groups": controls.grid_groups(control),

@@ -1,4 +1,4 @@
-"""From a quality control to a signalement draft (issue 8).
+"""From a quality control to a signalement draft.
 
 A control with a major non-conformity (counting the requalified minors), or with
 non-conformities not lifted, calls for a signalement (`rules.Result.calls_for_signalement`).
@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from portal import audit, rnq
+from portal import audit, clock, rnq
 from portal.access import can_edit_quality_control, can_view_signalement
-from portal.dossiers.pieces import paris_today
 from portal.extensions import db
 from portal.models import (
     CONTROL_MODE_LABELS,
@@ -44,7 +43,7 @@ from portal.quality import rules
 from portal.quality.controls import control_result
 from portal.quality.corrective import is_nonconformity, overdue
 from portal.signalements import services as signalements
-from portal.signalements.common import MAX_SHORT_TEXT, local, one_line
+from portal.signalements.common import MAX_SHORT_TEXT, one_line
 from portal.signalements.rules import MAX_FACTS_LENGTH
 from portal.uploads import max_size_label
 
@@ -109,7 +108,7 @@ def _funders(control: QualityControl) -> str:
 
 def facts_what(control: QualityControl, result: rules.Result) -> str:
     """The facts as the ministry reads them: the control, its result, each NC."""
-    today = paris_today()
+    today = clock.today()
     mode = CONTROL_MODE_LABELS.get(ControlMode(control.mode), control.mode).lower()
     lines = [
         f"Contrôle de la qualité effective ({mode}) de {control.provider.name} "
@@ -123,7 +122,7 @@ def facts_what(control: QualityControl, result: rules.Result) -> str:
             "pour une majeure (règle à confirmer)."
         )
     if control.reported_at is not None:
-        lines.append(f"Rapport émis le {local(control.reported_at):%d/%m/%Y}.")
+        lines.append(f"Rapport émis le {clock.local(control.reported_at):%d/%m/%Y}.")
     lines.append("")
     lines.append("Non-conformités constatées :")
     for finding in _nonconformities(control):
@@ -202,7 +201,7 @@ def _evidence(actor: User, control: QualityControl) -> list[SignalementEvidence]
                         document,
                         f"Preuve de l'organisme — {document.original_name}",
                         f"Envoyée par l'organisme en réponse à la non-conformité ({where}) le "
-                        f"{local(message.created_at):%d/%m/%Y}",
+                        f"{clock.local(message.created_at):%d/%m/%Y}",
                     )
                 )
     return items

@@ -28,7 +28,8 @@ from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit
+from portal import audit, clock
+from portal.clock import utcnow
 from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import Period
 from portal.dossiers.rules import CATEGORY_LABELS
@@ -50,9 +51,11 @@ from portal.models import (
     Severity,
     User,
 )
-from portal.models.types import utcnow
 from portal.packs import PackFile, stream_pack
-from portal.service_fait import requests as requests_service
+from portal.service_fait import decisions as decisions_service
+from portal.service_fait import document_requests as requests_service
+from portal.service_fait import figures as figures_service
+from portal.service_fait import reasons
 from portal.storage import Storage
 
 SUMMARY_NAME = "recapitulatif.html"
@@ -105,17 +108,13 @@ def _piece_path(piece: Piece, superseded: bool) -> str:
     )
 
 
-def _local(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(pieces_service.PARIS) if moment else None
+def _local(moment: datetime | None) -> datetime | None:  # a missing instant stays missing
+    return clock.local(moment) if moment else None
 
 
 def prepare(dossier: Dossier, actor: User, storage: Storage) -> tuple[Bundle, dict[str, Any]]:
     """Everything the archive holds, and the summary's context (for tests and the page)."""
-    from portal.service_fait import decisions as decisions_service
-    from portal.service_fait import figures as figures_service
-    from portal.service_fait import reasons
-
-    today = pieces_service.paris_today()
+    today = clock.today()
     now = utcnow()
     pieces = pieces_service.dossier_pieces(dossier)  # every version, with its document
     current = [p for p in pieces if p.superseded_at is None]

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     ControlStatus,
@@ -28,7 +29,6 @@ from portal.models import (
     RequestStatus,
     ServiceFaitControl,
 )
-from portal.models.types import utcnow
 
 
 def derive_status(*, open_requests: int, invoices: int, decided_invoices: int) -> ControlStatus:

@@ -78,9 +78,8 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from portal import audit, exports
+from portal import audit, clock, exports
 from portal.access import dossiers_scope
-from portal.dossiers.pieces import PARIS
 from portal.dossiers.services import _of_condition as of_condition
 from portal.extensions import db
 from portal.models import (
@@ -741,7 +740,7 @@ def export_rows(
 def _day(moment: datetime | None) -> date | None:
     if moment is None:
         return None
-    return moment.astimezone(PARIS).date()
+    return clock.local(moment).date()
 
 
 def to_csv(rows: Iterable[Sequence[Any]]) -> bytes:

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from portal import audit
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     DecisionOutcome,
@@ -46,7 +47,6 @@ from portal.models import (
     ServiceFaitControl,
     User,
 )
-from portal.models.types import utcnow
 from portal.service_fait.controls import control_for, refresh_state
 
 UNIT_DOSSIER = "dossier"

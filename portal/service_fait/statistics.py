@@ -16,13 +16,13 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 
+from portal import clock
 from portal.extensions import db
 from portal.models import (
     DecisionOutcome,
@@ -33,7 +33,6 @@ from portal.models import (
     User,
 )
 
-PARIS = ZoneInfo("Europe/Paris")
 ZERO = Decimal("0.00")
 
 
@@ -97,11 +96,9 @@ def _bounds(start: date | None, end: date | None) -> list[Any]:
     """Conditions on the decision date, for Paris days [start, end]."""
     conditions = []
     if start is not None:
-        conditions.append(InvoiceDecision.decided_at >= datetime.combine(start, time(), PARIS))
+        conditions.append(InvoiceDecision.decided_at >= clock.start_of_day(start))
     if end is not None:
-        conditions.append(
-            InvoiceDecision.decided_at < datetime.combine(end + timedelta(days=1), time(), PARIS)
-        )
+        conditions.append(InvoiceDecision.decided_at < clock.end_of_day(end))
     return conditions
 
 

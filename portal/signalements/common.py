@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
-PARIS = ZoneInfo("Europe/Paris")
 MAX_SHORT_TEXT = 300
 
 STALE_VERSION = (
@@ -36,10 +33,6 @@ class Conflict(Exception):
     """The signalement changed since the form was shown (optimistic lock)."""
 
     message = STALE_VERSION
-
-
-def local(moment: datetime) -> datetime:
-    return moment.astimezone(PARIS)
 
 
 def one_line(text: str | None) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from portal import clock
 from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import Period
 from portal.dossiers.piece_rules import format_money
@@ -31,14 +32,16 @@ from portal.models import (
     User,
 )
 from portal.service_fait import reasons
-from portal.signalements.common import MAX_SHORT_TEXT, SignalementRefused, local, one_line
+from portal.signalements.common import MAX_SHORT_TEXT, SignalementRefused, one_line
 from portal.storage import Storage
 from portal.uploads import (
     StoredFile,
     UploadLike,
     UploadsRefused,
     discard_stored,
+    max_files_per_upload,
     max_size_label,
+    too_many_files,
 )
 from portal.uploads import store_all as store_all_uploads
 
@@ -68,7 +71,7 @@ def existing_key(evidence: SignalementEvidence) -> str:
 def _piece_candidate(piece: Piece) -> Candidate:
     period = Period(piece.period_start, piece.period_end).label()
     figures = "; ".join(f"{label} : {value}" for label, value in pieces_service.figures(piece))
-    details = f"Déposée le {local(piece.created_at):%d/%m/%Y}"
+    details = f"Déposée le {clock.local(piece.created_at):%d/%m/%Y}"
     if figures:
         details += f". {figures}"
     details += f". SHA-256 {piece.document.sha256}."
@@ -111,7 +114,7 @@ def _decision_candidate(decision: InvoiceDecision, reference: str) -> Candidate:
         parts.append(f"motif : {reasons.label(decision.reason_code)}")
     if decision.note:
         parts.append(f"note : {one_line(decision.note)}")
-    parts.append(f"décidée le {local(decision.decided_at):%d/%m/%Y}")
+    parts.append(f"décidée le {clock.local(decision.decided_at):%d/%m/%Y}")
     return Candidate(
         key=f"decision-{decision.id}",
         kind=EvidenceKind.DECISION,
@@ -210,7 +213,7 @@ def store_all(storage: Storage, files: Sequence[UploadLike], max_bytes: int) -> 
 
 def chosen_files(files: Sequence[UploadLike | None], errors: dict[str, list[str]]) -> list:
     chosen = [f for f in files if f is not None and (f.filename or "")]
-    max_files = pieces_service.max_files_per_upload()
+    max_files = max_files_per_upload()
     if len(chosen) > max_files:
-        errors["files"] = [pieces_service.too_many_files(max_files)]
+        errors["files"] = [too_many_files(max_files)]
     return chosen

@@ -46,8 +46,9 @@ from flask import current_app
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import rnq
+from portal import clock, rnq
 from portal.access import signalements_scope
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     SIGNALEMENT_STATE_LABELS,
@@ -60,9 +61,7 @@ from portal.models import (
     SignalementState,
     User,
 )
-from portal.models.types import utcnow
 from portal.signalements import workflow
-from portal.signalements.common import local
 
 DEFAULT_STALE_DAYS = 30
 PER_PAGE = 50
@@ -311,7 +310,7 @@ def provider_report(user: User, provider: Provider) -> ProviderReport:
 
 
 def _day(moment: datetime | None) -> date | None:
-    return local(moment).date() if moment is not None else None
+    return clock.local(moment).date() if moment is not None else None
 
 
 def export_rows(user: User, filters: Filters) -> Iterator[tuple[Any, ...]]:

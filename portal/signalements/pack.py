@@ -16,12 +16,11 @@ from typing import BinaryIO
 
 from flask import render_template
 
-from portal import rnq
+from portal import clock, rnq
+from portal.clock import utcnow
 from portal.models import Signalement, SignalementEvidence
-from portal.models.types import utcnow
 from portal.packs import PackFile
 from portal.regions import region_name
-from portal.signalements.common import local
 from portal.storage import Storage
 from portal.uploads import clean_filename
 
@@ -63,8 +62,8 @@ def summary_html(signalement: Signalement, packed: list[PackedEvidence]) -> str:
         packed=packed,
         indicators=[rnq.indicator(n) for n in signalement.indicators],
         region=region_name(signalement.region_code),
-        generated_at=local(utcnow()),
-        local=local,
+        generated_at=clock.local(utcnow()),
+        local=clock.local,
     )
 
 

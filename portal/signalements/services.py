@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from flask import current_app
 from sqlalchemy import select
 
-from portal import audit, rnq
+from portal import audit, clock, rnq
 from portal.access import (
     can_view_provider,
     dossiers_scope,
@@ -28,7 +28,7 @@ from portal.access import (
     providers_scope,
     signalements_scope,
 )
-from portal.dossiers import pieces as pieces_service
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import (
     DISMISSAL_REASONS,
@@ -49,7 +49,6 @@ from portal.models import (
     SignalementState,
     User,
 )
-from portal.models.types import utcnow
 from portal.regions import REGIONS
 from portal.signalements import evidence, notices, rules, workflow
 from portal.signalements.common import (
@@ -57,7 +56,6 @@ from portal.signalements.common import (
     STALE_VERSION,
     Conflict,
     SignalementRefused,
-    local,
     one_line,
 )
 from portal.signalements.notices import (  # noqa: F401  (used by the views through here)
@@ -68,7 +66,7 @@ from portal.signalements.notices import (  # noqa: F401  (used by the views thro
 )
 from portal.signalements.workflow import Action, TransitionRefused
 from portal.storage import Storage, storage_for
-from portal.uploads import StoredFile, UploadLike
+from portal.uploads import StoredFile, UploadLike, max_upload_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +146,7 @@ def save_settings(actor: User, *, approval_required: bool) -> None:
 def provider_region(nda: str) -> str | None:
     """The OF's region: the `codeRegion` of its NDA in the latest public list that names
     it. An NDA the list never named falls back on its first two digits when they are a
-    region code (DOMAIN.md: they usually are), else None (seen by national liaisons only)."""
+    region code (they usually are), else None (seen by national liaisons only)."""
     code = db.session.scalar(
         select(ListVersion.region_code)
         .where(ListVersion.nda == nda)
@@ -380,7 +378,7 @@ def update_draft(
     if errors:
         raise SignalementRefused(errors)
     storage = storage or storage_for(current_app)
-    stored = evidence.store_all(storage, chosen, max_bytes or pieces_service.max_upload_bytes())
+    stored = evidence.store_all(storage, chosen, max_bytes or max_upload_bytes())
     try:
         linked = [by_id[i] for i in values.dossier_ids]
         signalement.facts_what = values.what
@@ -611,7 +609,7 @@ def transition(
     except ValueError:
         raise TransitionRefused("Action inconnue sur un signalement.") from None
     payload = payload or Payload()
-    today = today or pieces_service.paris_today()
+    today = today or clock.today()
     _check_version(signalement, version)
     source = SignalementState(signalement.state)
     approval = approval_required(signalement.funder_id)
@@ -627,11 +625,7 @@ def transition(
     if errors:
         raise SignalementRefused(errors)
     storage = storage or storage_for(current_app)
-    stored = (
-        evidence.store_all(storage, chosen, max_bytes or pieces_service.max_upload_bytes())
-        if chosen
-        else []
-    )
+    stored = evidence.store_all(storage, chosen, max_bytes or max_upload_bytes()) if chosen else []
     try:
         details = _apply(actor, signalement, action, source, target, payload, extra, stored)
         audit.record(
@@ -821,7 +815,7 @@ def history(signalement: Signalement, viewer: User) -> list[HistoryEntry]:
             continue
         entries.append(
             HistoryEntry(
-                occurred_at=local(event.occurred_at),
+                occurred_at=clock.local(event.occurred_at),
                 actor=event.actor_label,
                 label=HISTORY_LABELS.get(event.action, event.action),
             )

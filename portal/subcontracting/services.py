@@ -24,9 +24,9 @@ from flask import current_app
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit, exports
+from portal import audit, clock, exports
 from portal.access import is_funder_side, providers_scope, subcontracts_scope
-from portal.dossiers.pieces import max_upload_bytes, paris_today
+from portal.clock import utcnow
 from portal.dossiers.rules import RuleError, parse_amount
 from portal.extensions import db
 from portal.identifiers import Identifier
@@ -44,13 +44,19 @@ from portal.models import (
     SubcontractYearAmount,
     User,
 )
-from portal.models.types import utcnow
 from portal.public_list import lookup
 from portal.public_list.history import CATEGORY_KEYS
 from portal.storage import Storage, storage_for
 from portal.subcontracting import fields, rules
 from portal.tabular import NotATable, csv_rows, decode_csv, fold_header, is_xlsx
-from portal.uploads import CHOOSE_AGAIN, StoredFile, UploadLike, UploadRefused, store_upload
+from portal.uploads import (
+    CHOOSE_AGAIN,
+    StoredFile,
+    UploadLike,
+    UploadRefused,
+    max_upload_bytes,
+    store_upload,
+)
 from portal.uploads import commit_or_discard as commit_with_files  # noqa: F401  (for callers)
 from portal.uploads import discard_stored as discard
 
@@ -204,7 +210,7 @@ class ListEntry:
 
 
 def list_entry(nda: str, on: date | None = None) -> ListEntry | None:
-    on = on or paris_today()
+    on = on or clock.today()
     result = lookup.check(Identifier("nda", nda), on)
     match = next((m for m in result.matches if m.matched_on == "nda"), None)
     if match is not None:
@@ -305,7 +311,7 @@ def ceilings(
     ids = sorted(set(provider_ids))
     if not ids:
         return {}
-    today = today or paris_today()
+    today = today or clock.today()
     turnovers: dict[int, dict[int, rules.Turnover]] = {i: {} for i in ids}
     for row in db.session.scalars(select(CpfTurnover).where(CpfTurnover.provider_id.in_(ids))):
         turnovers[row.provider_id][row.year] = rules.Turnover(row.year, row.amount, row.as_of)
@@ -461,7 +467,7 @@ def dossier_subcontract_compliance(dossier_ids: list[int]) -> dict[int, Complian
         )
     }
     compliance = evaluate(list(contracts.values()))
-    this_year = paris_today().year
+    this_year = clock.today().year
     years: dict[int, set[int]] = {}
     needed: dict[int, list[int]] = {}
     for dossier_id, subcontract_id, start, end in links:

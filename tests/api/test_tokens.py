@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 
 from portal.blueprints.admin.services import deactivate_user
 from portal.blueprints.auth.api_tokens import TOKEN_PREFIX, revoke_token, user_for_token
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import ApiToken, AuditEvent, Role
-from portal.models.types import utcnow
 from tests.api import bearer, new_token
 from tests.factories import UserFactory
 

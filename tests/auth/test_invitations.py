@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AccountToken, AuditEvent, Role, User, UserSession
-from portal.models.types import utcnow
 from tests.factories import PASSWORD, UserFactory
 from tests.support.auth import csrf_token
 

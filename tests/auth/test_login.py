@@ -127,7 +127,7 @@ def test_deactivated_user_is_logged_out_at_next_request(app, client, auth) -> No
 def test_expired_session_is_refused(app, client, auth) -> None:
     from datetime import timedelta
 
-    from portal.models.types import utcnow
+    from portal.clock import utcnow
 
     user = UserFactory()
     auth.login(user.email)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal import clock
 from portal.cli import demo_pdf
-from portal.dossiers.pieces import paris_today
 from tests.browser.test_demo_logins import log_in
 
 pytestmark = pytest.mark.browser
@@ -60,7 +60,7 @@ def test_the_demo_of_sends_a_certificate_and_the_controller_sees_it(new_context)
     assert period_end, "the calendar's link fills the period in"
 
     # Inline validation while typing: a signature in the future is refused at once.
-    tomorrow = (paris_today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     page.get_by_label("Date de signature").fill(tomorrow)
     expect(page.locator("#signed_on-erreur")).to_have_text(
         "La date de signature ne peut pas être dans le futur."
@@ -131,7 +131,7 @@ def test_the_upload_form_works_without_javascript(new_context, tmp_path: Path) -
     expect(page.get_by_role("heading", level=1)).to_have_text("Envoyer un relevé de dépenses")
     expect(page.get_by_text("glisser-déposer")).to_be_hidden()  # only with JavaScript
 
-    today = paris_today()
+    today = clock.today()
     first = today.replace(day=1)
     for _ in range(3):
         first = (first - timedelta(days=1)).replace(day=1)

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal import clock
 from portal.cli import DEMO_PROVIDERS, demo_pdf
-from portal.dossiers.pieces import paris_today
 from portal.quality.rules import Finding, nc_deadline
 from tests.browser.test_demo_logins import log_in
 from tests.browser.test_pieces_upload import watch_console
@@ -33,7 +33,7 @@ def save_row(page: Page, code: str, finding: str) -> None:
 
 
 def test_a_control_from_planning_to_the_lifting_of_a_nonconformity(new_context, tmp_path):
-    control_day = paris_today() - timedelta(days=7)
+    control_day = clock.today() - timedelta(days=7)
     deadline = nc_deadline(control_day, Finding.MINOR)
 
     # --- The controller plans the control. ------------------------------------------------

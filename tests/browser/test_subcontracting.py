@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal import clock
 from portal.cli import demo_pdf
-from portal.dossiers.pieces import paris_today
 from portal.models import CONTRACT_MENTIONS
 from portal.subcontracting.fields import FIELD_LABELS
 from tests.browser.test_demo_logins import log_in
@@ -69,7 +69,7 @@ def test_the_demo_of_declares_a_contract_and_the_controller_sees_its_compliance(
     page.get_by_label(FIELD_LABELS["subcontractor_siret"]).fill("44455566800011")
     expect(check).not_to_contain_text("clé de contrôle")
 
-    today = paris_today()
+    today = clock.today()
     page.get_by_label(FIELD_LABELS["actions"]).fill("Bureautique : les modules Excel avancé")
     page.get_by_label("Action de formation", exact=True).check()
     page.get_by_label(FIELD_LABELS["start_date"]).fill((today - timedelta(days=10)).isoformat())
@@ -126,7 +126,7 @@ def test_the_cpf_turnover_typed_without_javascript_moves_the_gauge(new_context) 
     page.goto("/sous-traitance/")
     page.get_by_role("button", name="Chiffre d'affaires CPF").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Chiffre d'affaires CPF")
-    year = paris_today().year
+    year = clock.today().year
     page.get_by_label("Année civile").fill(str(year))
     page.get_by_label("Chiffre d'affaires CPF via Mon Compte Formation / EDOF (€)").fill("1 000")
     page.get_by_role("button", name="Enregistrer").click()

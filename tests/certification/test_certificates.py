@@ -13,12 +13,12 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from portal.dossiers.pieces import paris_today
+from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, Certificate, CertificationAudit, Certifier, Provider, Role
 from portal.public_list.importer import import_list
 from tests.factories import ProviderFactory
-from tests.qualiopi.lists import Org, write_list
+from tests.public_list.lists import Org, write_list
 from tests.test_uploads import make_pdf
 
 MINE = "/certification/"
@@ -40,7 +40,7 @@ def provider_of(org: Org) -> Provider:
 
 def import_public_list(tmp_path: Path, orgs: list[Org], on: date | None = None) -> None:
     path = write_list(tmp_path / "liste.csv", orgs)
-    import_list(str(path), as_of=on or paris_today(), triggered_by="test")
+    import_list(str(path), as_of=on or clock.today(), triggered_by="test")
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ def test_edit_with_a_stale_version_changes_nothing(client, auth, of_user, afnor)
 
 
 def test_a_surveillance_audit_in_its_window_marks_it_done(client, auth, of_user) -> None:
-    today = paris_today()
+    today = clock.today()
     provider = db.session.get(Provider, of_user.provider_id)
     row = certificate(provider, today - relativedelta(months=15))
     page = client.get(MINE).get_data(as_text=True)
@@ -196,7 +196,7 @@ def test_a_surveillance_audit_in_its_window_marks_it_done(client, auth, of_user)
 
 def test_an_overdue_deadline_is_said_in_words(client, of_user) -> None:
     provider = db.session.get(Provider, of_user.provider_id)
-    certificate(provider, paris_today() - relativedelta(months=24))
+    certificate(provider, clock.today() - relativedelta(months=24))
     page = client.get(MINE).get_data(as_text=True)
     surveillance = re.search(r"<th scope=\"row\">Audit de surveillance</th>(.*?)</tr>", page, re.S)
     assert "Dépassé" in surveillance.group(1)

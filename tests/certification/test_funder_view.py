@@ -14,13 +14,13 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from portal.dossiers.pieces import paris_today
+from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, Certificate, Funder, Provider, Role, User
 from portal.public_list.importer import import_list
 from tests.dossiers.piece_helpers import make_dossier
 from tests.factories import FunderFactory, ProviderFactory
-from tests.qualiopi.lists import Org, write_list
+from tests.public_list.lists import Org, write_list
 
 INDEX = "/certification/"
 
@@ -67,7 +67,7 @@ def _provider(org: Org) -> Provider:
 
 @pytest.fixture
 def world(app, login_as) -> World:
-    today = paris_today()
+    today = clock.today()
     funder = FunderFactory(name="Transitions Pro Occitanie")
     ending, fine = _provider(GARONNE), _provider(SUD)
     missing = ProviderFactory(name="Organisme sans certificat")
@@ -116,7 +116,7 @@ def test_dossiers_whose_training_ends_after_the_certificate(client, world) -> No
 
 
 def test_a_renewed_certificate_clears_the_dossier(client, world) -> None:
-    today = paris_today()
+    today = clock.today()
     certificate(world.ending, today - relativedelta(months=2))
     section = re.search(
         r'<section id="dossiers-a-risque".*?</section>',
@@ -128,7 +128,7 @@ def test_a_renewed_certificate_clears_the_dossier(client, world) -> None:
 
 def test_a_mismatch_with_the_public_list_is_flagged(client, world, tmp_path: Path) -> None:
     path = write_list(tmp_path / "liste.csv", [GARONNE.but(formation=False, bilans=True), SUD])
-    import_list(str(path), as_of=paris_today(), triggered_by="test")
+    import_list(str(path), as_of=clock.today(), triggered_by="test")
     page = client.get(INDEX).get_data(as_text=True)
     garonne = of_row(page, "Atelier Formation Garonne")
     assert "Écart" in garonne
@@ -183,7 +183,7 @@ def test_no_query_per_of_or_per_dossier(client, world, count_queries) -> None:
     client.get(INDEX)
     with count_queries() as few:
         assert client.get(INDEX).status_code == 200
-    today = paris_today()
+    today = clock.today()
     for index in range(6):
         provider = ProviderFactory()
         certificate(provider, today - relativedelta(years=3) + relativedelta(days=20 + index))

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from portal import clock
 from portal.dossiers import pieces as service
 from portal.dossiers.calendar import DUE_AFTER_DAYS, Period, SlotStatus
 from portal.extensions import db
@@ -74,7 +75,7 @@ def test_an_of_sees_its_dossiers_from_every_funder_and_nothing_else(client, logi
 
 def test_missing_only_shows_open_dossiers_with_overdue_pieces(client, login_as) -> None:
     funder, provider = FunderFactory(), ProviderFactory()
-    today = service.paris_today()
+    today = clock.today()
     make_dossier(funder, provider, reference="EN-RETARD")
     make_dossier(
         funder,
@@ -98,7 +99,7 @@ def test_missing_only_shows_open_dossiers_with_overdue_pieces(client, login_as) 
 
 def test_a_ptp_card_says_what_is_missing_and_due_per_period(client, login_as) -> None:
     funder, provider = FunderFactory(), ProviderFactory()
-    today = service.paris_today()
+    today = clock.today()
     dossier = make_dossier(funder, provider, reference="PTP-1")  # months -3 … +2
     first = (month_start(today, -3), month_end(today, -3))
     for kind in (PieceKind.INVOICE, PieceKind.COMPLETION_CERTIFICATE, PieceKind.ATTENDANCE_SHEET):
@@ -205,7 +206,7 @@ def test_the_results_are_an_htmx_fragment_and_paginated(client, login_as) -> Non
 def many(app):
     def _many(number: int, provider) -> None:
         funders = [FunderFactory(), FunderFactory()]
-        today = service.paris_today()
+        today = clock.today()
         for index in range(number):
             dossier = make_dossier(funders[index % 2], provider, reference=f"N-{index:03d}")
             add_piece_row(dossier, PieceKind.INVOICE, month_start(today, -3), month_end(today, -3))

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import factory
 
+from portal import clock
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import Dossier, FunderProvider
@@ -35,7 +36,7 @@ class DossierFactory(Base):
         model = Dossier
         exclude = ("today",)
 
-    today = factory.LazyFunction(pieces_service.paris_today)
+    today = factory.LazyFunction(clock.today)
     funder = factory.SubFactory(FunderFactory)
     provider = factory.SubFactory(ProviderFactory)
     reference = factory.LazyFunction(_next_reference)

@@ -13,6 +13,8 @@ from html import unescape
 
 from flask import Flask
 
+from portal import clock
+from portal.clock import utcnow
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import (
@@ -30,7 +32,6 @@ from portal.models import (
     Role,
     User,
 )
-from portal.models.types import utcnow
 from portal.quality import rules
 from portal.storage import storage_for
 from portal.uploads import store_upload
@@ -105,7 +106,7 @@ def make_control(
 ) -> QualityControl:
     """A control of the world's OF led by its funder (with the partner), its grid filled,
     NC deadlines computed by the rules, its report issued."""
-    control_date = control_date or pieces_service.paris_today() - timedelta(days=30)
+    control_date = control_date or clock.today() - timedelta(days=30)
     control = QualityControl(
         funder_id=world.funder.id,
         provider_id=world.provider.id,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from portal.dossiers.pieces import paris_today
+from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, CorrectiveMessage, Document, QualityControl
 from portal.quality import rules
@@ -71,7 +71,7 @@ def test_provider_sees_its_nonconformities_with_deadlines(app: Flask) -> None:
 
 def test_overdue_nonconformity_is_highlighted_for_the_provider(app: Flask) -> None:
     world = make_world()
-    make_control(world, control_date=paris_today() - timedelta(days=200))
+    make_control(world, control_date=clock.today() - timedelta(days=200))
     client, _ = client_as(app, world.provider_user)
 
     page = client.get("/qualite/mes-controles")
@@ -399,7 +399,7 @@ def test_control_page_shows_each_nonconformity_block(app: Flask) -> None:
 
 def test_the_home_page_tells_the_provider_what_waits_for_its_action_plan(app: Flask) -> None:
     world = make_world()
-    control = make_control(world, control_date=paris_today() - timedelta(days=100))
+    control = make_control(world, control_date=clock.today() - timedelta(days=100))
     make_control(world, status="planifie")  # not reported: not announced
     client, auth = client_as(app, world.provider_user)
 

@@ -9,7 +9,7 @@ from html import unescape
 
 from flask import Flask
 
-from portal.dossiers.pieces import paris_today
+from portal import clock
 from portal.extensions import db
 from portal.quality import rules
 from tests.quality.corrective_helpers import (
@@ -35,7 +35,7 @@ def _rows(response) -> list[str]:
 
 def test_overdue_first_and_highlighted(app: Flask) -> None:
     world = make_world()
-    today = paris_today()
+    today = clock.today()
     recent = make_control(world, control_date=today - timedelta(days=10))
     old = make_control(world, control_date=today - timedelta(days=120))  # major overdue
     client, _ = client_as(app, world.controller)
@@ -94,7 +94,7 @@ def test_provider_and_ministry_cannot_reach_the_list(app: Flask) -> None:
 
 def test_filters(app: Flask) -> None:
     world = make_world()
-    today = paris_today()
+    today = clock.today()
     make_control(world, control_date=today - timedelta(days=120))
     control = make_control(world, control_date=today - timedelta(days=5))
     answered = row(control, "CR-A")

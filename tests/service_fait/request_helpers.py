@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
+from portal import clock
 from portal.models import Dossier, Role, User
 from tests.dossiers.piece_helpers import make_dossier, make_pdf  # noqa: F401  (re-exported)
 from tests.factories import FunderFactory, ProviderFactory, UserFactory
@@ -31,10 +32,10 @@ def setup_dossier(**values: Any) -> Setup:
 
 
 def first_slot_key(dossier: Dossier, kind: str = "facture") -> str:
-    from portal.dossiers.pieces import paris_today
-    from portal.service_fait.requests import item_choices
 
-    for choice in item_choices(dossier, paris_today()):
+    from portal.service_fait.document_requests import item_choices
+
+    for choice in item_choices(dossier, clock.today()):
         if choice.group == "attendue" and choice.kind == kind:
             return choice.key
     raise AssertionError(f"no expected {kind}")
@@ -44,11 +45,9 @@ def ask(auth, dossier: Dossier, items: list[str], headers: dict | None = None, *
     """The controller's request form, posted (with the CSRF token of the form page)."""
     from datetime import timedelta
 
-    from portal.dossiers.pieces import paris_today
-
     data: dict[str, Any] = {
         "items": items,
-        "due_date": (paris_today() + timedelta(days=15)).isoformat(),
+        "due_date": (clock.today() + timedelta(days=15)).isoformat(),
         "message": "Merci de nous envoyer la facture.",
         "action": "envoyer",
     }

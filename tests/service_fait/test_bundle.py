@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+from portal import clock
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import (
@@ -23,7 +24,7 @@ from portal.models import (
     Role,
     ServiceFaitControl,
 )
-from portal.service_fait import requests as requests_service
+from portal.service_fait import document_requests as requests_service
 from portal.service_fait.controls import control_for, refresh_state
 from portal.storage import storage_for
 from tests.dossiers.piece_helpers import JPEG, first_month, make_pdf
@@ -72,7 +73,7 @@ def _dossier_with_everything():
         selected=[first_slot_key(dossier, "certificat_realisation")],
         reasons={first_slot_key(dossier, "certificat_realisation"): "Non reçu"},
         message="Merci d'envoyer le certificat.",
-        due_date=pieces_service.paris_today() + timedelta(days=15),
+        due_date=clock.today() + timedelta(days=15),
     )
     requests_service.answer_request(
         of_user, request, message="Voici le certificat.", files=[_file("certif.jpg", JPEG)]

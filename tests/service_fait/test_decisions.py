@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal.dossiers import locks
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import (
@@ -438,7 +439,7 @@ def test_a_new_piece_for_a_decided_period_is_still_accepted(setup) -> None:
     )
     db.session.commit()
     sheet = make_piece(dossier, "feuille_emargement", half_days_planned=20, half_days_signed=20)
-    assert decisions.locking_decisions([sheet.id]) == {}
+    assert locks.locking_decisions([sheet.id]) == {}
 
 
 # --- Reopening ------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import select, update
 
-from portal.dossiers.pieces import paris_today
+from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, ControlMessage, DocumentRequest, RequestStatus, Role
-from portal.service_fait import requests as service
+from portal.service_fait import document_requests as service
 from tests.factories import UserFactory
 from tests.service_fait.request_helpers import first_slot_key, setup_dossier
 
@@ -23,7 +23,7 @@ def _request_due(s, due) -> DocumentRequest:
         selected=[first_slot_key(s.dossier)],
         reasons={},
         message="Merci d'envoyer la facture.",
-        due_date=paris_today(),
+        due_date=clock.today(),
     )
     db.session.execute(
         update(DocumentRequest).where(DocumentRequest.id == created.id).values(due_date=due)
@@ -51,7 +51,7 @@ def _events() -> list[AuditEvent]:
 def test_a_reminder_goes_out_once_after_the_due_date(app: Flask, runner, outbox) -> None:
     s = setup_dossier()
     colleague = UserFactory(role=Role.PROVIDER.value, provider=s.dossier.provider)
-    today = paris_today()
+    today = clock.today()
     late = _request_due(s, today - timedelta(days=3))
     outbox.clear()
 
@@ -88,7 +88,7 @@ def test_no_reminder_before_the_due_date_nor_for_an_answered_request(
     app: Flask, runner, outbox
 ) -> None:
     s = setup_dossier()
-    today = paris_today()
+    today = clock.today()
     due_today = _request_due(s, today)
     answered = _request_due(s, today - timedelta(days=5))
     service.answer_request(s.provider_user, answered, message="Voici la facture.")
@@ -118,7 +118,7 @@ def test_a_bad_date_is_refused(app: Flask, runner) -> None:
 
 def test_the_reminder_shows_in_the_thread(app: Flask, auth, runner) -> None:
     s = setup_dossier()
-    late = _request_due(s, paris_today() - timedelta(days=1))
+    late = _request_due(s, clock.today() - timedelta(days=1))
     assert service.send_reminders() == [late.id]
     assert service.send_reminders() == []
     auth.log_in(s.provider_user)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from flask import Flask, render_template
 from sqlalchemy import func, select
 
+from portal import clock
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import (
@@ -25,7 +26,7 @@ from portal.models import (
     Role,
     ServiceFaitControl,
 )
-from portal.service_fait import requests as service
+from portal.service_fait import document_requests as service
 from tests.dossiers.piece_helpers import stored_files
 from tests.dossiers.test_pieces import fetch
 from tests.factories import FunderFactory, ProviderFactory, UserFactory
@@ -87,7 +88,7 @@ def test_the_request_loop_end_to_end(app: Flask, auth, outbox) -> None:
     s = setup_dossier()
     invoice = _add_invoice(s.dossier, s.provider_user)
     certificate_key = first_slot_key(s.dossier, "certificat_realisation")
-    today = pieces_service.paris_today()
+    today = clock.today()
     due = today + timedelta(days=10)
 
     # The controller: the form lists the expected pieces and the pieces received.
@@ -212,7 +213,7 @@ def test_the_panel_shows_the_thread_and_the_form(app: Flask, auth) -> None:
         selected=[first_slot_key(s.dossier)],
         reasons={},
         message="Il manque la facture.",
-        due_date=pieces_service.paris_today() + timedelta(days=3),
+        due_date=clock.today() + timedelta(days=3),
     )
     with app.test_request_context():
         html = render_template(
@@ -230,7 +231,7 @@ def test_the_panel_shows_the_thread_and_the_form(app: Flask, auth) -> None:
 def test_the_request_form_refuses_what_is_missing(app: Flask, auth, outbox) -> None:
     s = setup_dossier()
     auth.log_in(s.controller)
-    yesterday = pieces_service.paris_today() - timedelta(days=1)
+    yesterday = clock.today() - timedelta(days=1)
     response = ask(auth, s.dossier, [], message="  ", due_date=yesterday.isoformat())
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -309,7 +310,7 @@ def _make_request(s, **values) -> DocumentRequest:
         selected=values.pop("selected", [first_slot_key(s.dossier)]),
         reasons={},
         message=values.pop("message", "Merci d'envoyer la facture."),
-        due_date=values.pop("due_date", pieces_service.paris_today() + timedelta(days=15)),
+        due_date=values.pop("due_date", clock.today() + timedelta(days=15)),
     )
     return request
 
@@ -480,7 +481,7 @@ def test_the_of_lists_its_requests(app: Flask, auth) -> None:
         selected=[first_slot_key(other)],
         reasons={},
         message="Autre",
-        due_date=pieces_service.paris_today(),
+        due_date=clock.today(),
     )
     auth.log_in(s.provider_user)
     page = text_of(auth.client.get("/service-fait/organisme/demandes/").get_data(as_text=True))
@@ -564,7 +565,7 @@ def test_the_of_list_and_notice_take_a_fixed_number_of_queries(
             selected=[first_slot_key(other)],
             reasons={},
             message="Encore",
-            due_date=pieces_service.paris_today(),
+            due_date=clock.today(),
         )
     many = counted("/service-fait/organisme/demandes/"), counted("/")
     assert many == few

@@ -31,7 +31,7 @@ from portal.service_fait.controls import refresh_state
 from portal.storage import LocalStorage
 from tests.dossiers.piece_helpers import fields_for, make_dossier, make_pdf
 from tests.factories import FunderFactory, ProviderFactory, UserFactory
-from tests.qualiopi.lists import CARAIBES, GARONNE, write_list
+from tests.public_list.lists import CARAIBES, GARONNE, write_list
 from tests.service_fait.control_helpers import make_certificate, make_invoice, make_piece
 
 TODAY = date.today()
@@ -236,7 +236,7 @@ def test_duplicates_are_found_by_a_big_run_as_by_a_small_one(
 def test_a_new_list_where_the_of_lost_its_category_makes_qualiopi_findings_appear(
     app, tmp_path, outbox
 ):
-    from portal.blueprints.qualiopi.cli import after_import
+    from portal.blueprints.public_list.cli import after_import
 
     garonne_of = garonne()
     caraibes_of = ProviderFactory(nda=CARAIBES.nda, name=CARAIBES.name, siret=CARAIBES.siret)

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from portal.dossiers.pieces import paris_today
+from portal import clock
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -136,7 +136,7 @@ def _funder_setup():
     funder = FunderFactory()
     admin = UserFactory(role=Role.FUNDER_ADMIN.value, funder=funder)
     controller = UserFactory(role=Role.CONTROLLER.value, funder=funder)
-    today = paris_today()
+    today = clock.today()
     old_of, new_of = ProviderFactory(), ProviderFactory()
     old_start = today - timedelta(days=600)
     first = make_dossier(funder, old_of, start_date=old_start, end_date=old_start + timedelta(30))
@@ -170,7 +170,7 @@ def test_the_population_carries_the_risk_factors(app: Flask) -> None:
     _set_counts(first, 2, 1)  # as the checks would have found (adding the invoice ran them)
     other_funder_dossier = make_dossier(provider=old_of)  # another funder's: not counted
     units = sampling.population(
-        funder.id, sampling.UNIT_DOSSIER, sampling.Filters(), today=paris_today()
+        funder.id, sampling.UNIT_DOSSIER, sampling.Filters(), today=clock.today()
     )
     by_id = {u.id: u for u in units}
     assert set(by_id) == {first.id, second.id, third.id}
@@ -181,11 +181,11 @@ def test_the_population_carries_the_risk_factors(app: Flask) -> None:
     assert by_id[third.id].new_provider and by_id[third.id].rejections == 0
 
     providers = sampling.population(
-        funder.id, sampling.UNIT_PROVIDER, sampling.Filters(), today=paris_today()
+        funder.id, sampling.UNIT_PROVIDER, sampling.Filters(), today=clock.today()
     )
     assert {u.id for u in providers} == {old_of.id, new_of.id}
     filtered = sampling.population(
-        funder.id, sampling.UNIT_DOSSIER, sampling.Filters(scheme="cpf"), today=paris_today()
+        funder.id, sampling.UNIT_DOSSIER, sampling.Filters(scheme="cpf"), today=clock.today()
     )
     assert [u.id for u in filtered] == [second.id]
 
@@ -252,7 +252,7 @@ def test_a_draw_is_recorded_reproduced_and_put_in_control(app: Flask, auth) -> N
     assert sampling.reproduce(row) == row.selected_ids
     # Drawing again by hand from the same inputs gives the same list.
     units = sampling.population(
-        funder.id, sampling.UNIT_DOSSIER, sampling.Filters(), today=paris_today()
+        funder.id, sampling.UNIT_DOSSIER, sampling.Filters(), today=clock.today()
     )
     assert draw(units, Decimal("50"), "graine-fixe", Weights()) == row.selected_ids
     (event,) = db.session.scalars(
@@ -345,7 +345,7 @@ def test_only_the_funder_admin_draws_and_sees_its_own_draws(app: Flask, auth) ->
     row = sampling.run_draw(
         admin,
         sampling.DrawRequest(unit="dossier", rate_percent=Decimal("10"), weighted=False),
-        today=paris_today(),
+        today=clock.today(),
     )
     auth.log_in(controller)
     assert auth.client.get("/service-fait/echantillonnage").status_code == 403

@@ -15,6 +15,7 @@ from typing import Any
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from portal import clock
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import (
@@ -195,7 +196,7 @@ def bring_to(world: World, state: str) -> Signalement:
             "transmettre_certificateur",
             services.Payload(
                 certifier_name="AFNOR Certification",
-                sent_on=pieces_service.paris_today(),
+                sent_on=clock.today(),
                 reference="DREETS-2026-12",
             ),
         )

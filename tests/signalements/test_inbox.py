@@ -11,9 +11,9 @@ from datetime import timedelta
 import openpyxl
 from flask import Flask
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import Signalement
-from portal.models.types import utcnow
 from portal.signalements import inbox, services
 from tests.factories import ProviderFactory
 from tests.signalements.helpers import bring_to, client_as, make_world, substantiated, text_of

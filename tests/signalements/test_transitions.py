@@ -11,8 +11,7 @@ import io
 from flask import Flask
 from sqlalchemy import select
 
-from portal import audit
-from portal.dossiers.pieces import paris_today
+from portal import audit, clock
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -135,7 +134,7 @@ def test_the_whole_loop_through_the_web(app: Flask, outbox) -> None:
 
     # Forwarded to the certifier: which, when, the reference; the funder sees the outcome.
     outbox.clear()
-    today = paris_today()
+    today = clock.today()
     response = _act(
         ministry_auth,
         s,
@@ -261,7 +260,7 @@ def test_a_free_text_certifier_is_recorded(app: Flask) -> None:
         "transmettre_certificateur",
         {
             "autre_certificateur": "Certif'Région",
-            "date_transmission": paris_today().isoformat(),
+            "date_transmission": clock.today().isoformat(),
             "reference_certificateur": "CR-12",
         },
     )

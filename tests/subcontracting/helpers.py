@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.models import CONTRACT_MENTIONS, Document, Provider, Subcontract, SubcontractYearAmount
 from portal.public_list.importer import import_list
 from portal.storage import new_key, storage_for
-from tests.qualiopi.lists import Org, write_list
+from tests.public_list.lists import Org, write_list
 from tests.test_uploads import make_pdf
 
 PDF = make_pdf("Contrat de sous-traitance")

@@ -24,9 +24,9 @@ from itsdangerous import URLSafeTimedSerializer
 
 from portal import audit
 from portal.blueprints.auth.sessions import start_session
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import User
-from portal.models.types import utcnow
 from tests.factories import PASSWORD
 
 CSRF_FIELD = "csrf_token"

@@ -1,5 +1,9 @@
 """Administration: funders, accounts, invitations, followed OF and the audit log."""
 
-from portal.blueprints.admin.routes import bp
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+from portal.blueprints.admin import routes  # noqa: E402, F401  (registers views)
 
 __all__ = ["bp"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,14 +19,12 @@ from portal.access import (
     users_scope,
 )
 from portal.audit import verify_chain
-from portal.blueprints.admin import services
+from portal.blueprints.admin import bp, services
 from portal.blueprints.admin.forms import FunderForm, InviteForm, ListFilterForm, ProviderForm
 from portal.extensions import db
 from portal.forms import EmptyForm, choices
 from portal.models import ROLE_LABELS, AuditEvent, Funder, Role, User
 from portal.rendering import render_page
-
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 ADMINS = (Role.ADMIN, Role.FUNDER_ADMIN)
 PER_PAGE = 25

@@ -12,9 +12,9 @@ from portal import audit
 from portal.access import can_invite, can_manage_user, users_scope
 from portal.blueprints.auth.services import normalize_email, send_invitation
 from portal.blueprints.auth.sessions import end_all_sessions
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import FUNDER_ROLES, Funder, FunderProvider, Provider, Role, User
-from portal.models.types import utcnow
 
 
 class NotAllowed(Exception):

@@ -12,20 +12,20 @@ from datetime import date
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
+from portal import clock
 from portal.access import ALL_ROLES
+from portal.blueprints.api import bp
 from portal.blueprints.api.auth import api_user, error_response, token_required
 from portal.blueprints.api.openapi import DOCUMENT
 from portal.identifiers import InvalidIdentifier, classify
 from portal.navigation import section
 from portal.public_list.lookup import check
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
 F = TypeVar("F", bound=Callable[..., Any])
 
-QUALIOPI_ROLES = section("qualiopi").roles
+QUALIOPI_ROLES = section("public_list").roles
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -85,7 +85,7 @@ def qualiopi_check(ident: str) -> dict[str, Any] | Response:
     """The answer of `flask qualiopi check IDENT --on DATE --json`."""
     raw_on = request.args.get("on")
     if raw_on is None:
-        on = date.today()
+        on = clock.today()
     else:
         try:
             if not _ISO_DATE.fullmatch(raw_on):

@@ -1,6 +1,9 @@
-"""Logging in and out, invitations and password resets."""
+"""Logging in and out, invitations, password resets and personal API tokens."""
 
-from portal.blueprints.auth import api_tokens  # noqa: F401  (registers the token routes)
-from portal.blueprints.auth.routes import bp
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+from portal.blueprints.auth import api_tokens, routes  # noqa: E402, F401  (register views)
 
 __all__ = ["bp"]

@@ -22,12 +22,12 @@ from wtforms.validators import DataRequired, Length
 
 from portal import audit
 from portal.access import ALL_ROLES, deny, roles_required
+from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import ChangePasswordForm
-from portal.blueprints.auth.routes import bp
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm, Form
 from portal.models import ApiToken, User
-from portal.models.types import utcnow
 from portal.rendering import wants_fragment
 
 TOKEN_PREFIX = "pq_"  # noqa: S105 (a marker, not a secret)

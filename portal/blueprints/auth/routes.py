@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
     current_app,
     flash,
     g,
@@ -21,7 +20,8 @@ from werkzeug.wrappers import Response
 
 from portal import audit
 from portal.access import ALL_ROLES, roles_required
-from portal.blueprints.auth import services
+from portal.blueprints.auth import bp, services
+from portal.blueprints.auth.api_tokens import panel_context
 from portal.blueprints.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -33,8 +33,6 @@ from portal.extensions import db, limiter
 from portal.models import TokenPurpose
 from portal.passwords import password_problems, verify_password
 from portal.rendering import render_page
-
-bp = Blueprint("auth", __name__, template_folder="templates")
 
 LOGIN_FAILED = "Adresse électronique ou mot de passe incorrect."
 
@@ -171,6 +169,4 @@ def account() -> Response | str:
             db.session.commit()
             flash("Mot de passe modifié. Vos autres sessions sont fermées.", "success")
             return redirect(url_for("auth.account"), code=303)
-    from portal.blueprints.auth.api_tokens import panel_context  # imports this module
-
     return render_template("auth/account.html", form=form, user=user, **panel_context(user))

@@ -15,9 +15,9 @@ from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import LoginManager, login_user, logout_user
 from sqlalchemy import delete, select
 
+from portal.clock import utcnow
 from portal.extensions import db, htmx
 from portal.models import User, UserSession
-from portal.models.types import utcnow
 
 SESSION_KEY = "sid"
 

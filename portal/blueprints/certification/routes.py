@@ -21,17 +21,17 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
+from portal import clock
 from portal.access import ALL_ROLES, can_view_provider, deny, get_provider_or_404, roles_required
 from portal.blueprints.certification import bp
 from portal.blueprints.certification.forms import AuditForm, CalculatorForm, CertificateForm
 from portal.certification import rules, services
-from portal.dossiers.pieces import max_upload_bytes, paris_today
 from portal.extensions import db
 from portal.forms import EmptyForm, int_or_zero
 from portal.models import Certificate, CertificationAudit, Provider, Role, User
 from portal.rendering import render_page
 from portal.storage import storage_for
-from portal.uploads import max_size_label, send_stored
+from portal.uploads import max_size_label, max_upload_bytes, send_stored
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (Role.PROVIDER, *FUNDER_SIDE)
@@ -52,7 +52,7 @@ def _page_arg(name: str = "page") -> int:
 
 def _common() -> dict[str, Any]:
     return {
-        "today": paris_today(),
+        "today": clock.today(),
         "category_labels": {c.value: label for c, label in services.CATEGORY_LABELS.items()},
         "state_labels": rules.DEADLINE_STATE_LABELS,
         "audit_kind_label": services.audit_kind_label,
@@ -87,7 +87,7 @@ def index() -> Response | str:
         if own is None:
             abort(404)
         return _provider_space(own)
-    today = paris_today()
+    today = clock.today()
     return render_page(
         "certification/funder_index.html",
         block=_block(),
@@ -107,7 +107,7 @@ def _block() -> str | None:
 def _provider_space(
     provider: Provider, audit_form: AuditForm | None = None, form_for: int | None = None
 ) -> str:
-    today = paris_today()
+    today = clock.today()
     return render_template(
         "certification/mine.html",
         status=services.status_of(provider, today),
@@ -124,7 +124,7 @@ def _provider_space(
 def provider(provider_id: int) -> str:
     actor = _actor()
     target = get_provider_or_404(provider_id, actor)
-    today = paris_today()
+    today = clock.today()
     return render_template(
         "certification/provider.html",
         status=services.status_of(target, today),

@@ -1,7 +1,13 @@
-"""Dossiers: the funder's list, creation and import (routes.py), and each dossier's page,
-its pieces and the OF's space "Mes dossiers" (pieces.py)."""
+"""Dossiers: the funder's list, creation and import (routes.py), each dossier's page
+(detail.py), its pieces (pieces.py), and the OF's space "Mes dossiers" (mine.py)."""
 
-from portal.blueprints.dossiers import pieces  # noqa: F401  (registers the pieces routes)
-from portal.blueprints.dossiers.routes import bp
+from flask import Blueprint
 
-__all__ = ["bp"]
+from portal.navigation import section
+
+bp = Blueprint("dossiers", __name__, url_prefix="/dossiers", template_folder="templates")
+SECTION = section("dossiers")
+
+from portal.blueprints.dossiers import detail, mine, pieces, routes  # noqa: E402, F401
+
+__all__ = ["SECTION", "bp"]

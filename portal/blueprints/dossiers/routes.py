@@ -8,22 +8,23 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit
+from portal import audit, clock
 from portal.access import deny, get_dossier_or_404, roles_required
+from portal.blueprints.dossiers import SECTION, bp
 from portal.blueprints.dossiers.forms import (
     DossierEditForm,
     DossierForm,
     ImportForm,
     ListFilterForm,
 )
+from portal.blueprints.dossiers.mine import my_dossiers
 from portal.dossiers import rules, services
-from portal.dossiers.pieces import paris_today
 from portal.extensions import db
 from portal.forms import int_or_zero
 from portal.identifiers import classify
@@ -35,13 +36,10 @@ from portal.models import (
     Role,
     User,
 )
-from portal.navigation import section
 from portal.public_list import lookup
 from portal.public_list.history import CATEGORY_KEYS
 from portal.rendering import render_page
 
-bp = Blueprint("dossiers", __name__, url_prefix="/dossiers", template_folder="templates")
-SECTION = section("dossiers")
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 MAX_ERRORS_SHOWN = 1000
 
@@ -138,8 +136,6 @@ def _list_state() -> tuple[ListFilterForm, services.DossierFilters, str, dict[st
 @roles_required(*SECTION.roles)
 def index() -> Response | str:
     if current_user.role == Role.PROVIDER:
-        from portal.blueprints.dossiers.pieces import my_dossiers
-
         return my_dossiers()  # "Mes dossiers": the OF's space
     form, filters, sort, args = _list_state()
     page = services.list_dossiers(
@@ -153,7 +149,7 @@ def index() -> Response | str:
         page=page,
         sort=sort,
         args=args,
-        today=paris_today(),
+        today=clock.today(),
         **_labels(),
     )
 
@@ -175,7 +171,7 @@ def _export(extension: str) -> Response:
     db.session.commit()
     response = Response(body, content_type=content_type)
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="dossiers-{paris_today():%Y-%m-%d}.{extension}"'
+        f'attachment; filename="dossiers-{clock.today():%Y-%m-%d}.{extension}"'
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -276,7 +272,7 @@ def check_provider() -> str:
         except rules.RuleError as error:
             context["error"] = str(error)
         else:
-            result = lookup.check(classify(choice.nda), paris_today())
+            result = lookup.check(classify(choice.nda), clock.today())
             entry = next((m for m in result.matches if m.matched_on == "nda"), None)
             context.update(
                 choice=choice,

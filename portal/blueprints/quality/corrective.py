@@ -1,4 +1,4 @@
-"""Routes of the corrective actions of quality controls (issue 8).
+"""Routes of the corrective actions of quality controls.
 
 - The OF's space (``/qualite/mes-controles``): its controls whose report is issued, each
   non-conformity with its deadline and state, and the form to answer it (action plan and
@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
-from portal import audit, rnq
+from portal import audit, clock, rnq
 from portal.access import (
     can_answer_quality_control,
     can_edit_quality_control,
@@ -34,7 +34,6 @@ from portal.access import (
     roles_required,
 )
 from portal.blueprints.quality import bp
-from portal.dossiers.pieces import max_files_per_upload, max_upload_bytes, paris_today
 from portal.extensions import db
 from portal.models import (
     CONTROL_MODE_LABELS,
@@ -54,7 +53,13 @@ from portal.quality import signalement as drafting
 from portal.quality.controls import control_result
 from portal.rendering import render_page, wants_fragment
 from portal.storage import storage_for
-from portal.uploads import ALLOWED_TYPES, max_size_label, send_stored
+from portal.uploads import (
+    ALLOWED_TYPES,
+    max_files_per_upload,
+    max_size_label,
+    max_upload_bytes,
+    send_stored,
+)
 
 FUNDER_STAFF = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 ACCEPT = ",".join([*ALLOWED_TYPES, ".pdf", ".jpg", ".jpeg", ".png"])
@@ -103,7 +108,7 @@ def size_label(value: int) -> str:
 
 @bp.app_template_global("nc_overdue")
 def nc_overdue(finding: QualityFinding, today: Any = None) -> bool:
-    return service.overdue(finding, today or paris_today())
+    return service.overdue(finding, today or clock.today())
 
 
 @bp.app_template_global("nc_state")
@@ -173,7 +178,7 @@ def _block(
         finding=finding,
         can_edit=can_edit_quality_control(actor, control),
         can_answer=can_answer_quality_control(actor, control),
-        today=paris_today(),
+        today=clock.today(),
         nc_return="espace" if request.form.get("retour") == "espace" else "controle",
         **extra,
     )
@@ -351,7 +356,7 @@ def _provider_page(actor: User, *, status: int = 200, **extra: Any) -> Response:
         "quality/provider_index.html",
         controls=controls,
         results={c.id: control_result(c) for c in controls},
-        today=paris_today(),
+        today=clock.today(),
         mode_labels={m.value: label for m, label in CONTROL_MODE_LABELS.items()},
         status_labels={s.value: label for s, label in QUALITY_CONTROL_STATUS_LABELS.items()},
         **extra,
@@ -372,7 +377,7 @@ def provider_index() -> Response:
 @roles_required(*FUNDER_STAFF)
 def nonconformities() -> Response:
     actor = _actor()
-    today = paris_today()
+    today = clock.today()
     filters = service.NcFilters.read(request.args)
     page = service.open_nonconformities(
         actor, filters, today, request.args.get("page", 1, type=int)

@@ -33,7 +33,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit, rnq
+from portal import audit, clock, rnq
 from portal.access import (
     can_answer_quality_control,
     can_edit_quality_control,
@@ -53,7 +53,6 @@ from portal.blueprints.quality.forms import (
     ShareForm,
     VersionForm,
 )
-from portal.dossiers.pieces import max_files_per_upload, max_upload_bytes, paris_today
 from portal.extensions import db
 from portal.forms import choices
 from portal.models import (
@@ -68,7 +67,15 @@ from portal.packs import stream_pack
 from portal.quality import controls, report, rules
 from portal.rendering import render_page, wants_fragment
 from portal.storage import storage_for
-from portal.uploads import UploadsRefused, discard_stored, max_size_label, send_stored, store_all
+from portal.uploads import (
+    UploadsRefused,
+    discard_stored,
+    max_files_per_upload,
+    max_size_label,
+    max_upload_bytes,
+    send_stored,
+    store_all,
+)
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (*FUNDER_SIDE, Role.PROVIDER)
@@ -88,7 +95,7 @@ def _version(value: str | None) -> int | None:
 def _common() -> dict[str, Any]:
     return {
         **controls.labels(),
-        "today": paris_today(),
+        "today": clock.today(),
         "minors_per_major": controls.minors_per_major(),
         "rnq_source": rnq.SOURCE,
         "rnq_version": rnq.VERSION,
@@ -119,7 +126,7 @@ def index() -> Response | str:
     page = controls.list_controls(
         actor,
         filters,
-        paris_today(),
+        clock.today(),
         page=int(page_number) if page_number.isdigit() else 1,
     )
     return render_page(
@@ -175,7 +182,7 @@ def new() -> Response:
     actor = _actor()
     if request.method == "GET":
         provider_arg = request.args.get("provider", "")
-        data: dict[str, Any] = {"control_date": paris_today()}
+        data: dict[str, Any] = {"control_date": clock.today()}
         if provider_arg:
             if not provider_arg.isdigit():
                 abort(404)

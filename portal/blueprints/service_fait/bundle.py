@@ -9,7 +9,8 @@ from flask import Response, current_app
 from flask_login import current_user
 
 from portal.access import get_dossier_or_404, roles_required
-from portal.blueprints.service_fait.routes import SECTION, bp
+from portal.blueprints.service_fait import bp
+from portal.blueprints.service_fait.routes import SECTION
 from portal.extensions import db
 from portal.service_fait import bundle as service
 from portal.storage import storage_for

@@ -8,7 +8,7 @@ from datetime import date
 import click
 from flask import Blueprint
 
-from portal.service_fait import requests as requests_service
+from portal.service_fait import document_requests as requests_service
 
 CLI_GROUP = "service-fait"
 

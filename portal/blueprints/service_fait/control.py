@@ -18,16 +18,17 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
+from portal import clock
 from portal.access import deny, get_dossier_or_404, roles_required
+from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import (
     DecisionForm,
     ReopenForm,
     StatisticsFilterForm,
 )
-from portal.blueprints.service_fait.routes import SECTION, bp
-from portal.dossiers import piece_rules
+from portal.blueprints.service_fait.routes import SECTION
+from portal.dossiers import locks, piece_rules
 from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period
-from portal.dossiers.pieces import PARIS, paris_today
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.extensions import db
 from portal.models import (
@@ -46,7 +47,7 @@ from portal.models import (
 )
 from portal.rendering import render_page, wants_fragment
 from portal.service_fait import decisions, figures, reasons
-from portal.service_fait import requests as requests_service
+from portal.service_fait import document_requests as requests_service
 from portal.service_fait import statistics as stats_service
 
 FUNDER_STAFF = tuple(SECTION.roles)
@@ -100,7 +101,7 @@ def _page_context(
     general: str | None = None,
 ) -> dict[str, Any]:
     """Everything the control page shows (a bounded number of queries)."""
-    today = paris_today()
+    today = clock.today()
     control = _control(dossier)
     version = control.version if control is not None else 0
     current = figures.current_pieces(dossier)
@@ -141,7 +142,7 @@ def _page_context(
         "invoices": invoices,
         "active": active,
         "history": history,
-        "locks": decisions.locking_decisions(p.id for p in current),
+        "locks": locks.locking_decisions(p.id for p in current),
         "finding_groups": figures.findings_by_severity(dossier),
         "qualiopi": figures.qualiopi_status(dossier, invoices),
         "forms": forms,
@@ -162,7 +163,7 @@ def _page_context(
         "period_label": lambda p: Period(p.period_start, p.period_end).label(),
         "format_money": piece_rules.format_money,
         "format_hours": piece_rules.format_hours,
-        "local": lambda moment: moment.astimezone(PARIS),
+        "local": lambda moment: clock.local(moment),
     }
 
 

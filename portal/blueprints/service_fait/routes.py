@@ -11,17 +11,17 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit, exports
+from portal import audit, clock, exports
 from portal.access import roles_required
+from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import QueueFilterForm
 from portal.dossiers import rules
-from portal.dossiers.pieces import paris_today
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import SCHEME_LABELS, User
@@ -29,7 +29,6 @@ from portal.navigation import section
 from portal.rendering import render_page
 from portal.service_fait import decisions, queue
 
-bp = Blueprint("service_fait", __name__, url_prefix="/service-fait", template_folder="templates")
 SECTION = section("service_fait")
 FUNDER_STAFF = tuple(SECTION.roles)  # funder admins and controllers
 
@@ -172,7 +171,7 @@ def _download(
     )
     db.session.commit()
     return exports.download(
-        body, content_type, f"controles-service-fait-{paris_today():%Y-%m-%d}.{extension}"
+        body, content_type, f"controles-service-fait-{clock.today():%Y-%m-%d}.{extension}"
     )
 
 

@@ -15,10 +15,11 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
+from portal import clock
 from portal.access import deny, roles_required
-from portal.blueprints.service_fait.routes import SECTION, bp
+from portal.blueprints.service_fait import bp
+from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers import rules
-from portal.dossiers.pieces import paris_today
 from portal.extensions import db
 from portal.forms import Form, choices
 from portal.models import (
@@ -201,7 +202,7 @@ def sampling() -> Response | str:
     if form.validate_on_submit():
         request = form.draw_request()
         if request is not None:
-            row = service.run_draw(actor, request, today=paris_today())
+            row = service.run_draw(actor, request, today=clock.today())
             flash(
                 f"Tirage enregistré : {len(row.selected_ids)} sur {row.population_size} "
                 f"(graine {row.seed}).",
@@ -248,9 +249,7 @@ def sampling_draw(draw_id: int) -> str:
 
 
 def _control_url(dossier_id: int) -> str:
-    from portal.blueprints.service_fait.requests import control_url
-
-    return control_url(dossier_id)
+    return url_for("service_fait.control", dossier_id=dossier_id)
 
 
 @bp.post("/echantillonnage/<int:draw_id>/mettre-en-controle")

@@ -1,9 +1,13 @@
 """Signalements de qualité au ministère."""
 
-from portal.blueprints.signalements import (  # noqa: F401  (register their routes on bp)
+from flask import Blueprint
+
+bp = Blueprint("signalements", __name__, url_prefix="/signalements", template_folder="templates")
+
+from portal.blueprints.signalements import (  # noqa: E402, F401  (register their views on bp)
     detail,
     drafts,
+    routes,
 )
-from portal.blueprints.signalements.routes import bp
 
 __all__ = ["bp"]

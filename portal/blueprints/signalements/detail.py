@@ -19,11 +19,11 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit, rnq
+from portal import audit, clock, rnq
 from portal.access import deny, get_signalement_or_404, is_funder_side, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
-from portal.blueprints.signalements.routes import READERS, SECTION, _actor, bp
-from portal.dossiers.pieces import max_files_per_upload, max_upload_bytes, paris_today
+from portal.blueprints.signalements import bp
+from portal.blueprints.signalements.routes import READERS, SECTION, _actor
 from portal.extensions import db
 from portal.models import (
     DISMISSAL_REASONS,
@@ -42,7 +42,7 @@ from portal.signalements import inbox, pack, workflow
 from portal.signalements import services as service
 from portal.signalements.workflow import Action, TransitionRefused
 from portal.storage import storage_for
-from portal.uploads import max_size_label, send_stored
+from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
 
 #: The label of each action's button.
 ACTION_BUTTONS = {
@@ -143,7 +143,7 @@ def detail_context(
         "stale": inbox.is_stale(signalement),
         "stale_days": inbox.stale_days(),
         "age": inbox.age_days(signalement),
-        "today": paris_today(),
+        "today": clock.today(),
         "accept": ACCEPT,
         "upload_note": (
             f"PDF, JPEG ou PNG, {max_size_label(max_upload_bytes())} au plus par fichier, "

@@ -16,8 +16,8 @@ from werkzeug.wrappers import Response
 from portal import rnq
 from portal.access import get_signalement_or_404, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
-from portal.blueprints.signalements.routes import FUNDER_STAFF, SECTION, _actor, bp
-from portal.dossiers.pieces import max_files_per_upload, max_upload_bytes
+from portal.blueprints.signalements import bp
+from portal.blueprints.signalements.routes import FUNDER_STAFF, SECTION, _actor
 from portal.extensions import db
 from portal.models import (
     SERIOUSNESS_LABELS,
@@ -28,7 +28,7 @@ from portal.models import (
 from portal.rendering import render_page, wants_fragment
 from portal.signalements import evidence, rules, workflow
 from portal.signalements import services as service
-from portal.uploads import max_size_label
+from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes
 
 
 def _go(url: str) -> Response:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal import audit, exports, rnq
+from portal import audit, clock, exports, rnq
 from portal.access import roles_required
-from portal.dossiers.pieces import paris_today
+from portal.blueprints.signalements import bp
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import (
@@ -34,7 +34,6 @@ from portal.rendering import render_page
 from portal.signalements import inbox
 from portal.signalements import services as service
 
-bp = Blueprint("signalements", __name__, url_prefix="/signalements", template_folder="templates")
 SECTION = section("signalements")
 READERS = tuple(SECTION.roles)  # funder admins, controllers, the ministry
 FUNDER_STAFF = (Role.FUNDER_ADMIN, Role.CONTROLLER)
@@ -51,7 +50,7 @@ def state_label(state: str) -> str:
 
 @bp.app_template_filter("sig_local")
 def local_time(moment: Any) -> Any:
-    return service.local(moment) if moment is not None else None
+    return clock.local(moment) if moment is not None else None
 
 
 @bp.get("/")
@@ -99,7 +98,7 @@ def _export(extension: str) -> Response:
         details={"format": extension, "filters": filters.args(), "count": len(rows)},
     )
     db.session.commit()
-    name = f"signalements-{paris_today():%Y-%m-%d}.{extension}"
+    name = f"signalements-{clock.today():%Y-%m-%d}.{extension}"
     return exports.download(body, content_type, name)
 
 

@@ -1,5 +1,11 @@
 """Sous-traitance et plafond CPF."""
 
-from portal.blueprints.subcontracting.routes import bp
+from flask import Blueprint
+
+bp = Blueprint(
+    "subcontracting", __name__, url_prefix="/sous-traitance", template_folder="templates"
+)
+
+from portal.blueprints.subcontracting import routes  # noqa: E402, F401  (registers views)
 
 __all__ = ["bp"]

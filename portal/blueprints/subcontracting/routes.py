@@ -17,18 +17,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit, exports
+from portal import audit, clock, exports
 from portal.access import (
     can_edit_subcontract,
     get_provider_or_404,
     get_subcontract_or_404,
     roles_required,
 )
+from portal.blueprints.subcontracting import bp
 from portal.blueprints.subcontracting.forms import (
     MENTION_FIELDS,
     ContractForm,
@@ -36,7 +37,6 @@ from portal.blueprints.subcontracting.forms import (
     TurnoverImportForm,
 )
 from portal.blueprints.subcontracting.gauge import Gauge
-from portal.dossiers.pieces import max_upload_bytes, paris_today
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.extensions import db
 from portal.forms import EmptyForm, int_or_zero
@@ -47,11 +47,8 @@ from portal.public_list.history import CATEGORY_KEYS
 from portal.rendering import render_page
 from portal.storage import storage_for
 from portal.subcontracting import rules, services
-from portal.uploads import ALLOWED_TYPES, max_size_label, send_stored
+from portal.uploads import ALLOWED_TYPES, max_size_label, max_upload_bytes, send_stored
 
-bp = Blueprint(
-    "subcontracting", __name__, url_prefix="/sous-traitance", template_folder="templates"
-)
 SECTION = section("subcontracting")
 VIEWERS = tuple(SECTION.roles)
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
@@ -72,7 +69,7 @@ def _common() -> dict[str, Any]:
         "micro_threshold": config.micro_threshold,
         "warning_rate": config.warning_rate,
         "make_gauge": lambda ceiling: Gauge(ceiling, config.warning_rate),
-        "today": paris_today(),
+        "today": clock.today(),
     }
 
 
@@ -131,7 +128,7 @@ def contract_page(contract_id: int) -> str:
     contract = get_subcontract_or_404(contract_id, actor)
     compliance = services.evaluate([contract])[contract.id]
     can_edit = can_edit_subcontract(actor, contract)
-    last_year = min(contract.end_date.year, paris_today().year)
+    last_year = min(contract.end_date.year, clock.today().year)
     first_year = max(contract.start_date.year, rules.FIRST_CEILING_YEAR)
     years = {contract.principal_id: range(first_year, last_year + 1) if contract.is_cpf else ()}
     return render_template(
@@ -328,7 +325,7 @@ def _turnover_page(form: TurnoverForm, import_form: TurnoverImportForm, report: 
 @roles_required(Role.PROVIDER)
 def turnover() -> Response | str:
     actor = _actor()
-    today = paris_today()
+    today = clock.today()
     form = TurnoverForm(data={"year": str(today.year), "as_of": today.isoformat()})
     if form.validate_on_submit():
         try:
@@ -405,7 +402,7 @@ def _export(what: str, extension: str) -> Response:
     )
     db.session.commit()
     return exports.download(
-        body, content_type, f"sous-traitance-{what}-{paris_today():%Y-%m-%d}.{extension}"
+        body, content_type, f"sous-traitance-{what}-{clock.today():%Y-%m-%d}.{extension}"
     )
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
-from portal import audit
+from portal import audit, clock
 from portal.access import deny, providers_scope, roles_required
-from portal.blueprints.qualiopi.forms import SearchForm
+from portal.blueprints.public_list import bp
+from portal.blueprints.public_list.forms import SearchForm
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import ListChange, ListImport, Provider, QualiopiAlert, Role
-from portal.models.types import utcnow
 from portal.navigation import section
 from portal.public_list import lookup
 from portal.public_list.history import (
@@ -29,8 +28,7 @@ from portal.public_list.history import (
 from portal.public_list.importer import list_in_force
 from portal.rendering import render_page
 
-bp = Blueprint("qualiopi", __name__, url_prefix="/qualiopi", template_folder="templates")
-SECTION = section("qualiopi")
+SECTION = section("public_list")
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 IMPORT_VIEWERS = (Role.ADMIN, Role.FUNDER_ADMIN)
 PER_PAGE = 50
@@ -51,7 +49,7 @@ def change_label(kind: str) -> str:
 def index() -> Response:
     form = SearchForm(request.args)
     form.validate()
-    on = form.on.data if not form.on.errors and form.on.data else date.today()
+    on = form.on.data if not form.on.errors and form.on.data else clock.today()
     in_force = list_in_force(on)
     query = (form.q.data or "").strip()
     results: list[lookup.Match] = []
@@ -68,14 +66,14 @@ def index() -> Response:
         elif message is None:
             results = lookup.search(query, on)
     return render_page(
-        "qualiopi/index.html",
+        "public_list/index.html",
         block="results",
         section=SECTION,
         form=form,
         query=query,
         on=on,
         in_force=in_force,
-        stale=is_stale(in_force.as_of if in_force else None, date.today()),
+        stale=is_stale(in_force.as_of if in_force else None, clock.today()),
         results=results,
         message=message,
     )
@@ -96,7 +94,7 @@ def provider(nda: str) -> str:
     ).all()
     followed = db.session.scalar(providers_scope(current_user).where(Provider.nda == nda))
     return render_template(
-        "qualiopi/provider.html",
+        "public_list/provider.html",
         nda=nda,
         versions=versions,
         current=current,
@@ -116,7 +114,7 @@ def imports() -> str:
         per_page=PER_PAGE,
         error_out=False,
     )
-    return render_template("qualiopi/imports.html", page=page)
+    return render_template("public_list/imports.html", page=page)
 
 
 @bp.get("/imports/<int:import_id>")
@@ -143,7 +141,7 @@ def import_detail(import_id: int) -> Response:
         error_out=False,
     )
     return render_page(
-        "qualiopi/import_detail.html",
+        "public_list/import_detail.html",
         block="changes",
         run=run,
         page=page,
@@ -166,7 +164,7 @@ def alerts() -> str:
         )
         .limit(500)
     ).all()
-    return render_template("qualiopi/alerts.html", alerts=rows, form=EmptyForm())
+    return render_template("public_list/alerts.html", alerts=rows, form=EmptyForm())
 
 
 @bp.post("/alertes/<int:alert_id>/vue")
@@ -190,4 +188,4 @@ def acknowledge(alert_id: int) -> Response:
         )
         db.session.commit()
         flash("Alerte marquée comme vue.", "success")
-    return redirect(url_for("qualiopi.alerts"), code=303)
+    return redirect(url_for("public_list.alerts"), code=303)

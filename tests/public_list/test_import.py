@@ -19,7 +19,7 @@ from portal.identifiers import classify
 from portal.models import ImportStatus, ListChange, ListImport, ListVersion
 from portal.public_list.importer import ImportRefused, import_list
 from portal.public_list.lookup import check
-from tests.qualiopi.lists import (
+from tests.public_list.lists import (
     BILANS,
     CARAIBES,
     GARONNE,

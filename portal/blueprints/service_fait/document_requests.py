@@ -3,7 +3,7 @@ request's page and its closing, the message templates; the OF's side under
 `/service-fait/organisme/demandes/`; the files attached to messages.
 
 Every route loads the dossier with `get_dossier_or_404`: another OF's or another funder's
-request answers 404 (audited). Services (`portal.service_fait.requests`) commit.
+request answers 404 (audited). Services (`portal.service_fait.document_requests`) commit.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal import audit
+from portal import audit, clock
 from portal.access import can_add_pieces, deny, get_dossier_or_404, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
-from portal.blueprints.service_fait.routes import SECTION, bp
-from portal.dossiers import pieces as pieces_service
+from portal.blueprints.service_fait import bp
+from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers.calendar import Period
 from portal.extensions import db
 from portal.forms import EmptyForm, Form
@@ -44,9 +44,9 @@ from portal.models import (
     User,
 )
 from portal.rendering import render_page, wants_fragment
-from portal.service_fait import requests as service
+from portal.service_fait import document_requests as service
 from portal.storage import storage_for
-from portal.uploads import max_size_label, send_stored
+from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
 
 FUNDER = tuple(SECTION.roles)  # funder admins and controllers
 READERS = (*FUNDER, Role.PROVIDER)
@@ -123,7 +123,7 @@ def new_request(dossier_id: int) -> Response:
     """The request form (also embedded in the control page's panel), and its sending."""
     actor = _actor()
     dossier = get_dossier_or_404(dossier_id, actor)
-    today = pieces_service.paris_today()
+    today = clock.today()
     if request.method == "GET":
         new = service.new_request_context(dossier, actor, today)
         return _render_request_form(dossier, actor, new)
@@ -192,7 +192,7 @@ def request_detail(request_id: int) -> str:
     actor = _actor()
     found = get_request_or_404(request_id, actor)
     dossier = found.dossier
-    context = service.thread_context(dossier, pieces_service.paris_today())
+    context = service.thread_context(dossier, clock.today())
     view = next(v for v in context["requests"] if v.id == found.id)
     return render_template(
         "service_fait/request_detail.html",
@@ -202,7 +202,7 @@ def request_detail(request_id: int) -> str:
         back=control_url(dossier.id),
         side_labels=service.SIDE_LABELS,
         close_outcomes=service.CLOSE_OUTCOMES,
-        local=service.local,
+        local=clock.local,
     )
 
 
@@ -415,12 +415,12 @@ def upload_links(found: DocumentRequest, dossier: Dossier, actor: User) -> dict[
 def provider_requests() -> str:
     actor = _actor()
     rows = service.provider_requests(actor.provider_id)
-    today = pieces_service.paris_today()
+    today = clock.today()
     return render_template(
         "service_fait/provider_requests.html",
         section=None,
         views=[service.request_view(r, today) for r in rows],
-        local=service.local,
+        local=clock.local,
     )
 
 
@@ -455,9 +455,9 @@ def provider_request(request_id: int) -> Response:
             return _redirect_after_post(
                 url_for("service_fait.provider_request", request_id=found.id)
             )
-    context = service.thread_context(dossier, pieces_service.paris_today())
+    context = service.thread_context(dossier, clock.today())
     view = next(v for v in context["requests"] if v.id == found.id)
-    limit = pieces_service.max_upload_bytes()
+    limit = max_upload_bytes()
     return render_page(
         "service_fait/provider_request.html",
         block="answer_form",
@@ -470,9 +470,9 @@ def provider_request(request_id: int) -> Response:
         submitted=request.method == "POST",
         links=upload_links(found, dossier, actor),
         side_labels=service.SIDE_LABELS,
-        local=service.local,
+        local=clock.local,
         max_file_label=max_size_label(limit),
-        max_files=pieces_service.max_files_per_upload(),
+        max_files=max_files_per_upload(),
         period_label=lambda s, e: Period(s, e).label(),
         status_labels=REQUEST_STATUS_LABELS,
         closed=found.status == RequestStatus.CLOSED,
@@ -491,9 +491,9 @@ def _open_requests_of_current_provider() -> list[DocumentRequest]:
 
 def _thread_of(dossier: Dossier) -> dict[str, Any]:
     """The requests and messages of a dossier, for the OF's page of the dossier."""
-    return service.thread_context(dossier, pieces_service.paris_today()) | {
+    return service.thread_context(dossier, clock.today()) | {
         "side_labels": service.SIDE_LABELS,
-        "local": service.local,
+        "local": clock.local,
     }
 
 

@@ -10,6 +10,7 @@ from datetime import date
 import click
 from flask import Blueprint, current_app
 
+from portal import clock
 from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import ListImport
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def _parse_date(value: str | None, option: str) -> date:
     if value is None:
-        return date.today()
+        return clock.today()
     try:
         return date.fromisoformat(value)
     except ValueError:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import ImportStatus, ListImport
 from portal.public_list.importer import ImportRefused, import_list
-from tests.qualiopi.lists import CARAIBES, GARONNE, write_list
+from tests.public_list.lists import CARAIBES, GARONNE, write_list
 
 
 class FakeDataGouv:

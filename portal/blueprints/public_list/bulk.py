@@ -16,8 +16,10 @@ from werkzeug.wrappers import Response
 from wtforms import DateField
 from wtforms.validators import Optional, ValidationError
 
+from portal import clock
 from portal.access import deny, roles_required
-from portal.blueprints.qualiopi.routes import SECTION, bp
+from portal.blueprints.public_list import bp
+from portal.blueprints.public_list.routes import SECTION
 from portal.exports import CSV_TYPE, XLSX_TYPE, download, to_csv, to_xlsx
 from portal.extensions import db
 from portal.forms import Form
@@ -85,7 +87,7 @@ class BulkCheckForm(Form):
         data = upload.stream.read(MAX_BYTES + 1)
         try:
             self.bulk_input = read_identifiers(
-                data, upload.filename or "", default_on=self.on.data or date.today()
+                data, upload.filename or "", default_on=self.on.data or clock.today()
             )
         except BulkInputRefused as refusal:
             raise ValidationError(str(refusal)) from refusal
@@ -117,9 +119,9 @@ def bulk() -> Response | str:
     if form.validate_on_submit() and form.bulk_input is not None:
         check = create_check(_user(), form.filename, form.bulk_input)
         db.session.commit()
-        return redirect(url_for("qualiopi.bulk_result", check_id=check.id), code=303)
+        return redirect(url_for("public_list.bulk_result", check_id=check.id), code=303)
     return render_template(
-        "qualiopi/bulk.html",
+        "public_list/bulk.html",
         form=form,
         recent=recent_checks(_user()),
         max_lines=_thousands(MAX_LINES),
@@ -139,7 +141,7 @@ def bulk_result(check_id: int) -> str:
     pages = max(1, -(-len(rows) // PER_PAGE))
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
     return render_template(
-        "qualiopi/bulk_result.html",
+        "public_list/bulk_result.html",
         check=check,
         counts=summary(check),
         status=status,

@@ -22,19 +22,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
-from sqlalchemy import func, select, update
+from flask import current_app
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit
+from portal import audit, clock
 from portal.access import is_funder_side
+from portal.clock import utcnow
 from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period, SlotStatus
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import (
     PIECE_KIND_LABELS,
     REQUEST_STATUS_LABELS,
@@ -49,7 +50,6 @@ from portal.models import (
     ServiceFaitControl,
     User,
 )
-from portal.models.types import utcnow
 from portal.service_fait.controls import control_for, refresh_state
 from portal.storage import Storage, storage_for
 from portal.uploads import (
@@ -57,7 +57,10 @@ from portal.uploads import (
     UploadLike,
     UploadsRefused,
     discard_stored,
+    max_files_per_upload,
+    max_upload_bytes,
     store_all,
+    too_many_files,
 )
 
 logger = logging.getLogger(__name__)
@@ -414,7 +417,7 @@ def thread_context(dossier: Dossier, today: date) -> dict[str, Any]:
 def panel_context(dossier: Dossier, actor: User) -> dict[str, Any]:
     """What the control page's requests panel shows: the requests and the thread, and the
     form of a new request (funder side). Rendered by `_requests_panel.html`."""
-    today = pieces_service.paris_today()
+    today = clock.today()
     funder_side = is_funder_side(actor)
     context = thread_context(dossier, today)
     context.update(
@@ -424,7 +427,7 @@ def panel_context(dossier: Dossier, actor: User) -> dict[str, Any]:
         funder_side=funder_side,
         side_labels=SIDE_LABELS,
         close_outcomes=CLOSE_OUTCOMES,
-        local=local,
+        local=clock.local,
     )
     if funder_side:
         context["new"] = new_request_context(dossier, actor, today)
@@ -507,7 +510,7 @@ def create_request(
 ) -> DocumentRequest:
     """Ask the OF for pieces; commits, then mails the OF's users. Raises `RequestRefused`
     (nothing written) on a missing item, message or due date."""
-    today = today or pieces_service.paris_today()
+    today = today or clock.today()
     items, item_errors = parse_items(item_choices(dossier, today), selected, reasons)
     errors: dict[str, list[str]] = {}
     if item_errors:
@@ -591,13 +594,13 @@ def answer_request(
     errors: dict[str, list[str]] = {}
     if message_errors := _check_message(message, NO_ANSWER_MESSAGE):
         errors["message"] = message_errors
-    max_files = max_files or pieces_service.max_files_per_upload()
+    max_files = max_files or max_files_per_upload()
     if len(files) > max_files:
-        errors["files"] = [pieces_service.too_many_files(max_files)]
+        errors["files"] = [too_many_files(max_files)]
     if errors:
         raise RequestRefused(errors)
     storage = storage or storage_for(current_app)
-    stored = store_files(storage, files, max_bytes or pieces_service.max_upload_bytes())
+    stored = store_files(storage, files, max_bytes or max_upload_bytes())
     try:
         dossier = request.dossier
         documents = [s.as_document(actor.id) for s in stored]
@@ -717,7 +720,7 @@ def send_reminders(today: date | None = None, *, actor_label: str = "système") 
     """One reminder per open request whose due date has passed: a message in the thread,
     then an email to the OF's users. Idempotent (`reminded_at`): a request is reminded
     once, even when two runs overlap. Returns the ids of the requests reminded."""
-    today = today or pieces_service.paris_today()
+    today = today or clock.today()
     reminded: list[int] = []
     for request in due_for_reminder(today):
         claimed = db.session.execute(
@@ -805,32 +808,7 @@ def provider_requests(provider_id: int) -> list[DocumentRequest]:
     )
 
 
-def open_count_for_dossiers(dossier_ids: Sequence[int]) -> dict[int, int]:
-    """Open requests per dossier, for a list page (one query)."""
-    if not dossier_ids:
-        return {}
-    rows = db.session.execute(
-        select(DocumentRequest.dossier_id, func.count(DocumentRequest.id))
-        .where(
-            DocumentRequest.dossier_id.in_(list(dossier_ids)),
-            DocumentRequest.status == RequestStatus.OPEN.value,
-        )
-        .group_by(DocumentRequest.dossier_id)
-    )
-    return {dossier_id: count for dossier_id, count in rows}
-
-
 # --- Mail --------------------------------------------------------------------------------------
-
-
-def absolute_url(endpoint: str, **values: Any) -> str:
-    """A link for a mail, also outside a request (the reminders run from a cron)."""
-    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    if has_request_context():
-        path = url_for(endpoint, **values)
-    else:
-        path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return base + path
 
 
 def _recipients(query) -> list[User]:
@@ -912,7 +890,3 @@ def _send(to: str, subject: str, template: str, **context: Any) -> None:
         send_mail(to, subject, template, **context)
     except Exception:
         logger.exception("Échec de l'envoi du courriel « %s » à %s.", subject, to)
-
-
-def local(moment: datetime) -> datetime:
-    return moment.astimezone(pieces_service.PARIS)

@@ -13,7 +13,7 @@ from portal.public_list.alerts import Loss, raise_alerts
 from portal.public_list.importer import import_list
 from tests.dossiers.piece_helpers import make_dossier
 from tests.factories import FunderProviderFactory, ProviderFactory, UserFactory
-from tests.qualiopi.lists import BILANS, CARAIBES, GARONNE, PLUS_PARIS, write_list
+from tests.public_list.lists import BILANS, CARAIBES, GARONNE, PLUS_PARIS, write_list
 from tests.support.auth import AuthActions, csrf_token
 
 TODAY = date.today()

@@ -8,7 +8,15 @@ import pytest
 
 from portal.public_list import lookup, name_index
 from portal.public_list.importer import import_list
-from tests.qualiopi.lists import BILANS, CARAIBES, GARONNE, PLUS_LYON, PLUS_PARIS, Org, write_list
+from tests.public_list.lists import (
+    BILANS,
+    CARAIBES,
+    GARONNE,
+    PLUS_LYON,
+    PLUS_PARIS,
+    Org,
+    write_list,
+)
 
 TODAY = date.today()
 ORGS = [GARONNE, CARAIBES, BILANS, PLUS_PARIS, PLUS_LYON]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Role
 from portal.public_list.importer import import_list
-from tests.qualiopi.lists import BILANS, CARAIBES, GARONNE, PLUS_LYON, PLUS_PARIS, write_list
+from tests.public_list.lists import BILANS, CARAIBES, GARONNE, PLUS_LYON, PLUS_PARIS, write_list
 
 TODAY = date.today()
 
