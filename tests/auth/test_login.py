@@ -40,7 +40,7 @@ def test_unknown_email_and_wrong_password_get_the_same_message(client, auth) -> 
     assert FAILED in unknown and FAILED in wrong
     assert client.get("/").status_code == 302
     failures = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "auth.login_failed")
+        select(AuditEvent).where(AuditEvent.action == "auth.login_failed").order_by(AuditEvent.id)
     ).all()
     assert [f.details["reason"] for f in failures] == ["compte inconnu", "mot de passe incorrect"]
 

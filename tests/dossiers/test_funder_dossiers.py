@@ -576,7 +576,9 @@ def test_csv_export_has_the_documented_columns(client, listed) -> None:
     filtered = client.get("/dossiers/export.csv", query_string={"statut": "clos"})
     assert len(filtered.get_data(as_text=True).strip().splitlines()) == 2
     event = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "dossier.exported")
+        select(AuditEvent)
+        .where(AuditEvent.action == "dossier.exported")
+        .order_by(AuditEvent.id)  # in the order they were made, not in the table's
     ).all()
     assert [e.details["count"] for e in event] == [5, 1]
 
