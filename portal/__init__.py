@@ -16,6 +16,7 @@ from portal import (
     audit,  # noqa: F401  (registers the append-only guard)
     cli,
     errors,
+    request_log,
     views,
 )
 from portal.blueprints.admin import bp as admin_bp
@@ -111,6 +112,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
+    request_log.install()
     return app
 
 
@@ -128,6 +130,13 @@ def _complete_config(app: Flask) -> None:
                 '(par exemple : python -c "import secrets; print(secrets.token_hex(32))").'
             )
         app.config["SECRET_KEY"] = _instance_secret_key(instance / "secret_key")
+    if app.config["PORTAL_ENV"] == "production" and app.config.get("MAIL_BACKEND") == "console":
+        raise ConfigurationError(
+            "MAIL_BACKEND=console est refusé quand PORTAL_ENV=production : les courriels, et "
+            "avec eux les liens d'invitation et de réinitialisation du mot de passe, seraient "
+            "écrits dans le journal. Définissez MAIL_BACKEND=smtp et MAIL_SERVER, MAIL_PORT, "
+            "MAIL_USERNAME, MAIL_PASSWORD, MAIL_DEFAULT_SENDER."
+        )
     app.config.setdefault("PROXY_FIX", int(os.environ.get("PROXY_FIX", "0") or 0))
 
 
