@@ -78,7 +78,9 @@ class Config:
     # Login throttling (Flask-Limiter). Several workers need a shared store, e.g.
     # RATELIMIT_STORAGE_URI=redis://localhost:6379/0 or memcached://localhost:11211.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
-    RATELIMIT_HEADERS_ENABLED = True
+    # No X-RateLimit-* headers (they would tell an attacker how many tries are left); a
+    # refusal (429) still says when to try again, in Retry-After (portal/errors.py).
+    RATELIMIT_HEADERS_ENABLED = False
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes")
 
