@@ -130,6 +130,16 @@ def _complete_config(app: Flask) -> None:
                 '(par exemple : python -c "import secrets; print(secrets.token_hex(32))").'
             )
         app.config["SECRET_KEY"] = _instance_secret_key(instance / "secret_key")
+    if not app.config.get("AUDIT_KEY"):
+        if app.config["PORTAL_ENV"] == "production":
+            raise ConfigurationError(
+                "AUDIT_KEY doit être défini quand PORTAL_ENV=production : c'est la clé qui "
+                "scelle le journal d'audit, gardée hors de la base (par exemple : "
+                'python -c "import secrets; print(secrets.token_hex(32))").'
+            )
+        app.config["AUDIT_KEY"] = _instance_secret_key(instance / "audit_key")
+    if not app.config.get("AUDIT_SIGNING_KEY_FILE"):
+        app.config["AUDIT_SIGNING_KEY_FILE"] = str(instance / "audit_signing_key.pem")
     if app.config["PORTAL_ENV"] == "production" and app.config.get("MAIL_BACKEND") == "console":
         raise ConfigurationError(
             "MAIL_BACKEND=console est refusé quand PORTAL_ENV=production : les courriels, et "
@@ -141,7 +151,7 @@ def _complete_config(app: Flask) -> None:
 
 
 def _instance_secret_key(path: Path) -> str:
-    """A key generated once per laptop and kept in instance/, readable by its owner only."""
+    """A key generated once per machine and kept in instance/, readable by its owner only."""
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_hex(32)

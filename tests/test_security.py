@@ -35,6 +35,7 @@ def test_hsts_and_secure_cookies_in_production(monkeypatch, tmp_path) -> None:
             "PORTAL_ENV": "production",
             "PROXY_FIX": 1,
             "MAIL_BACKEND": "smtp",
+            "AUDIT_KEY": "k" * 64,
         },
     )
     app = create_app(config)
@@ -51,13 +52,30 @@ def test_production_requires_a_secret_key() -> None:
         create_app(config)
 
 
+def test_production_requires_an_audit_key() -> None:
+    from portal.config import ProductionConfig
+
+    config = type(
+        "Prod",
+        (ProductionConfig,),
+        {"SECRET_KEY": "x" * 64, "AUDIT_KEY": None, "PORTAL_ENV": "production"},
+    )
+    with pytest.raises(ConfigurationError, match="AUDIT_KEY doit être défini"):
+        create_app(config)
+
+
 def test_production_refuses_the_console_mail_backend() -> None:
     from portal.config import ProductionConfig
 
     config = type(
         "Prod",
         (ProductionConfig,),
-        {"SECRET_KEY": "x" * 64, "PORTAL_ENV": "production", "MAIL_BACKEND": "console"},
+        {
+            "SECRET_KEY": "x" * 64,
+            "AUDIT_KEY": "k" * 64,
+            "PORTAL_ENV": "production",
+            "MAIL_BACKEND": "console",
+        },
     )
     with pytest.raises(ConfigurationError, match="MAIL_BACKEND=console est refusé"):
         create_app(config)
