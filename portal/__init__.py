@@ -32,6 +32,7 @@ from portal.blueprints.signalements import bp as signalements_bp
 from portal.blueprints.subcontracting import bp as subcontracting_bp
 from portal.config import Config, ProductionConfig
 from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, talisman
+from portal.routing import DatabaseIdConverter
 from portal.service_fait import runner  # noqa: F401  (subscribes the checks to the dossiers' signals)
 
 CONTENT_SECURITY_POLICY = {
@@ -60,6 +61,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         production = os.environ.get("PORTAL_ENV") == "production"
         config_class = ProductionConfig if production else Config
     app = Flask(__name__, instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or None)
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     app.config.from_object(config_class)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _complete_config(app)
