@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import audit, clock
+from portal import audit, backup, clock
 from portal.blueprints.auth.services import normalize_email
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
@@ -48,11 +48,13 @@ from portal.regions import REGIONS
 from portal.service_fait.document_requests import ensure_default_templates
 from portal.service_fait.runner import run_all_checks
 from portal.signalements.demo import seed_demo_certifiers
+from portal.storage import storage_for
 from portal.subcontracting import services as subcontracting
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
 users_cli = AppGroup("users", help="Comptes utilisateurs.")
 audit_cli = AppGroup("audit", help="Journal d'audit.")
+backup_cli = AppGroup("backup", help="Sauvegarde et restauration de la base et des fichiers.")
 
 DEMO_LIST = resources.files("portal.data").joinpath("liste_publique_demo.csv")
 DEMO_PASSWORD = "demo-portail-2026"  # noqa: S105 (documented demo password)
@@ -645,7 +647,51 @@ def _signing_key(*, create: bool) -> Ed25519PrivateKey:
     return key  # type: ignore[return-value]
 
 
+@backup_cli.command("create")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def backup_create(path: Path) -> None:
+    """Sauvegarde la base et tous les fichiers déposés dans le dossier PATH (neuf ou vide),
+    avec un manifeste des empreintes SHA-256."""
+    existed = path.exists()
+    try:
+        report = backup.create(path, db.engine, storage_for(current_app))
+    except backup.BackupRefused as refused:
+        if not existed:
+            backup.remove_partial(path)
+        _fail(f"Sauvegarde refusée : {refused}")
+        return
+    rows = sum(report.tables.values())
+    click.echo(
+        f"Sauvegarde écrite dans {path} : {rows} ligne(s) dans {len(report.tables)} tables, "
+        f"{report.files} fichier(s)."
+    )
+    if report.missing_files:
+        click.echo(
+            f"Attention : {len(report.missing_files)} fichier(s) nommés par la base manquent "
+            "au stockage (voir sauvegarde.json).",
+            err=True,
+        )
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def backup_restore(path: Path) -> None:
+    """Restaure la sauvegarde PATH dans une base et un stockage vides, après avoir vérifié
+    chaque empreinte du manifeste."""
+    try:
+        report = backup.restore(path, db.engine, storage_for(current_app))
+    except backup.BackupRefused as refused:
+        _fail(f"Restauration refusée : {refused}")
+        return
+    click.echo(
+        f"Sauvegarde restaurée : {sum(report.tables.values())} ligne(s), "
+        f"{report.files} fichier(s). Lancez `flask --app wsgi audit verify` pour contrôler "
+        "le journal d'audit."
+    )
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(backup_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
