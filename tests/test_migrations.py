@@ -33,8 +33,19 @@ def empty_database(tmp_path) -> Iterator[str]:
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(admin_dsn(DATABASE_URL), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import time
+
+        # An autovacuum worker (a superuser's process, which FORCE may not end) can still be
+        # on the new database for a moment: try again.
+        for attempt in range(20):
+            try:
+                with psycopg.connect(admin_dsn(DATABASE_URL), autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
 
 
 def _app(url: str):
