@@ -547,7 +547,7 @@ def _apply_list(
             siren, siret, denomination, region, postal, city, af, bc, vae, app, previous_text
         ):
             # Imported before the portal kept the activity figures, otherwise the same.
-            writer.complete(nda, (stored_declared, trainees, entrusted, trainers), digest)
+            writer.complete(nda, activity, digest)
             continue
         row = (
             nda,
