@@ -240,6 +240,19 @@ def certification_intervals(versions: Iterable[Dated]) -> list[Interval]:
     return sorted(intervals, key=lambda i: (CATEGORY_KEYS.index(i.category), i.start))
 
 
+def activity_signals(
+    trainees: int | None, entrusted: int | None, trainers: int | None
+) -> list[str]:
+    """The points of attention the declared activity raises (French), in a fixed order:
+    trainees but no trainer; every trainee entrusted by another OF (a subcontractor)."""
+    signals = []
+    if trainees and trainers == 0:
+        signals.append(f"{trainees} stagiaire(s) déclaré(s) mais aucun formateur")
+    if trainees and entrusted is not None and entrusted >= trainees:
+        signals.append("tous les stagiaires déclarés sont confiés par un autre organisme")
+    return signals
+
+
 STALE_AFTER_DAYS = 3
 
 

@@ -11,6 +11,7 @@ import pytest
 from portal.public_list.history import (
     Change,
     Interval,
+    activity_signals,
     certification_intervals,
     diff,
     fingerprint,
@@ -178,3 +179,28 @@ def test_fingerprint_tracks_the_declared_activity_and_knows_the_old_digests() ->
     assert declared != fingerprint(*values, *flags, (date(2025, 3, 15), 120, 4, 7))
     assert declared != fingerprint(*values, *flags, (date(2025, 3, 16), 120, 4, 6))
     assert fingerprint(*values, *flags, (None, 0, None, None)) != empty  # 0 is not empty
+
+
+@pytest.mark.parametrize(
+    ("trainees", "entrusted", "trainers", "signals"),
+    [
+        (120, 4, 6, []),
+        (None, None, None, []),
+        (0, 0, 0, []),  # nothing declared: nothing to say
+        (40, 0, 0, ["40 stagiaire(s) déclaré(s) mais aucun formateur"]),
+        (40, 0, None, []),  # trainers unknown: not "none"
+        (40, 40, 2, ["tous les stagiaires déclarés sont confiés par un autre organisme"]),
+        (40, 39, 2, []),
+        (
+            40,
+            41,
+            0,
+            [
+                "40 stagiaire(s) déclaré(s) mais aucun formateur",
+                "tous les stagiaires déclarés sont confiés par un autre organisme",
+            ],
+        ),
+    ],
+)
+def test_activity_signals(trainees, entrusted, trainers, signals) -> None:
+    assert activity_signals(trainees, entrusted, trainers) == signals

@@ -256,3 +256,27 @@ def test_versions_imported_before_the_activity_figures_are_completed_in_place(
         120,
         date(2025, 3, 15),
     )
+
+
+def test_the_pages_say_how_an_of_was_found_and_show_its_activity(
+    app, runner, history, client, login_as
+) -> None:
+    from portal.models import Role
+
+    assert _import(runner, history["1"], D1).exit_code == 0
+    assert _import(runner, history["2"], D2).exit_code == 0
+    login_as(Role.FUNDER_ADMIN)
+    page = client.get(f"/qualiopi/?q={TRAINING_SITE}&on={D2}").get_data(as_text=True)
+    assert page.count("Établissement non déclarant : le SIRET") == 2
+    assert "Compétences Plus Lyon" in page and f"NDA {PLUS_PARIS.nda}" in page
+    declaring = client.get(f"/qualiopi/?q={PLUS_LYON.siret}&on={D2}").get_data(as_text=True)
+    assert "non déclarant" not in declaring
+    provider = client.get(f"/qualiopi/organismes/{QUAI.nda}").get_data(as_text=True)
+    assert "Activité déclarée" in provider
+    assert "<dt>Dernière déclaration</dt><dd>02/04/2025</dd>" in provider
+    assert "<dt>Stagiaires</dt><dd>88</dd>" in provider
+    assert "<dt>Formateurs</dt><dd>5</dd>" in provider
+    run = _run(D2)
+    detail = client.get(f"/qualiopi/imports/{run.id}").get_data(as_text=True)
+    assert "colonnes ignorées : geocodageban" in detail
+    assert f">{QUAI.nda}</a>) : ligne illisible : état précédent conservé" in detail
