@@ -43,15 +43,25 @@ def search_key(text: str) -> str:
     # Fast paths (the importer calls this for every row), giving the same result as the
     # general rule at the end: plain ASCII; then Latin-1 text, folded one byte at a time.
     if folded.isascii():
-        return " ".join(folded.translate(_PUNCTUATION_TO_SPACE).split())
+        # Most names: letters and digits between single spaces, already their own key.
+        if (
+            "  " not in folded
+            and folded.replace(" ", "").isalnum()
+            and folded[0] != " "
+            and folded[-1] != " "
+        ):
+            return folded
+        return " ".join(folded.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     try:
         latin = folded.encode("latin-1")
     except UnicodeEncodeError:
         pass
     else:
-        ascii_text = latin.translate(_LATIN1_FOLDED)
+        ascii_text = latin.translate(_LATIN1_FOLDED)  # punctuation already spaces
         if ascii_text.isascii():
-            return " ".join(ascii_text.decode("ascii").translate(_PUNCTUATION_TO_SPACE).split())
+            if b"  " not in ascii_text and ascii_text[:1] != b" " and ascii_text[-1:] != b" ":
+                return ascii_text.decode("ascii")
+            return " ".join(ascii_text.decode("ascii").split())
     for letter, spelt in _SPELT_OUT.items():
         folded = folded.replace(letter, spelt)
     decomposed = unicodedata.normalize("NFKD", folded)
@@ -66,12 +76,14 @@ _SPELT_OUT = {"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ð": "d", "þ": "t
 _PUNCTUATION_TO_SPACE = str.maketrans(
     {chr(code): " " for code in range(128) if not chr(code).isalnum()}
 )
+# The same, as a table of bytes.translate (much faster than str.translate with a dict).
+_ASCII_WORDS = bytes(code if code > 127 or chr(code).isalnum() else ord(" ") for code in range(256))
 
 
 def _latin1_table() -> bytes:
     """What `search_key`'s general rule makes of each Latin-1 character, as the argument of
-    `bytes.translate`: the one ASCII character it becomes (a space for a character with
-    no ASCII form).
+    `bytes.translate`: the one ASCII character it becomes (a space for punctuation and for
+    a character with no ASCII form).
 
     NFKD decomposes each character on its own (then only reorders combining marks, which
     are dropped), so folding character by character gives the same text. The characters
@@ -91,7 +103,7 @@ def _latin1_table() -> bytes:
             folded[code] = ord(ascii_form)
         elif not ascii_form:
             folded[code] = ord(" ")
-    return bytes(folded)
+    return bytes(folded).translate(_ASCII_WORDS)
 
 
 _LATIN1_FOLDED = _latin1_table()
@@ -126,8 +138,15 @@ def fingerprint(
     )
     if activity is not None:
         declared, trainees, entrusted, trainers = activity
+        declared_text = _DATE_TEXTS.get(declared)
+        if declared_text is None:
+            declared_text = _DATE_TEXTS[declared] = declared.isoformat()  # type: ignore[union-attr]
+        # Inlined (no call per value): this runs once per entry of every imported list.
         joined = (
-            f"{joined}\x1e{declared or ''}\x1f{_n(trainees)}\x1f{_n(entrusted)}\x1f{_n(trainers)}"
+            f"{joined}\x1e{declared_text}"
+            f"\x1f{'' if trainees is None else trainees}"
+            f"\x1f{'' if entrusted is None else entrusted}"
+            f"\x1f{'' if trainers is None else trainers}"
         )
     digest = _BLAKE2B_8.copy()  # cheaper than a new blake2b(digest_size=8), same digest
     digest.update(joined.encode())
@@ -144,9 +163,8 @@ ACTIVITY_FIELDS: tuple[str, ...] = (
     "effectif_formateurs",
 )
 
-
-def _n(value: int | None) -> str:
-    return "" if value is None else str(value)
+# Dates as `fingerprint` writes them (few distinct ones), formatted once each.
+_DATE_TEXTS: dict[date | None, str] = {None: ""}
 
 
 # The four certification flags as `fingerprint` writes them ("1010"), looked up rather than

@@ -506,6 +506,9 @@ class _LineSource:
         self.end_record()
 
 
+_UNSEEN = object()
+
+
 def _reorderer(layout: HeaderLayout) -> Callable[[list[str]], Sequence[str]]:
     """A row of the file (``layout.width`` fields) → its values in EXPECTED_COLUMNS order,
     an absent optional column reading as empty."""
@@ -999,7 +1002,9 @@ class PublicListReader:
             )
         if len(nda) != 11 or not nda.isdigit() or not nda.isascii():
             nda = _parse_nda(nda)
-        siren, siret = self._identifiers(siren, siret, line_number)
+        # The common case (9 and 14 digits, the SIRET of the SIREN) without a call.
+        if len(siren) != 9 or len(siret) != 14 or not siret.startswith(siren):
+            siren, siret = self._identifiers(siren, siret, line_number)
         # The usual spellings are keys of _BOOLEANS as they are; otherwise trim and check.
         c_formation, c_bilans, c_vae, c_apprentissage = row[9:13]
         formation = _BOOLEANS.get(c_formation)
@@ -1014,7 +1019,15 @@ class PublicListReader:
         apprentissage = _BOOLEANS.get(c_apprentissage)
         if apprentissage is None:
             apprentissage = _parse_bool(c_apprentissage.strip(), 12)
-        d_declaration = row[18].strip()
+        d_declaration, c_trainees, c_entrusted, c_trainers = (
+            row[18].strip(),
+            row[27].strip(),
+            row[28].strip(),
+            row[29].strip(),
+        )
+        declared = self._dates.get(d_declaration, _UNSEEN) if d_declaration else None
+        if declared is _UNSEEN:
+            declared = _parse_date(d_declaration, self._dates)
         return _new_list_row(
             (
                 line_number,
@@ -1030,10 +1043,11 @@ class PublicListReader:
                 bilans,
                 vae,
                 apprentissage,
-                _parse_date(d_declaration, self._dates) if d_declaration else None,
-                _parse_int(row[27].strip()),
-                _parse_int(row[28].strip()),
-                _parse_int(row[29].strip()),
+                declared,
+                # Plain digits (nearly all counts) without a call; _parse_int for the rest.
+                int(c_trainees) if c_trainees.isdigit() else _parse_int(c_trainees),
+                int(c_entrusted) if c_entrusted.isdigit() else _parse_int(c_entrusted),
+                int(c_trainers) if c_trainers.isdigit() else _parse_int(c_trainers),
             )
         )
 
