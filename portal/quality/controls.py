@@ -52,6 +52,7 @@ from portal.models import (
 )
 from portal.pagination import PageNumbers
 from portal.quality import rules
+from portal.routing import database_id
 from portal.uploads import StoredFile
 
 PER_PAGE = 25
@@ -733,7 +734,7 @@ class Filters:
         if status not in QUALITY_CONTROL_STATUS_LABELS:
             status = ""
         provider = args.get("organisme", "")
-        return cls(status, int(provider) if provider.isdigit() else None)
+        return cls(status, database_id(provider))
 
     def as_args(self) -> dict[str, str]:
         args = {}

@@ -51,6 +51,7 @@ from portal.models import (
 )
 from portal.pagination import PageNumbers
 from portal.quality.rules import NONCONFORMITIES, NcStatus, is_overdue
+from portal.routing import database_id
 from portal.storage import Storage, storage_for
 from portal.uploads import (
     UploadLike,
@@ -461,8 +462,7 @@ class NcFilters:
         if level in {f.value for f in NONCONFORMITIES}:
             filters.level = level
         provider = (args.get("organisme") or "").strip()
-        if provider.isdigit():
-            filters.provider_id = int(provider)
+        filters.provider_id = database_id(provider)
         filters.overdue_only = (args.get("retard") or "") == "1"
         return filters
 

@@ -243,8 +243,14 @@ def test_an_invoice_of_another_dossier_cannot_be_decided(auth, setup) -> None:
     foreign = make_invoice(other)
     auth.login(controller.email)
     response = auth.post(decision_path(dossier, foreign), {f"facture-{foreign.id}-outcome": "x"})
-    assert response.status_code == 200
+    assert response.status_code == 404
     assert active(foreign) == []
+    refused = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "access.denied")
+    ).all()
+    assert [(e.actor_id, e.details["piece_id"], e.details["dossier_id"]) for e in refused] == [
+        (controller.id, foreign.id, dossier.id)
+    ]
     # The other funder's dossier itself is out of scope.
     assert auth.post(decision_path(other, foreign), {}).status_code == 404
 

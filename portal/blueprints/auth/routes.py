@@ -38,7 +38,11 @@ LOGIN_FAILED = "Adresse électronique ou mot de passe incorrect."
 
 
 def _account_key() -> str:
-    return "compte:" + services.normalize_email(request.form.get("email", ""))
+    """Failures are counted per account *and* address: whoever tries an account's password
+    from one address never locks its owner out of another (the per-address limit still
+    stops one address trying many accounts)."""
+    email = services.normalize_email(request.form.get("email", ""))
+    return f"compte:{email}|{get_remote_address()}"
 
 
 def _login_failed(response: Response) -> bool:

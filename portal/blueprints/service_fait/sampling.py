@@ -31,6 +31,7 @@ from portal.models import (
     SamplingDraw,
     User,
 )
+from portal.routing import coerce_id
 from portal.service_fait import sampling as service
 
 DRAWS_SHOWN = 50
@@ -151,7 +152,7 @@ class DrawForm(Form):
 
 
 class ApplyForm(Form):
-    assignee = SelectField("Assigner les dossiers à", coerce=int, validate_choice=True)
+    assignee = SelectField("Assigner les dossiers à", coerce=coerce_id, validate_choice=True)
 
 
 def _draw_form() -> DrawForm:
