@@ -224,7 +224,7 @@ def _changes(run: ListImport) -> set[tuple]:
 def test_versions_imported_before_the_activity_figures_are_completed_in_place(
     app, runner, history
 ) -> None:
-    """A version from before migration 0009 (no figures, the old digest) that the next list
+    """A version from before migration 0010 (no figures, the old digest) that the next list
     gives with nothing else changed gets its figures, without a new version or a change."""
     from portal.public_list.history import fingerprint
 

@@ -1,8 +1,8 @@
 """public list: the activity figures of each version, the notes of each import, and
 search names that ignore punctuation and runs of spaces
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-23 09:00:00.000000
 
 """
@@ -13,8 +13,8 @@ from portal.public_list.history import search_key
 
 
 # revision identifiers, used by Alembic.
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
