@@ -27,14 +27,14 @@ from portal.models import (
     Role,
 )
 from portal.public_list.importer import import_list
-from tests.factories import FunderFactory, ProviderFactory, _luhn_complete
+from tests.factories import FunderFactory, ProviderFactory, luhn_complete
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "public_list_sample.csv"
 GARONNE_SIRET = "81234567600017"  # in the list: certified for actions de formation only
 GARONNE_NDA = "76311234567"
 CARAIBES_NDA = "01971234567"  # in the list: actions de formation and VAE
 DUPONT_NDA = "24451234567"  # in the list, not certified
-ABSENT_SIRET = _luhn_complete("7328293200001")  # valid, in no list
+ABSENT_SIRET = luhn_complete("7328293200001")  # valid, in no list
 NEW = "/dossiers/nouveau"
 
 
@@ -607,7 +607,9 @@ def test_csv_export_has_the_documented_columns(client, listed) -> None:
     filtered = client.get("/dossiers/export.csv", query_string={"statut": "clos"})
     assert len(filtered.get_data(as_text=True).strip().splitlines()) == 2
     event = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "dossier.exported")
+        select(AuditEvent)
+        .where(AuditEvent.action == "dossier.exported")
+        .order_by(AuditEvent.id)  # in the order they were made, not in the table's
     ).all()
     assert [e.details["count"] for e in event] == [5, 1]
 

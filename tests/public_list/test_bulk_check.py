@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, BulkCheck, Role
 from portal.public_list.bulk_checks import COLUMNS
 from portal.public_list.importer import import_list
-from tests.conftest import QueryCounter
+from tests.support.queries import QueryCounter
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "public_list_sample.csv"
 LIST_DATE = date(2026, 3, 1)

@@ -19,7 +19,6 @@ from portal.identifiers import classify
 from portal.models import ImportStatus, ListChange, ListImport, ListVersion
 from portal.public_list.importer import ImportRefused, import_list
 from portal.public_list.lookup import check
-from tests.conftest import DATABASE_URL
 from tests.public_list.lists import (
     BILANS,
     CARAIBES,
@@ -29,6 +28,7 @@ from tests.public_list.lists import (
     Org,
     write_list,
 )
+from tests.support.run import DATABASE_URL
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "public_list_sample.csv"
 D1, D2, D3 = date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)
