@@ -143,9 +143,15 @@ def test_the_check_result_schema_names_every_field(document) -> None:
         "region",
         "certified",
         "categories",
-        "found_as_previous_nda",
+        "matched_by",
     }
-    assert "found_as_previous_nda" not in schemas["Match"]["required"]
+    assert "matched_by" in schemas["Match"]["required"]
+    assert schemas["Match"]["properties"]["matched_by"]["enum"] == [
+        "nda",
+        "siret",
+        "siren",
+        "previous_nda",
+    ]
     assert set(schemas["Categories"]["required"]) == {
         "actions_formation",
         "bilans_competences",

@@ -247,6 +247,37 @@ def test_the_inline_check_shows_the_of_and_its_qualiopi_status(client, login_as,
     assert client.get(url).status_code == 200
 
 
+GARONNE_TRAINING_SITE = "81234567600033"  # another establishment of Garonne, not in the list
+PLUS_TRAINING_SITE = "30012345200033"  # of Compétences Plus, whose SIREN holds two NDAs
+
+
+def test_a_training_site_siret_ties_the_dossier_to_the_company_entry(
+    client, auth, login_as, public_list
+) -> None:
+    login_as(Role.CONTROLLER)
+    body = client.get(
+        "/dossiers/organisme",
+        query_string={"provider": GARONNE_TRAINING_SITE, "category": "actions_formation"},
+    ).get_data(as_text=True)
+    assert "Atelier Formation Garonne" in body and f"NDA {GARONNE_NDA}" in body
+    assert "<strong>Établissement non déclarant</strong>" in body
+    assert "Certifié Qualiopi pour « Action de formation »" in body
+    response = post_new(auth, provider=GARONNE_TRAINING_SITE)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    dossier = db.session.scalars(select(Dossier)).one()
+    assert dossier.provider.nda == GARONNE_NDA
+    assert dossier.provider.siret == GARONNE_SIRET  # the declaring establishment
+    assert dossier.provider_siret == GARONNE_TRAINING_SITE  # the one of the dossier
+    page = client.get(f"/dossiers/{dossier.id}").get_data(as_text=True)
+    assert "(établissement non déclarant : la certification est celle du NDA" in page
+    # A company with several NDAs: which one cannot be guessed.
+    body = client.get(
+        "/dossiers/organisme", query_string={"provider": PLUS_TRAINING_SITE}
+    ).get_data(as_text=True)
+    assert "Ce SIRET est un établissement non déclarant de « Compétences Plus »" in body
+    assert "indiquez le NDA" in body
+
+
 def test_an_of_user_may_not_create(client, login_as) -> None:
     login_as(Role.PROVIDER)
     assert client.get(NEW).status_code == 403

@@ -40,6 +40,7 @@ from portal.public_list.bulk_input import (
     BulkInputRefused,
     read_identifiers,
 )
+from portal.public_list.lookup import MATCHED_BY, NON_DECLARING
 
 PER_PAGE = 500
 # Short column headers of the four categories (the full label is in an <abbr title>).
@@ -147,6 +148,8 @@ def bulk_result(check_id: int) -> str:
         status=status,
         status_labels=STATUS_LABELS,
         category_short=CATEGORY_SHORT,
+        matched_by_labels=MATCHED_BY,
+        non_declaring_label=NON_DECLARING,
         rows=rows[(page - 1) * PER_PAGE : page * PER_PAGE],
         total=len(rows),
         page=page,
