@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.extensions import db
+from portal.extensions import db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,14 @@ def _render(status: int, message: str | None = None, incident: str | None = None
     return response
 
 
+def _seconds_before_retry() -> int:
+    """When the limit that refused the request lets a new try through."""
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:
@@ -84,6 +93,8 @@ def init_app(app: Flask) -> None:
         response = _render(error.code or 500)
         if error.code == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
+        if error.code == 429:
+            response.headers["Retry-After"] = str(_seconds_before_retry())
         return response
 
     @app.errorhandler(Exception)

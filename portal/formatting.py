@@ -8,7 +8,7 @@ these only write them.
     hours      13.5 / 14         → « 13 h 30 » / « 14 h »
     number     1234              → « 1 234 »
     decimal    1234.5            → « 1 234,5 »
-    percent    0.125             → « 12,5 % »
+    percent    0.125 / 0.6       → « 12,5 % » / « 60,0 % »
     date       date(2026, 12, 7) → « 07/12/2026 »   (an instant: its day in Paris)
     datetime   an instant        → « 07/12/2026 à 14:05 »   (Paris time)
     period     start, end        → « du 01/03/2026 au 31/03/2026 »
@@ -102,10 +102,13 @@ def hours(value: Number | str | None) -> str:
 
 
 def percent(rate: Number | str | None, places: int = 1) -> str:
-    """0.125 → « 12,5 % » (a rate, not a number of percents)."""
+    """0.125 → « 12,5 % », 0.6 → « 60,0 % » (a rate, not a number of percents; always
+    `places` decimals, so that rates compared side by side line up)."""
     if rate is None:
         return ""
-    return f"{decimal(_decimal(rate) * 100, places)}{NBSP}%"
+    quantum = Decimal(1).scaleb(-places)
+    value = (_decimal(rate) * 100).quantize(quantum, ROUND_HALF_UP)
+    return f"{value:,.{places}f}".replace(",", NNBSP).replace(".", ",") + f"{NBSP}%"
 
 
 def _day(value: date | datetime | str) -> date:

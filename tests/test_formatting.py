@@ -70,7 +70,8 @@ def test_decimal(value, places, text) -> None:
 
 def test_percent() -> None:
     assert f.percent(D("0.125")) == f"12,5{NBSP}%"
-    assert f.percent(D("0.35")) == f"35{NBSP}%"
+    assert f.percent(D("0.35")) == f"35,0{NBSP}%"
+    assert f.percent(D("0.6999999")) == f"70,0{NBSP}%"
 
 
 @pytest.mark.parametrize(

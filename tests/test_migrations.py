@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import inspect
+from flask_migrate import upgrade
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 
-from portal import create_app
+from portal import audit, create_app
 from portal.extensions import db
-from tests.conftest import DATABASE_URL, RunConfig
+from portal.models import AuditEvent
+from tests.support.apps import RunConfig
+from tests.support.run import DATABASE_URL, admin_dsn, unique_name
 
 
 @pytest.fixture
@@ -24,17 +27,25 @@ def empty_database(tmp_path) -> Iterator[str]:
         return
     import psycopg
 
-    name = f"portal_migrations_{uuid.uuid4().hex[:8]}"
-    admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+    name = unique_name("portal_migrations")  # unique per pytest-xdist worker too
+    with psycopg.connect(admin_dsn(DATABASE_URL), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import time
+
+        # An autovacuum worker (a superuser's process, which FORCE may not end) can still be
+        # on the new database for a moment: try again.
+        for attempt in range(20):
+            try:
+                with psycopg.connect(admin_dsn(DATABASE_URL), autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
 
 
 def _app(url: str):
@@ -68,6 +79,38 @@ def test_migrations_go_down_and_up_again(empty_database: str) -> None:
         db.engine.dispose()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     with app.app_context():
+        db.engine.dispose()
+
+
+def test_an_unkeyed_chain_is_resealed_once_and_keeps_its_old_head(empty_database: str) -> None:
+    app = _app(empty_database)
+    with app.app_context():
+        upgrade(revision="0008")
+        prev = audit.GENESIS_HASH
+        for n in range(3):  # a chain as written before the key: plain SHA-256
+            event = AuditEvent(
+                occurred_at=datetime(2026, 11, 1, 9, n, tzinfo=UTC),
+                actor_label="système",
+                action="test.event",
+                details={"n": n},
+            )
+            event.hash = audit.unkeyed_hash(prev, audit.canonical_content(event))
+            event.prev_hash = prev
+            db.session.add(event)
+            prev = event.hash
+        db.session.execute(
+            text("INSERT INTO audit_head (id, last_hash, count) VALUES (1, :h, 3)"), {"h": prev}
+        )
+        db.session.commit()
+        assert not audit.verify_chain().ok  # not sealed with the key
+        db.session.remove()
+        upgrade()
+        report = audit.verify_chain()
+        assert report.ok and report.checked == 4
+        keyed = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+        assert keyed.action == "audit.chain_keyed"
+        assert keyed.details == {"previous_head": prev, "events_resealed": 3}
+        db.session.remove()
         db.engine.dispose()
 
 

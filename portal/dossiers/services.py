@@ -11,9 +11,11 @@ The OF of a dossier
 Given by a SIRET or an NDA (:func:`find_provider`): an OF already known to the portal (by
 NDA, by the SIRET of its declaring establishment, or, for another establishment's SIRET,
 by its SIREN when only one OF has it); otherwise the entry of the public list in force
-today (by NDA, or by the declaring establishment's SIRET), from which the OF is created
-(name, NDA, SIREN, SIRET). Anything else is refused with a message asking for the NDA and
-the SIRET as the list writes them. The OF is then followed by the funder
+today (by NDA, or by the declaring establishment's SIRET, or, for the SIRET of an
+establishment that is not in the list, by its SIREN when the company has a single NDA:
+"établissement non déclarant", the dossier is tied to the company's entry), from which the
+OF is created (name, NDA, SIREN, SIRET). Anything else is refused with a message asking
+for the NDA and the SIRET as the list writes them. The OF is then followed by the funder
 (:class:`~portal.models.FunderProvider`) if it was not yet. The dossier records the SIRET
 typed (the establishment that delivers the action), or the declaring establishment's.
 
@@ -109,7 +111,7 @@ from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, exports, formatting
 from portal.access import can_edit_dossier, dossiers_scope, is_funder_side
-from portal.dossiers import rules
+from portal.dossiers import rules, signals
 from portal.dossiers.calendar import expected_pieces, first_missing_due
 from portal.dossiers.pieces import recompute_first_missing_due
 from portal.extensions import db
@@ -255,6 +257,8 @@ class ProviderChoice:
     provider: Provider | None
     entry: lookup.Match | None
     siret: str  # the establishment recorded on the dossier
+    # The SIRET given is not in the list: the OF was found through its SIREN.
+    non_declaring: bool = False
 
     @property
     def nda(self) -> str:
@@ -302,7 +306,20 @@ def find_provider(ident: Identifier, on: date | None = None) -> ProviderChoice:
         return ProviderChoice(known[0], None, ident.value)
     if len(known) > 1:
         raise _several("parmi les organismes connus du portail")
-    matches = lookup.check(ident, on).matches
+    result = lookup.check(ident, on)
+    matches = result.matches
+    if result.non_declaring:
+        # Another establishment (a training site…) of a company in the list: its entry, when
+        # the company has a single NDA.
+        if len(matches) > 1:
+            raise rules.RuleError(
+                f"Ce SIRET est un {lookup.NON_DECLARING} de « {matches[0].denomination} », "
+                f"dont l'entreprise a {len(matches)} numéros de déclaration d'activité dans la "
+                "liste publique : indiquez le NDA de celui qui réalise l'action."
+            )
+        entry = matches[0]
+        provider = db.session.scalar(select(Provider).where(Provider.nda == entry.nda))
+        return ProviderChoice(provider, None if provider else entry, ident.value, True)
     if len(matches) > 1:
         raise _several("dans la liste publique")
     if matches:
@@ -538,7 +555,7 @@ def create_dossier(actor: User, data: Mapping[str, Any]) -> Dossier:
         raise InvalidDossier(errors)
     assert clean is not None and choice is not None
     dossier = _new_dossier(actor, clean, choice, _Batch())
-    _recheck([dossier])
+    _dossiers_changed([dossier])
     return dossier
 
 
@@ -580,7 +597,7 @@ def update_dossier(
             funder_id=dossier.funder_id,
             details=changed,
         )
-        _recheck([dossier])
+        _dossiers_changed([dossier])
     return dossier
 
 
@@ -694,17 +711,14 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             "references": [d.reference for d in report.created[:1000]],
         },
     )
-    _recheck(report.created)
+    _dossiers_changed(report.created)
     return report
 
 
-def _recheck(dossiers: Sequence[Dossier]) -> None:
-    """Run the automatic checks of service fait on these dossiers (their control and
-    findings), in this transaction (`portal.service_fait.runner`)."""
-    from portal.service_fait.runner import recheck
-
+def _dossiers_changed(dossiers: Sequence[Dossier]) -> None:
+    """Tell the domains built on dossiers (the service-fait checks), in this transaction."""
     db.session.flush()
-    recheck([d.id for d in dossiers])
+    signals.dossiers_changed.send(None, dossier_ids=[d.id for d in dossiers])
 
 
 def _release_written() -> None:

@@ -1,4 +1,4 @@
-"""Corrective actions of the non-conformities of a quality control (issue 8).
+"""Corrective actions of the non-conformities of a quality control.
 
 Once the report of a control is issued (status REPORTED), each non-conformity (NC) has a
 deadline (`rules.nc_deadline`) and a state (`rules.NcStatus`):
@@ -37,7 +37,7 @@ from portal.access import (
 )
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import (
     CorrectiveKind,
     CorrectiveMessage,
@@ -51,6 +51,7 @@ from portal.models import (
 )
 from portal.pagination import PageNumbers
 from portal.quality.rules import NONCONFORMITIES, Finding, NcStatus, is_overdue
+from portal.routing import database_id
 from portal.storage import Storage, storage_for
 from portal.uploads import (
     UploadLike,
@@ -370,8 +371,6 @@ def _send(users: Sequence[User], subject: str, template: str, **context: object)
 
 
 def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) -> None:
-    from portal.service_fait.document_requests import absolute_url
-
     _send(
         funder_recipients(control),
         f"Contrôle qualité : réponse de {control.provider.name} à une non-conformité",
@@ -387,8 +386,6 @@ def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) ->
 def _mail_provider(
     control: QualityControl, finding: QualityFinding, reason: str, closed: bool
 ) -> None:
-    from portal.service_fait.document_requests import absolute_url
-
     lifted = finding.nc_status == NcStatus.LIFTED.value
     _send(
         provider_recipients(control),
@@ -467,8 +464,7 @@ class NcFilters:
         if level in {f.value for f in NONCONFORMITIES}:
             filters.level = level
         provider = (args.get("organisme") or "").strip()
-        if provider.isdigit():
-            filters.provider_id = int(provider)
+        filters.provider_id = database_id(provider)
         filters.overdue_only = (args.get("retard") or "") == "1"
         return filters
 
@@ -581,4 +577,5 @@ def overdue(finding: QualityFinding, today: date) -> bool:
 
 
 def level_label(finding: QualityFinding) -> str:
+    """« majeure » or « mineure », as the mails write a non-conformity's level."""
     return "majeure" if finding.finding == Finding.MAJOR.value else "mineure"

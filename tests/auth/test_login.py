@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Role, UserSession
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, UserFactory
+from tests.support.auth import csrf_token
 
 FAILED = "Adresse électronique ou mot de passe incorrect."
 
@@ -40,7 +40,7 @@ def test_unknown_email_and_wrong_password_get_the_same_message(client, auth) -> 
     assert FAILED in unknown and FAILED in wrong
     assert client.get("/").status_code == 302
     failures = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "auth.login_failed")
+        select(AuditEvent).where(AuditEvent.action == "auth.login_failed").order_by(AuditEvent.id)
     ).all()
     assert [f.details["reason"] for f in failures] == ["compte inconnu", "mot de passe incorrect"]
 
@@ -60,7 +60,7 @@ def test_pending_and_deactivated_accounts_cannot_log_in(client, auth) -> None:
 
 def test_session_is_rotated_at_login(client, auth) -> None:
     user = UserFactory()
-    before = csrf_token(client)
+    before = csrf_token(client, "/login")
     auth.login(user.email)
     after = csrf_token(client, "/")
     assert before != after
@@ -96,6 +96,29 @@ def test_login_is_throttled_per_account(app, client, auth) -> None:
     # Another account from the same address is not blocked by this one.
     other = UserFactory()
     assert auth.login(other.email).status_code == 303
+
+
+def test_failures_from_one_address_never_lock_the_owner_out_from_another(app, client, auth) -> None:
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "3 per 15 minutes"
+    user = UserFactory()
+    attacker = {"REMOTE_ADDR": "203.0.113.7"}
+    for _ in range(3):
+        response = auth.login(user.email, "mauvais-mot-de-passe", environ_overrides=attacker)
+        assert response.status_code == 200
+    assert auth.login(user.email, environ_overrides=attacker).status_code == 429
+    owner = app.test_client()
+    response = owner.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(owner)},
+        environ_overrides={"REMOTE_ADDR": "198.51.100.2"},
+    )
+    assert response.status_code == 303
+
+
+def test_the_login_form_does_not_say_how_many_tries_are_left(app, client, auth) -> None:
+    user = UserFactory()
+    for response in (client.get("/login"), auth.login(user.email, "mauvais-mot-de-passe")):
+        assert not [name for name, _ in response.headers if name.startswith("X-RateLimit")]
 
 
 def test_login_is_throttled_per_address(app, client, auth) -> None:

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from portal import formatting
 from portal.dossiers.rules import CATEGORY_LABELS, FIELD_LABELS, FIELDS, MAX_INSTALMENTS
 from portal.dossiers.services import MAX_IMPORT_LINES
-from portal.forms import Form, choices
+from portal.forms import DateField, Form, choices
 from portal.models import (
     DOSSIER_STATUS_LABELS,
     MODALITY_LABELS,
@@ -26,7 +27,7 @@ from portal.models import (
 )
 
 CHOOSE = ("", "— Choisir —")
-MAX_LINES_LABEL = f"{MAX_IMPORT_LINES:,}".replace(",", "\u202f")
+MAX_LINES_LABEL = formatting.number(MAX_IMPORT_LINES)
 
 
 class Needed:

@@ -13,7 +13,6 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
-from wtforms import DateField
 from wtforms.validators import Optional, ValidationError
 
 from portal import clock, formatting
@@ -22,8 +21,9 @@ from portal.blueprints.public_list import bp
 from portal.blueprints.public_list.routes import SECTION
 from portal.exports import CSV_TYPE, XLSX_TYPE, download, to_csv, to_xlsx
 from portal.extensions import db
-from portal.forms import Form
+from portal.forms import DateField, Form
 from portal.models import BulkCheck, User
+from portal.pagination import page_from
 from portal.public_list.bulk_checks import (
     COLUMNS,
     STATUS_LABELS,
@@ -40,6 +40,7 @@ from portal.public_list.bulk_input import (
     BulkInputRefused,
     read_identifiers,
 )
+from portal.public_list.lookup import MATCHED_BY, NON_DECLARING
 
 PER_PAGE = 500
 # Short column headers of the four categories (the full label is in an <abbr title>).
@@ -129,7 +130,7 @@ def bulk_result(check_id: int) -> str:
     if status:
         rows = [result for result in rows if line_status(result) == status]
     pages = max(1, -(-len(rows) // PER_PAGE))
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    page = min(page_from(request.args), pages)
     return render_template(
         "public_list/bulk_result.html",
         check=check,
@@ -137,6 +138,8 @@ def bulk_result(check_id: int) -> str:
         status=status,
         status_labels=STATUS_LABELS,
         category_short=CATEGORY_SHORT,
+        matched_by_labels=MATCHED_BY,
+        non_declaring_label=NON_DECLARING,
         rows=rows[(page - 1) * PER_PAGE : page * PER_PAGE],
         total=len(rows),
         page=page,

@@ -18,10 +18,12 @@ from portal.forms import EmptyForm
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import ListChange, ListImport, Provider, QualiopiAlert, Role
 from portal.navigation import section
+from portal.pagination import page_from
 from portal.public_list import lookup
 from portal.public_list.history import (
     CATEGORY_LABELS,
     CHANGE_LABELS,
+    activity_signals,
     certification_intervals,
     is_stale,
 )
@@ -54,6 +56,7 @@ def index() -> Response:
     query = (form.q.data or "").strip()
     results: list[lookup.Match] = []
     message = None
+    non_declaring = False
     if query:
         try:
             ident = classify(query)
@@ -62,7 +65,8 @@ def index() -> Response:
             if query.replace(" ", "").isdigit() and len(query.replace(" ", "")) in (9, 11, 14):
                 message = str(error)
         if ident is not None:
-            results = lookup.check(ident, on, query=query).matches
+            checked = lookup.check(ident, on, query=query)
+            results, non_declaring = checked.matches, checked.non_declaring
         elif message is None:
             results = lookup.search(query, on)
     return render_page(
@@ -76,6 +80,8 @@ def index() -> Response:
         stale=is_stale(in_force.as_of if in_force else None, clock.today()),
         results=results,
         message=message,
+        non_declaring=non_declaring,
+        non_declaring_label=lookup.NON_DECLARING,
     )
 
 
@@ -100,6 +106,9 @@ def provider(nda: str) -> str:
         current=current,
         in_force=current.valid_to is None,
         intervals=certification_intervals(versions),
+        activity_signals=activity_signals(
+            current.nb_stagiaires, current.nb_stagiaires_confies, current.effectif_formateurs
+        ),
         changes=changes,
         followed=followed,
     )
@@ -110,7 +119,7 @@ def provider(nda: str) -> str:
 def imports() -> str:
     page = db.paginate(
         select(ListImport).order_by(ListImport.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=page_from(request.args),
         per_page=PER_PAGE,
         error_out=False,
     )
@@ -136,7 +145,7 @@ def import_detail(import_id: int) -> Response:
     )
     page = db.paginate(
         query.order_by(ListChange.nda, ListChange.id),
-        page=request.args.get("page", 1, type=int),
+        page=page_from(request.args),
         per_page=PER_PAGE,
         error_out=False,
     )

@@ -26,7 +26,9 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import SCHEME_LABELS, User
 from portal.navigation import section
+from portal.pagination import page_from
 from portal.rendering import render_page
+from portal.routing import database_id
 from portal.service_fait import decisions, queue
 
 SECTION = section("service_fait")
@@ -130,7 +132,7 @@ def index() -> Response:
     actor = _actor()
     staff = queue.staff(actor)
     form, filters, sort, args = queue_state(staff)
-    page = queue.list_queue(actor, filters, sort, page=request.args.get("page", 1, type=int))
+    page = queue.list_queue(actor, filters, sort, page=page_from(request.args))
     if page.created:
         db.session.commit()  # the controls of dossiers the checks never saw
     return render_page(
@@ -222,7 +224,7 @@ def bulk() -> Response:
     actor = _actor()
     back = _back_url(request.form.get("retour", ""))
     action = request.form.get("action", "")
-    ids = [int(v) for v in request.form.getlist("dossier") if v.isdigit()]
+    ids = [i for i in map(database_id, request.form.getlist("dossier")) if i is not None]
     try:
         selected = queue.selected_dossiers(actor, ids)
     except queue.SelectionRefused as refusal:
@@ -244,7 +246,7 @@ def bulk() -> Response:
 def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
     raw = request.form.get("assigne_a", "")
     try:
-        assignee = queue.assignable(actor, int(raw) if raw.isdigit() else None)
+        assignee = queue.assignable(actor, database_id(raw))
     except queue.SelectionRefused as refusal:
         flash(str(refusal), "error")
         return redirect(back, code=303)
