@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
@@ -26,19 +25,16 @@ from portal.forms import EmptyForm, choices
 from portal.models import ROLE_LABELS, AuditEvent, Funder, Role, User
 from portal.pagination import page_from
 from portal.rendering import render_page
+from portal.web import actor as current_actor
 
 ADMINS = (Role.ADMIN, Role.FUNDER_ADMIN)
 PER_PAGE = 25
 
 
-def _actor() -> User:
-    return current_user._get_current_object()
-
-
 @bp.get("/")
 @roles_required(*ADMINS)
 def index() -> str:
-    actor = _actor()
+    actor = current_actor()
     counts = {
         "users": db.session.scalar(select(func.count()).select_from(users_scope(actor).subquery())),
         "providers": db.session.scalar(
@@ -79,7 +75,10 @@ def new_funder() -> Response | str:
     form = FunderForm()
     if form.validate_on_submit():
         funder = services.create_funder(
-            _actor(), name=form.name.data, kind=form.kind.data, region_code=form.region_code.data
+            current_actor(),
+            name=form.name.data,
+            kind=form.kind.data,
+            region_code=form.region_code.data,
         )
         db.session.commit()
         flash(
@@ -100,7 +99,7 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
     elif form.validate_on_submit():
         try:
             services.update_funder(
-                _actor(),
+                current_actor(),
                 funder,
                 expected_version=int(form.version.data or 0),
                 name=form.name.data,
@@ -140,7 +139,7 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
 
 def _get_managed_user_or_404(user_id: int) -> User:
     """The user, if the actor may manage them; 404 otherwise (and the refusal audited)."""
-    actor = _actor()
+    actor = current_actor()
     target = db.session.get(User, user_id)
     if target is None:
         abort(404)
@@ -152,7 +151,7 @@ def _get_managed_user_or_404(user_id: int) -> User:
 @bp.get("/utilisateurs")
 @roles_required(*ADMINS)
 def users() -> Response:
-    actor = _actor()
+    actor = current_actor()
     form = ListFilterForm(request.args)
     roles = (Role.ADMIN, Role.FUNDER_ADMIN, Role.CONTROLLER, Role.PROVIDER, Role.MINISTRY)
     if actor.role == Role.FUNDER_ADMIN:
@@ -184,7 +183,7 @@ def users() -> Response:
 @bp.route("/utilisateurs/inviter", methods=["GET", "POST"])
 @roles_required(*ADMINS)
 def invite() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     funders = (
         db.session.scalars(select(Funder).order_by(Funder.name)).all()
         if actor.role == Role.ADMIN
@@ -233,10 +232,10 @@ def _user_action(user_id: int, action, done: str) -> Response:
         abort(400)
     target = _get_managed_user_or_404(user_id)
     try:
-        action(_actor(), target)
+        action(current_actor(), target)
     except services.NotAllowed:
         db.session.rollback()
-        deny(_actor(), "action impossible sur cet utilisateur", target_user_id=user_id)
+        deny(current_actor(), "action impossible sur cet utilisateur", target_user_id=user_id)
     db.session.commit()
     flash(done.format(email=target.email), "success")
     return redirect(
@@ -276,7 +275,7 @@ def reinvite(user_id: int) -> Response:
 @bp.route("/organismes", methods=["GET", "POST"])
 @roles_required(*ADMINS)
 def providers() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     form = ProviderForm()
     if actor.role == Role.FUNDER_ADMIN and form.validate_on_submit():
         outcome = services.follow_provider(
@@ -298,8 +297,8 @@ def providers() -> Response | str:
 @bp.get("/journal")
 @roles_required(Role.ADMIN)
 def audit_log() -> str:
-    if not can_view_audit_log(_actor()):
-        deny(_actor(), "journal d'audit")
+    if not can_view_audit_log(current_actor()):
+        deny(current_actor(), "journal d'audit")
     page = db.paginate(
         select(AuditEvent).order_by(AuditEvent.id.desc()),
         page=page_from(request.args),

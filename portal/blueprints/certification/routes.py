@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
@@ -34,6 +33,7 @@ from portal.rendering import render_page
 from portal.routing import bounded_int
 from portal.storage import storage_for
 from portal.uploads import max_size_label, max_upload_bytes, send_stored
+from portal.web import actor as current_actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (Role.PROVIDER, *FUNDER_SIDE)
@@ -41,10 +41,6 @@ STALE = (
     "Ce certificat a été modifié entre-temps (dans une autre fenêtre ?). Voici sa version "
     "actuelle : reportez vos changements."
 )
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 def _page_arg(name: str = "page") -> int:
@@ -82,7 +78,7 @@ def _certificate_or_404(certificate_id: int, actor: User, need: str = "view") ->
 @bp.get("/")
 @roles_required(*VIEWERS)
 def index() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     if actor.role == Role.PROVIDER:
         own = db.session.get(Provider, actor.provider_id)
         if own is None:
@@ -123,7 +119,7 @@ def _provider_space(
 @bp.get("/organismes/<int:provider_id>")
 @roles_required(*FUNDER_SIDE)
 def provider(provider_id: int) -> str:
-    actor = _actor()
+    actor = current_actor()
     target = get_provider_or_404(provider_id, actor)
     today = clock.today()
     return render_template(
@@ -153,7 +149,7 @@ def _form_page(form: CertificateForm, certificate: Certificate | None, status: i
 @bp.route("/certificats/nouveau", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def new_certificate() -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     form = CertificateForm()
     form.set_certifiers(services.certifiers())
     if form.validate_on_submit():
@@ -176,7 +172,7 @@ def new_certificate() -> Response | tuple[str, int]:
 @bp.route("/certificats/<int:certificate_id>/modifier", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     certificate = _certificate_or_404(certificate_id, actor, need="edit")
     if request.method == "GET":
         form = CertificateForm(formdata=None, data=services.form_values(certificate))
@@ -218,7 +214,7 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
 @bp.get("/certificats/<int:certificate_id>/fichier")
 @roles_required(*VIEWERS)
 def download(certificate_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     certificate = _certificate_or_404(certificate_id, actor)
     document = certificate.document
     if document is None:
@@ -242,7 +238,7 @@ def download(certificate_id: int) -> Response:
 @bp.post("/certificats/<int:certificate_id>/audits")
 @roles_required(Role.PROVIDER)
 def add_audit(certificate_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     certificate = _certificate_or_404(certificate_id, actor, need="edit")
     form = AuditForm()
     if form.validate_on_submit():
@@ -264,7 +260,7 @@ def add_audit(certificate_id: int) -> Response | tuple[str, int]:
 @bp.post("/audits/<int:audit_id>/supprimer")
 @roles_required(Role.PROVIDER)
 def delete_audit(audit_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     row = db.session.get(CertificationAudit, audit_id)
     if row is None:
         abort(404)

@@ -32,12 +32,12 @@ from portal.models import (
     PAYMENT_RHYTHM_LABELS,
     SCHEME_LABELS,
     Role,
-    User,
 )
 from portal.pagination import page_from
 from portal.public_list import lookup
 from portal.public_list.history import CATEGORY_KEYS
 from portal.rendering import render_page
+from portal.web import actor as current_actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 MAX_ERRORS_SHOWN = 1000
@@ -64,10 +64,6 @@ def _labels() -> dict[str, Any]:
         "rhythm_labels": {str(k): v for k, v in PAYMENT_RHYTHM_LABELS.items()},
         "status_labels": {str(k): v for k, v in DOSSIER_STATUS_LABELS.items()},
     }
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 # --- List ----------------------------------------------------------------------------------------
@@ -111,7 +107,7 @@ def index() -> Response | str:
     if current_user.role == Role.PROVIDER:
         return my_dossiers()  # "Mes dossiers": the OF's space
     form, filters, sort, args = _list_state()
-    page = services.list_dossiers(_actor(), filters, sort, page=page_from(request.args))
+    page = services.list_dossiers(current_actor(), filters, sort, page=page_from(request.args))
     return render_page(
         "dossiers/index.html",
         block="results",
@@ -126,7 +122,7 @@ def index() -> Response | str:
 
 
 def _export(extension: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     _form, filters, sort, args = _list_state()
     rows = list(services.export_rows(actor, filters, sort))
     if extension == "csv":
@@ -169,7 +165,7 @@ def new() -> Response | str:
     form = DossierForm()
     if form.validate_on_submit():
         try:
-            dossier = services.create_dossier(_actor(), form.raw())
+            dossier = services.create_dossier(current_actor(), form.raw())
             db.session.commit()
         except services.InvalidDossier as invalid:
             db.session.rollback()
@@ -186,7 +182,7 @@ def new() -> Response | str:
 @bp.route("/<int:dossier_id>/modifier", methods=["GET", "POST"])
 @roles_required(*FUNDER_SIDE)
 def edit(dossier_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor, need="edit")
     status = 200
     if request.method == "GET":
@@ -290,7 +286,7 @@ def import_file() -> Response | str:
         except services.ImportRefused as refusal:
             form.file.errors = [*form.file.errors, str(refusal)]
         else:
-            report = services.import_dossiers(_actor(), lines, filename=filename)
+            report = services.import_dossiers(current_actor(), lines, filename=filename)
             report.ignored_columns = ignored
             if report.ok:
                 try:

@@ -20,7 +20,6 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_htmx import make_response as htmx_response
-from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -61,13 +60,10 @@ from portal.uploads import (
     max_upload_bytes,
     send_stored,
 )
+from portal.web import actor as current_actor
 
 FUNDER_STAFF = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 ACCEPT = ",".join([*ALLOWED_TYPES, ".pdf", ".jpg", ".jpeg", ".png"])
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 # --- What the templates need -------------------------------------------------------------------
@@ -141,7 +137,7 @@ def deadline_rule() -> dict[str, Any]:
 
 @bp.app_template_global("quality_signalement_offer")
 def signalement_offer(control: QualityControl, result: rules.Result) -> drafting.Offer:
-    return drafting.offer(_actor(), control, result)
+    return drafting.offer(current_actor(), control, result)
 
 
 def _control_url(control_id: int, anchor: str = "") -> str:
@@ -214,7 +210,7 @@ def _done(
 @bp.post("/controles/<int:control_id>/non-conformites/<int:finding_id>/reponse")
 @roles_required(Role.PROVIDER)
 def answer(control_id: int, finding_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor, need="answer")
     finding = _finding_or_404(control, finding_id)
     if request.form.get("retour") == "espace":
@@ -259,7 +255,7 @@ def answer(control_id: int, finding_id: int) -> Response | tuple[str, int]:
 @bp.post("/controles/<int:control_id>/non-conformites/<int:finding_id>/decision")
 @roles_required(*FUNDER_STAFF)
 def decide(control_id: int, finding_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor, need="edit")
     finding = _finding_or_404(control, finding_id)
     back = _control_url(control.id, f"nc-{finding.id}")
@@ -315,7 +311,7 @@ def decide(control_id: int, finding_id: int) -> Response:
 @roles_required(Role.FUNDER_ADMIN, Role.CONTROLLER, Role.PROVIDER)
 def corrective_file(control_id: int, message_id: int, document_id: int) -> Response:
     """A file of a corrective message (the OF's proof), as a download; audited."""
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor)
     message = db.session.get(CorrectiveMessage, message_id)
     if message is None or message.finding.control_id != control.id:
@@ -362,7 +358,7 @@ def _provider_page(actor: User, *, status: int = 200, **extra: Any) -> Response:
 @bp.get("/mes-controles")
 @roles_required(Role.PROVIDER)
 def provider_index() -> Response:
-    return _provider_page(_actor())
+    return _provider_page(current_actor())
 
 
 # --- The funders' list of open non-conformities ------------------------------------------------
@@ -371,7 +367,7 @@ def provider_index() -> Response:
 @bp.get("/non-conformites")
 @roles_required(*FUNDER_STAFF)
 def nonconformities() -> Response:
-    actor = _actor()
+    actor = current_actor()
     today = clock.today()
     filters = service.NcFilters.read(request.args)
     page = service.open_nonconformities(actor, filters, today, page_from(request.args))
@@ -394,7 +390,7 @@ def nonconformities() -> Response:
 @bp.post("/controles/<int:control_id>/signalement")
 @roles_required(*FUNDER_STAFF)
 def draft_signalement(control_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor, need="edit")
     try:
         drafted = drafting.draft(actor, control)

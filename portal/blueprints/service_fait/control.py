@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_htmx import make_response as htmx_response
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -49,12 +48,9 @@ from portal.rendering import render_page, wants_fragment
 from portal.service_fait import decisions, figures, reasons
 from portal.service_fait import document_requests as requests_service
 from portal.service_fait import statistics as stats_service
+from portal.web import actor as current_actor
 
 FUNDER_STAFF = tuple(SECTION.roles)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 def _names(user_ids: set[int | None]) -> dict[int, str]:
@@ -167,7 +163,7 @@ def _page_context(
 @roles_required(*FUNDER_STAFF)
 def control(dossier_id: int) -> Response:
     """The control page of a dossier."""
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
     return render_page("service_fait/control.html", **_page_context(dossier, actor))
 
@@ -197,7 +193,7 @@ def _decisions_block(context: dict[str, Any], status: int) -> Response:
 @bp.post("/dossiers/<int:dossier_id>/factures/<int:invoice_id>/decision")
 @roles_required(*FUNDER_STAFF)
 def decide(dossier_id: int, invoice_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
     get_piece_or_404(dossier, invoice_id, actor)  # another dossier's invoice: 404, audited
     form = DecisionForm(prefix=decision_prefix(invoice_id))
@@ -250,7 +246,7 @@ def decide(dossier_id: int, invoice_id: int) -> Response:
 @bp.post("/decisions/<int:decision_id>/reouvrir")
 @roles_required(Role.FUNDER_ADMIN)
 def reopen(decision_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     decision = db.session.get(InvoiceDecision, decision_id)
     if decision is None:
         abort(404)
@@ -290,7 +286,7 @@ def reopen(decision_id: int) -> Response:
 @bp.get("/statistiques")
 @roles_required(*FUNDER_STAFF)
 def statistics() -> Response:
-    actor = _actor()
+    actor = current_actor()
     form = StatisticsFilterForm(request.args)
     form.validate()
     start = None if form.du.errors else form.du.data

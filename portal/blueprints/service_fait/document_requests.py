@@ -12,8 +12,6 @@ from datetime import date
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_htmx import make_response as htmx_response
-from flask_login import current_user
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -42,27 +40,16 @@ from portal.models import (
     Role,
     User,
 )
-from portal.rendering import render_page, wants_fragment
+from portal.rendering import render_page
 from portal.routing import database_id
 from portal.service_fait import document_requests as service
 from portal.storage import storage_for
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
+from portal.web import actor as current_actor
+from portal.web import redirect_after_post
 
 FUNDER = tuple(SECTION.roles)  # funder admins and controllers
 READERS = (*FUNDER, Role.PROVIDER)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
-
-
-def _redirect_after_post(url: str, anchor: str | None = None) -> Response:
-    """303 for a plain form; for HTMX, a full navigation (HX-Redirect), without the anchor:
-    the page posting is often the very page to show again, and a change of anchor alone
-    would only scroll it, not reload it."""
-    if wants_fragment():
-        return htmx_response("", redirect=url)
-    return redirect(url + (f"#{anchor}" if anchor else ""), code=303)
 
 
 def control_url(dossier_id: int) -> str:
@@ -121,7 +108,7 @@ def _render_request_form(dossier: Dossier, actor: User, new: dict[str, Any]) -> 
 @roles_required(*FUNDER)
 def new_request(dossier_id: int) -> Response:
     """The request form (also embedded in the control page's panel), and its sending."""
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
     today = clock.today()
     if request.method == "GET":
@@ -159,21 +146,21 @@ def new_request(dossier_id: int) -> Response:
     except StaleDataError:
         db.session.rollback()
         flash("Le dossier a changé pendant l'envoi : rien n'a été envoyé, réessayez.", "warning")
-        return _redirect_after_post(control_url(dossier.id))
+        return redirect_after_post(control_url(dossier.id))
     count = len(created.items)
     flash(
         f"Demande de pièces envoyée à l'organisme ({count} pièce{'s' if count > 1 else ''}, "
         f"au plus tard le {created.due_date:%d/%m/%Y}).",
         "success",
     )
-    return _redirect_after_post(control_url(dossier.id), "requests-panel")
+    return redirect_after_post(control_url(dossier.id), "requests-panel")
 
 
 @bp.get("/dossiers/<int:dossier_id>/demandes/modele")
 @roles_required(*FUNDER)
 def template_message(dossier_id: int) -> str:
     """HTMX: the message box filled with the chosen template."""
-    actor = _actor()
+    actor = current_actor()
     get_dossier_or_404(dossier_id, actor)
     template_id = request.args.get("modele", "")
     template = (
@@ -191,7 +178,7 @@ def template_message(dossier_id: int) -> str:
 @bp.get("/demandes/<int:request_id>")
 @roles_required(*FUNDER)
 def request_detail(request_id: int) -> str:
-    actor = _actor()
+    actor = current_actor()
     found = get_request_or_404(request_id, actor)
     dossier = found.dossier
     context = service.thread_context(dossier, clock.today())
@@ -210,7 +197,7 @@ def request_detail(request_id: int) -> str:
 @bp.post("/demandes/<int:request_id>/clore")
 @roles_required(*FUNDER)
 def close_request(request_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     found = get_request_or_404(request_id, actor)
     dossier_id = found.dossier_id
     try:
@@ -228,7 +215,7 @@ def close_request(request_id: int) -> Response:
         flash("Le dossier a changé entre-temps : rien n'a été modifié, réessayez.", "warning")
     else:
         flash("Demande close.", "success")
-    return _redirect_after_post(control_url(dossier_id), "requests-panel")
+    return redirect_after_post(control_url(dossier_id), "requests-panel")
 
 
 # --- Message templates (funder admins) -------------------------------------------------------
@@ -261,7 +248,7 @@ def _own_template_or_404(template_id: int, actor: User) -> MessageTemplate:
 @bp.get("/modeles")
 @roles_required(Role.FUNDER_ADMIN)
 def templates() -> str:
-    actor = _actor()
+    actor = current_actor()
     rows = service.templates_for(actor.funder_id)
     return render_template(
         "service_fait/templates.html",
@@ -275,7 +262,7 @@ def templates() -> str:
 @bp.route("/modeles/nouveau", methods=["GET", "POST"])
 @roles_required(Role.FUNDER_ADMIN)
 def new_template() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     form = TemplateForm()
     source_id = database_id(request.args.get("depuis"))
     if request.method == "GET" and source_id is not None:
@@ -294,7 +281,7 @@ def new_template() -> Response | str:
 @bp.route("/modeles/<int:template_id>/modifier", methods=["GET", "POST"])
 @roles_required(Role.FUNDER_ADMIN)
 def edit_template(template_id: int) -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     template = _own_template_or_404(template_id, actor)
     form = TemplateForm(obj=template)
     if form.validate_on_submit():
@@ -312,7 +299,7 @@ def edit_template(template_id: int) -> Response | str:
 @bp.post("/modeles/<int:template_id>/supprimer")
 @roles_required(Role.FUNDER_ADMIN)
 def delete_template(template_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     template = _own_template_or_404(template_id, actor)
     if EmptyForm().validate_on_submit():
         title = template.title
@@ -327,7 +314,7 @@ def delete_template(template_id: int) -> Response:
 @bp.get("/dossiers/<int:dossier_id>/messages/<int:message_id>/fichiers/<int:document_id>")
 @roles_required(*READERS)
 def message_file(dossier_id: int, message_id: int, document_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
     message = db.session.get(ControlMessage, message_id)
     document = db.session.get(Document, document_id)
@@ -415,7 +402,7 @@ def upload_links(found: DocumentRequest, dossier: Dossier, actor: User) -> dict[
 @bp.get("/organisme/demandes/")
 @roles_required(Role.PROVIDER)
 def provider_requests() -> str:
-    actor = _actor()
+    actor = current_actor()
     rows = service.provider_requests(actor.provider_id)
     today = clock.today()
     return render_template(
@@ -428,7 +415,7 @@ def provider_requests() -> str:
 @bp.route("/organisme/demandes/<int:request_id>", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def provider_request(request_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     found = get_request_or_404(request_id, actor)
     dossier = found.dossier
     form = AnswerForm()
@@ -453,7 +440,7 @@ def provider_request(request_id: int) -> Response:
                 "Réponse envoyée au financeur : le dossier repart en contrôle.",
                 "success",
             )
-            return _redirect_after_post(
+            return redirect_after_post(
                 url_for("service_fait.provider_request", request_id=found.id)
             )
     context = service.thread_context(dossier, clock.today())

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from flask import abort, flash, redirect, request, url_for
-from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
@@ -30,6 +29,7 @@ from portal.pagination import page_from
 from portal.rendering import render_page
 from portal.routing import database_id
 from portal.service_fait import decisions, queue
+from portal.web import actor as current_actor
 
 SECTION = section("service_fait")
 FUNDER_STAFF = tuple(SECTION.roles)  # funder admins and controllers
@@ -51,10 +51,6 @@ QUEUE_ARGS = (
 )
 
 
-def _actor() -> User:
-    return current_user._get_current_object()
-
-
 def _amount(field: Any) -> Decimal | None:
     """An amount filter typed the French way ("1 234,50"); an error is shown on the field."""
     text = (field.data or "").strip()
@@ -72,7 +68,7 @@ def queue_state(
 ) -> tuple[Any, queue.QueueFilters, str, dict[str, str]]:
     """The filter form read from the query string, the filters, the sort, and the query
     arguments that reproduce them in links (tabs, sort headers, pages, exports)."""
-    actor = _actor()
+    actor = current_actor()
     form = QueueFilterForm(request.args)
     form.set_choices(queue.anomaly_codes(), staff if staff is not None else queue.staff(actor))
     form.validate()
@@ -129,7 +125,7 @@ def _plain(amount: Decimal | None) -> str:
 @roles_required(*SECTION.roles)
 def index() -> Response:
     """The controller's queue."""
-    actor = _actor()
+    actor = current_actor()
     staff = queue.staff(actor)
     form, filters, sort, args = queue_state(staff)
     page = queue.list_queue(actor, filters, sort, page=page_from(request.args))
@@ -178,7 +174,7 @@ def _download(
 
 
 def _export(extension: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     _form, filters, sort, args = queue_state()
     rows = list(queue.export_rows(actor, filters, sort))
     return _download(actor, rows, extension, {"filters": args})
@@ -221,7 +217,7 @@ def bulk() -> Response:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    actor = _actor()
+    actor = current_actor()
     back = _back_url(request.form.get("retour", ""))
     action = request.form.get("action", "")
     ids = [i for i in map(database_id, request.form.getlist("dossier")) if i is not None]
