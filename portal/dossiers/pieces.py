@@ -532,7 +532,7 @@ def figures(piece: Piece) -> list[tuple[str, str]]:
     for spec in piece_rules.FIELDS[PieceKind(piece.kind)]:
         if spec.name in ("period_start", "period_end"):
             continue
-        value = getattr(piece, spec.name)
+        value = getattr(piece, spec.attribute)
         if value is None:  # a field that does not apply (months outside apprenticeship…)
             continue
         rows.append((spec.label, piece_rules.format_value(spec, value)))

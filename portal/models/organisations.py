@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -49,6 +49,12 @@ class Funder(db.Model):
     kind: Mapped[str] = mapped_column(String(30))
     region_code: Mapped[str | None] = mapped_column(String(3))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Service fait: a Qualiopi certification lost after the start of an action blocks the
+    # payment (True), or is an alert to look at (False, the default): certification on the
+    # start date is always required.
+    qualiopi_loss_blocks_payment: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Optimistic locking: an edit made on a stale form is detected, not overwritten.
     version: Mapped[int] = mapped_column(default=1)

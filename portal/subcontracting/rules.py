@@ -790,9 +790,16 @@ class ComplianceResult:
     compliant: bool
     failures: tuple[str, ...]
     checks: tuple[Check, ...]
+    # A CPF contract: its failures bar the payment; outside the CPF they are points of
+    # attention (and the certification a warning, not a failure).
+    cpf: bool = True
+    attention: tuple[str, ...] = ()  # the facts of the checks in warning
 
     @classmethod
-    def of(cls, subcontract_id: int, checks: Iterable[Check]) -> ComplianceResult:
+    def of(
+        cls, subcontract_id: int, checks: Iterable[Check], *, cpf: bool = True
+    ) -> ComplianceResult:
         checks = tuple(checks)
         failing = tuple(f"{c.label} : {c.fact}" for c in checks if not c.passed)
-        return cls(subcontract_id, not failing, failing, checks)
+        warned = tuple(f"{c.label} : {c.fact}" for c in checks if c.outcome == Outcome.WARNING)
+        return cls(subcontract_id, not failing, failing, checks, cpf, warned)

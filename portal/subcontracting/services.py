@@ -490,7 +490,7 @@ def dossier_subcontract_compliance(dossier_ids: list[int]) -> dict[int, Complian
             for c in by_provider.get(contract.principal_id, [])
             if c.year in needed[dossier_id]
         )
-        result[dossier_id] = ComplianceResult.of(subcontract_id, checks)
+        result[dossier_id] = ComplianceResult.of(subcontract_id, checks, cpf=contract.is_cpf)
     return result
 
 

@@ -80,7 +80,7 @@ def make_dossier(funder: Funder, provider: Provider, reference: str, **values) -
         "modality": "presentiel",
         "start_date": date(2026, 1, 5),
         "end_date": date(2026, 2, 20),
-        "planned_hours": Decimal("35"),
+        "planned_minutes": 35 * 60,
         "agreed_amount": Decimal("1000"),
         "payment_rhythm": "fin_de_formation",
         "provider_siret": provider.siret,
@@ -119,7 +119,7 @@ def test_create_by_form_takes_the_of_from_the_public_list(client, auth, login_as
     assert dossier.funder_id == user.funder_id
     assert dossier.created_by_id == user.id
     assert dossier.agreed_amount == Decimal("14250.50")
-    assert dossier.planned_hours == Decimal("1085.00")
+    assert dossier.planned_minutes == 1085 * 60
     assert dossier.rncp_code == "RNCP37796"
     assert dossier.provider_siret == GARONNE_SIRET
     assert dossier.status == "en_cours"

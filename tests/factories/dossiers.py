@@ -49,7 +49,7 @@ class DossierFactory(Base):
     modality = "presentiel"
     start_date = factory.LazyAttribute(lambda o: month_start(o.today, -3))
     end_date = factory.LazyAttribute(lambda o: month_end(o.today, 2))
-    planned_hours = Decimal("600")
+    planned_minutes = 600 * 60
     agreed_amount = Decimal("12000")
     payment_rhythm = "mensuel"
 
