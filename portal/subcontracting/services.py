@@ -114,9 +114,11 @@ class TurnoverImportRefused(Exception):
 
 def settings() -> rules.Settings:
     config = current_app.config
+    single = config.get("MICRO_ENTREPRENEUR_THRESHOLD")
     return rules.Settings(
-        micro_threshold=Decimal(str(config.get("MICRO_ENTREPRENEUR_THRESHOLD", "77700"))),
+        micro_threshold=Decimal(str(single)) if single not in (None, "") else None,
         warning_rate=Decimal(str(config.get("CPF_CEILING_WARNING", "0.70"))),
+        micro_thresholds=rules.micro_thresholds(config.get("MICRO_ENTREPRENEUR_THRESHOLDS")),
     )
 
 

@@ -46,6 +46,8 @@ class DossierFactory(Base):
     action_title = "Titre professionnel Comptable assistant"
     category = "actions_formation"
     scheme = "ptp"
+    # A PTP funds a certifying action (its RNCP code; PTP_WITHOUT_CERTIFICATION_CODE).
+    rncp_code = "RNCP37949"
     modality = "presentiel"
     start_date = factory.LazyAttribute(lambda o: month_start(o.today, -3))
     end_date = factory.LazyAttribute(lambda o: month_end(o.today, 2))

@@ -487,9 +487,23 @@ def test_a_subcontracted_dossier_whose_subcontractor_is_not_compliant(app, tmp_p
     flagged = make_dossier(funder, provider, subcontracted=True, subcontract_id=without_contract.id)
     fine = make_dossier(funder, provider, subcontracted=True, subcontract_id=compliant.id)
 
-    service.run_checks([flagged.id, fine.id])
+    cpf_without_contract = make_contract(
+        provider, is_cpf=True, contract_document=None, start_date=TODAY - timedelta(days=200)
+    )
+    blocked = make_dossier(
+        funder, provider, subcontracted=True, subcontract_id=cpf_without_contract.id
+    )
+
+    service.run_checks([flagged.id, fine.id, blocked.id])
+    # Outside the CPF (issue 14): a point of attention, never a bar to payment (it used to
+    # be blocking).
     (finding,) = findings(flagged)
+    assert (finding.code, finding.severity) == ("SUBCONTRACTOR_ATTENTION", "alerte")
+    assert "hors CPF" in finding.explanation and "indicateur 27" in finding.explanation
+    assert "contrat" in finding.explanation.lower()
+    assert codes(fine) == []
+    # A CPF contract: the décret's rules bar the payment.
+    (finding,) = findings(blocked)
     assert (finding.code, finding.severity) == ("SUBCONTRACTOR_NOT_COMPLIANT", "bloquant")
     assert "n'est pas conforme" in finding.explanation
     assert "contrat" in finding.explanation.lower()
-    assert codes(fine) == []
