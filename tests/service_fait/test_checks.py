@@ -34,6 +34,8 @@ D = Decimal
 def H(hours: str) -> int:
     """Hours as DOMAIN.md writes them (« 7.5 », « 7h20 »), as the minutes the checks compare."""
     return parse_duration(hours)
+
+
 NDA = "76311234567"
 FORMATION = frozenset({"actions_formation"})
 SHA_CERTIFICATE = "ab" * 32
@@ -529,8 +531,7 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
                 "SUBCONTRACTOR_ATTENTION",
                 W,
                 [
-                    "sous-traité hors CPF : Certification Qualiopi du sous-traitant : non "
-                    "certifié",
+                    "sous-traité hors CPF : Certification Qualiopi du sous-traitant : non certifié",
                     "(indicateur 27)",
                     "ne bloque pas le paiement",
                 ],
@@ -696,7 +697,9 @@ CLEAN: list[tuple[str, DossierFacts]] = [
     ),
     (
         "distance learning: no attendance figures to compare",
-        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, minutes_attended=H("2")), modality="distance"),
+        with_pieces(
+            INVOICE, CERTIFICATE, piece(SHEET, minutes_attended=H("2")), modality="distance"
+        ),
     ),
     (
         "apprenticeship: the certificat counts months, the invoice no hours",
