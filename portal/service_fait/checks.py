@@ -52,7 +52,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from portal import formatting
-from portal.dossiers.calendar import month_periods
+from portal.dossiers.calendar import Period, month_periods, uncovered
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.models.dossiers import Modality, PieceKind, Scheme
 from portal.models.service_fait import Severity
@@ -698,22 +698,9 @@ def invoice_before_period_end(facts: DossierFacts) -> Iterator[Found]:
 
 
 def _uncovered(start: date, end: date, pieces: Iterable[PieceFacts]) -> list[tuple[date, date]]:
-    """The parts of [start, end] that no piece's period covers."""
-    gaps = []
-    day = start
-    for piece in sorted(pieces, key=lambda p: (p.period_start, p.period_end)):
-        if piece.period_end < day:
-            continue
-        if piece.period_start > end:
-            break
-        if piece.period_start > day:
-            gaps.append((day, piece.period_start - timedelta(days=1)))
-        day = max(day, piece.period_end + timedelta(days=1))
-        if day > end:
-            break
-    if day <= end:
-        gaps.append((day, end))
-    return gaps
+    """The parts of [start, end] that no piece's period covers (pieces together: the
+    calendar's own rule, `portal.dossiers.calendar.uncovered`)."""
+    return [(gap.start, gap.end) for gap in uncovered(Period(start, end), pieces)]
 
 
 def _certificates_text(certificates: Sequence[PieceFacts]) -> str:
