@@ -415,3 +415,29 @@ def test_ptp_message_is_french_and_names_the_rhythm() -> None:
         "choisissez le rythme « Mensuel »."
     )
     assert rules.rhythm_error("cpf", "echeances") is None
+
+
+@pytest.mark.parametrize(
+    ("scheme", "category", "refused"),
+    [
+        ("ptp", "actions_formation", False),
+        ("ptp", "bilans_competences", True),
+        ("ptp", "vae", True),
+        ("ptp", "apprentissage", True),
+        # Other schemes fund every category.
+        ("cpf", "bilans_competences", False),
+        ("cpf", "vae", False),
+    ],
+)
+def test_a_ptp_funds_an_action_de_formation_only(scheme, category, refused) -> None:
+    rhythm = "mensuel" if scheme == "ptp" else "fin_de_formation"
+    raw = {**VALID, "scheme": scheme, "category": category, "payment_rhythm": rhythm}
+    data, errors = validate_dossier(raw)
+    if refused:
+        assert data is None
+        (message,) = errors["category"]
+        assert "projet de transition professionnelle (PTP) finance une action de formation" in (
+            message
+        )
+    else:
+        assert errors == {}, errors
