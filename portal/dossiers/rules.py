@@ -376,6 +376,7 @@ def parse_duration(value: Any, *, positive: bool = False) -> int:
     type) when unreadable."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise RuleError(REQUIRED)
+    typed = str(value).strip()
     if isinstance(value, str):
         text = value.strip()
         if match := _HOURS_MINUTES.match(text):
@@ -388,9 +389,7 @@ def parse_duration(value: Any, *, positive: bool = False) -> int:
     try:
         number = parse_decimal(value)
     except RuleError:
-        raise RuleError(
-            f"« {str(value).strip()} » n'est pas une durée lisible : {DURATION_HELP}."
-        ) from None
+        raise RuleError(f"« {typed} » n'est pas une durée lisible : {DURATION_HELP}.") from None
     if _decimals(number) > 2:
         raise RuleError(f"Au plus 2 décimales (7,25 heures) : {DURATION_HELP}.")
     if number < 0 and not positive:

@@ -143,9 +143,7 @@ def test_bad_lines_are_listed_by_line_and_column_and_nothing_is_created(
             line(reference="OK-3", organisme="73282932000074"),  # line 8: OF in no list
             line(reference="OK-4", rythme_paiement="echeances"),  # line 9: how many?
             # line 10: a PTP funds an action de formation, not a VAE (issue 14)
-            line(
-                reference="PTP-2", dispositif="ptp", categorie="vae", rythme_paiement="mensuel"
-            ),
+            line(reference="PTP-2", dispositif="ptp", categorie="vae", rythme_paiement="mensuel"),
         ]
     )
     response = upload(auth, data)

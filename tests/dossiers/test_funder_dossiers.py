@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import date, timedelta
@@ -645,3 +646,28 @@ def test_exports_never_turn_text_into_formulas(client, login_as) -> None:
     assert sheet.cell(row=2, column=EXPORT_COLUMNS.index("montant_accorde") + 1).number_format == (
         "0.00"
     )
+
+
+@pytest.mark.parametrize("typed", ["13h30", "13 h 30", "13:30", "13,5", "13.5"])
+def test_planned_hours_are_typed_as_one_writes_them_and_shown_in_hours_and_minutes(
+    client, auth, login_as, public_list, typed
+) -> None:
+    login_as(Role.CONTROLLER)
+    response = post_new(auth, planned_hours=typed)
+    assert response.status_code == 303
+    dossier = db.session.scalars(select(Dossier)).one()
+    assert dossier.planned_minutes == 810
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "13\u00a0h\u00a030" in page
+    edit = client.get(f"/dossiers/{dossier.id}/modifier").get_data(as_text=True)
+    assert 'value="13h30"' in edit
+
+
+def test_unreadable_planned_hours_say_what_to_type(client, auth, login_as, public_list) -> None:
+    login_as(Role.CONTROLLER)
+    body = html.unescape(post_new(auth, planned_hours="treize heures").get_data(as_text=True))
+    assert (
+        "« treize heures » n'est pas une durée lisible : écrivez par exemple 13h30, 13:30 ou 13,5"
+        in body
+    )
+    assert db.session.scalars(select(Dossier)).first() is None
