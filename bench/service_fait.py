@@ -97,6 +97,8 @@ DOCUMENT_COLUMNS = (
     "uploaded_at",
     "uploaded_by_id",
 )
+
+
 def _minutes(hours: Decimal | None) -> int | None:
     """Hours as the bench computes them, as the minutes the portal keeps."""
     return None if hours is None else int((hours * 60).to_integral_value())
