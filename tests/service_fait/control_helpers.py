@@ -86,7 +86,7 @@ def make_invoice(
         end,
         amount_excl_tax=Decimal(amount),
         amount_incl_tax=Decimal(amount),
-        hours_billed=Decimal(hours),
+        hours_billed=hours,
         **fields,
     )
 
@@ -95,7 +95,7 @@ def make_certificate(dossier: Dossier, hours: str = "70", **fields: Any) -> Piec
     return make_piece(
         dossier,
         PieceKind.COMPLETION_CERTIFICATE,
-        hours_completed=Decimal(hours),
+        hours_completed=hours,
         nature=dossier.category,
         signatory="Sophie Martin",
         **fields,
