@@ -75,6 +75,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         audit,  # noqa: F401  (registers the append-only guard)
         cli,
         errors,
+        unit_of_work,
         views,
     )
     from portal.blueprints.admin import bp as admin_bp
@@ -108,6 +109,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     views.init_app(app)
+    unit_of_work.init_app(app)  # last: its after_request hook runs first
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)

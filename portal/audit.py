@@ -7,7 +7,8 @@ an event breaks the chain at that point; `verify_chain` finds where.
 Writers queue on the single `audit_head` row (an UPDATE takes a row lock on PostgreSQL
 and the write lock on SQLite), so two concurrent transactions never fork the chain.
 The event is written in the caller's transaction: it commits or rolls back with the
-change it describes.
+change it describes; the event of a refusal (`record_refusal`) is kept apart and survives
+the rollback of the work it refused.
 """
 
 from __future__ import annotations
@@ -122,6 +123,16 @@ def record(
         db.session.add(AuditHead(id=1, last_hash=event_row.hash, count=1))
     db.session.flush()
     return event_row
+
+
+def record_refusal(action: str, **kwargs: Any) -> None:
+    """Record the event of a refusal (an access denied, a file refused by its content):
+    in a request, written at the edge after the rollback of the refused work and
+    committed on its own (`portal.unit_of_work.keep`); outside a request, at once, in the
+    caller's transaction. Takes the arguments of `record`."""
+    from portal import unit_of_work  # unit_of_work is imported by the app, after audit
+
+    unit_of_work.keep(lambda: record(action, **kwargs))
 
 
 def changes(

@@ -57,6 +57,16 @@ def empty_all_tables() -> None:
     db.session.commit()
 
 
+class _Client(FlaskClient):
+    """The test body is its own edge (like a CLI command): what it wrote through the
+    services, which never commit, is committed before each request, as a user's earlier
+    request would have been."""
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(_schema: None) -> Iterator[Flask]:
     """The application that serves the test's requests.
@@ -66,6 +76,7 @@ def app(_schema: None) -> Iterator[Flask]:
     production (a request reuses an already pushed context of the *same* app).
     """
     app = make_app()
+    app.test_client_class = _Client
     twin = make_app()
     with twin.app_context():
         yield app

@@ -26,6 +26,7 @@ from flask import current_app
 from sqlalchemy import Connection, select, text, update
 
 from portal.clock import utcnow
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import ImportStatus, ListImport, ListVersion, PreviousNda, User
 from portal.public_list.download import (
@@ -71,10 +72,6 @@ VERSION_COLUMNS = (
 CHANGE_COLUMNS = ("import_id", "nda", "kind", "category", "before", "after")
 # In `_apply`, the value of an NDA already met in the list being imported.
 _SEEN = object()
-
-
-class ImportRefused(Exception):
-    """The list was not imported; the message says why, in French."""
 
 
 @dataclass(slots=True)
@@ -193,14 +190,14 @@ def import_list(
 ) -> ListImport:
     """Import the list at `source` (a path or an http(s) URL) as the list of `as_of`.
 
-    Returns the recorded run; raises ImportRefused (the run recorded as refused or failed)
+    Returns the recorded run; raises Refused (the run recorded as refused or failed)
     when the list in force stays as it was because of the input.
     """
     started = time.perf_counter()
     run = _start_run(source, as_of, triggered_by, user)
     try:
         return _import(run, source, as_of, force, progress, started, on_imported)
-    except ImportRefused as refusal:
+    except Refused as refusal:
         db.session.rollback()
         _finish(run, ImportStatus.REFUSED, str(refusal), started)
         raise
@@ -221,7 +218,7 @@ def _import(
 ) -> ListImport:
     in_force = list_in_force()
     if in_force is not None and as_of < in_force.as_of:
-        raise ImportRefused(
+        raise Refused(
             f"La liste du {as_of:%d/%m/%Y} est antérieure à la liste en vigueur "
             f"(du {in_force.as_of:%d/%m/%Y}) : l'historique ne se réécrit pas."
         )
@@ -241,7 +238,7 @@ def _import(
                 progress=progress,
             )
         except DownloadError as error:
-            raise ImportRefused(str(error)) from error
+            raise Refused(str(error)) from error
         if fetched.unchanged:
             run.sha256 = imported.sha256 if imported else None
             run.etag, run.last_modified = fetched.etag, fetched.last_modified
@@ -258,7 +255,7 @@ def _import(
     else:
         path = Path(source)
         if not path.exists():
-            raise ImportRefused(f"Fichier introuvable : {source}")
+            raise Refused(f"Fichier introuvable : {source}")
     try:
         sha = sha256_of(path) if path.is_file() else None  # a pipe can be read only once
         if sha is not None and imported is not None and sha == imported.sha256 and not force:
@@ -275,7 +272,7 @@ def _import(
             try:
                 reader = PublicListReader(hashing or raw, light=True)  # type: ignore[arg-type]
             except NotAPublicList as error:
-                raise ImportRefused(str(error)) from error
+                raise Refused(str(error)) from error
             _apply(run, reader, as_of, first=imported is None, previous=imported, force=force)
             run.sha256 = sha or hashing.digest.hexdigest()  # type: ignore[union-attr]
         run.status = ImportStatus.SUCCEEDED
@@ -539,9 +536,9 @@ def _apply_list(
 
 def _check_counts(kept: int, previous: ListImport | None, force: bool) -> None:
     if kept == 0:
-        raise ImportRefused("La liste ne contient aucune ligne de données exploitable.")
+        raise Refused("La liste ne contient aucune ligne de données exploitable.")
     if previous is not None and not force and kept < previous.rows_kept / 2:
-        raise ImportRefused(
+        raise Refused(
             f"La liste ne compte que {kept} organismes contre {previous.rows_kept} dans la liste "
             "en vigueur : téléchargement tronqué ? Relancez avec --force si cette baisse est "
             "réelle."

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal.access import (
@@ -21,17 +19,15 @@ from portal.access import (
 from portal.audit import verify_chain
 from portal.blueprints.admin import bp, services
 from portal.blueprints.admin.forms import FunderForm, InviteForm, ListFilterForm, ProviderForm
+from portal.errors import NotAllowed, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, choices
 from portal.models import ROLE_LABELS, AuditEvent, Funder, Role, User
 from portal.rendering import render_page
+from portal.web import actor as _actor
 
 ADMINS = (Role.ADMIN, Role.FUNDER_ADMIN)
 PER_PAGE = 25
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 @bp.get("/")
@@ -80,7 +76,6 @@ def new_funder() -> Response | str:
         funder = services.create_funder(
             _actor(), name=form.name.data, kind=form.kind.data, region_code=form.region_code.data
         )
-        db.session.commit()
         flash(
             f"Financeur « {funder.name} » créé. Invitez maintenant son administrateur.", "success"
         )
@@ -106,9 +101,7 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
                 kind=form.kind.data,
                 region_code=form.region_code.data,
             )
-            db.session.commit()
-        except (services.StaleEdit, StaleDataError):
-            db.session.rollback()
+        except Stale:
             flash(
                 "Ce financeur a été modifié par quelqu'un d'autre pendant votre saisie. "
                 "Voici sa version actuelle : reportez vos changements.",
@@ -210,10 +203,8 @@ def invite() -> Response | str:
                 provider_id=form.provider_id.data or None,
                 region_code=form.region_code.data or None,
             )
-        except services.NotAllowed:
-            db.session.rollback()
+        except NotAllowed:
             deny(actor, "invitation hors périmètre", role=form.role.data)
-        db.session.commit()
         flash(f"Invitation envoyée à {user.email}.", "success")
         return redirect(url_for("admin.users"), code=303)
     return render_template("admin/invite.html", form=form)
@@ -226,10 +217,8 @@ def _user_action(user_id: int, action, done: str) -> Response:
     target = _get_managed_user_or_404(user_id)
     try:
         action(_actor(), target)
-    except services.NotAllowed:
-        db.session.rollback()
+    except NotAllowed:
         deny(_actor(), "action impossible sur cet utilisateur", target_user_id=user_id)
-    db.session.commit()
     flash(done.format(email=target.email), "success")
     return redirect(
         request.referrer if _same_site(request.referrer) else url_for("admin.users"), code=303
@@ -274,7 +263,6 @@ def providers() -> Response | str:
         outcome = services.follow_provider(
             actor, nda=form.nda.data, siret=form.siret.data, name=form.name.data
         )
-        db.session.commit()
         if outcome.already_followed:
             flash(f"{outcome.provider.name} est déjà suivi par votre financeur.", "info")
         else:

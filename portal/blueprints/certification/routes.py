@@ -17,8 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import clock
@@ -26,12 +24,14 @@ from portal.access import ALL_ROLES, can_view_provider, deny, get_provider_or_40
 from portal.blueprints.certification import bp
 from portal.blueprints.certification.forms import AuditForm, CalculatorForm, CertificateForm
 from portal.certification import rules, services
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, int_or_zero
 from portal.models import Certificate, CertificationAudit, Provider, Role, User
 from portal.rendering import render_page
 from portal.storage import storage_for
 from portal.uploads import max_size_label, max_upload_bytes, send_stored
+from portal.web import actor as _actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (Role.PROVIDER, *FUNDER_SIDE)
@@ -39,10 +39,6 @@ STALE = (
     "Ce certificat a été modifié entre-temps (dans une autre fenêtre ?). Voici sa version "
     "actuelle : reportez vos changements."
 )
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 def _page_arg(name: str = "page") -> int:
@@ -157,14 +153,11 @@ def new_certificate() -> Response | tuple[str, int]:
     form.set_certifiers(services.certifiers())
     if form.validate_on_submit():
         try:
-            saved = services.save_certificate(actor, form.raw(), form.uploaded())
-            services.commit_with_files(saved.stored_keys)
-        except services.Invalid as invalid:
-            db.session.rollback()
+            services.save_certificate(actor, form.raw(), form.uploaded())
+        except Refused as invalid:
             services.record_refusal(actor, None, invalid)
-            db.session.commit()
             form.add_errors(invalid.errors)
-        except services.NotAllowed:
+        except NotAllowed:
             abort(404)
         else:
             flash("Certificat enregistré.", "success")
@@ -187,22 +180,18 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _form_page(form, certificate)
     try:
-        saved = services.save_certificate(
+        services.save_certificate(
             actor,
             form.raw(),
             form.uploaded(),
             certificate=certificate,
             expected_version=int_or_zero(form.version.data),
         )
-        services.commit_with_files(saved.stored_keys)
-    except services.Invalid as invalid:
-        db.session.rollback()
+    except Refused as invalid:
         services.record_refusal(actor, certificate, invalid)
-        db.session.commit()
         form.add_errors(invalid.errors)
         return _form_page(form, _certificate_or_404(certificate_id, actor, need="edit"))
-    except (services.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         certificate = _certificate_or_404(certificate_id, actor, need="edit")
         db.session.refresh(certificate)
         form = CertificateForm(formdata=None, data=services.form_values(certificate))
@@ -229,7 +218,6 @@ def download(certificate_id: int) -> Response:
         document.size,
     )
     services.record_download(actor, certificate)
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -247,9 +235,7 @@ def add_audit(certificate_id: int) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             services.add_audit(actor, certificate, form.raw())
-            db.session.commit()
-        except services.Invalid as invalid:
-            db.session.rollback()
+        except Refused as invalid:
             form.add_errors(invalid.errors)
         else:
             flash("Audit enregistré.", "success")
@@ -271,7 +257,6 @@ def delete_audit(audit_id: int) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.delete_audit(actor, row)
-    db.session.commit()
     flash("Audit supprimé.", "success")
     return redirect(url_for("certification.index") + f"#certificat-{row.certificate_id}", code=303)
 

@@ -29,8 +29,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import audit, clock, rnq
@@ -53,6 +51,7 @@ from portal.blueprints.quality.forms import (
     ShareForm,
     VersionForm,
 )
+from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.forms import choices
 from portal.models import (
@@ -69,20 +68,16 @@ from portal.rendering import render_page, wants_fragment
 from portal.storage import storage_for
 from portal.uploads import (
     UploadsRefused,
-    discard_stored,
     max_files_per_upload,
     max_size_label,
     max_upload_bytes,
     send_stored,
     store_all,
 )
+from portal.web import actor as _actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (*FUNDER_SIDE, Role.PROVIDER)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 def _version(value: str | None) -> int | None:
@@ -199,9 +194,7 @@ def new() -> Response:
     if form.validate_on_submit():
         try:
             control = controls.create_control(actor, form.data_for_service())
-            db.session.commit()
-        except controls.ControlRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             form.add_errors(refused.errors)
             form.general_error = refused.general  # type: ignore[attr-defined]
         else:
@@ -234,15 +227,12 @@ def edit(control_id: int) -> Response:
         controls.update_control(
             actor, control, form.data_for_service(), _version(form.version.data)
         )
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         control = get_quality_control_or_404(control_id, actor, need="edit")
         form.add_errors(refused.errors)
         form.general_error = refused.general  # type: ignore[attr-defined]
         return _plan_page(form, control)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         control = get_quality_control_or_404(control_id, actor, need="edit")
         db.session.refresh(control)
         form = PlanForm(formdata=None, data=controls.plan_values(control))
@@ -365,15 +355,12 @@ def finding(control_id: int, code: str) -> Response:
             observations=form.observations.data or "",
             expected_version=_version(form.version.data),
         )
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         errors = dict(refused.errors)
         if refused.general:
             errors["general"] = [refused.general]
         return _row_answer(control_id, code, errors=errors, posted=posted)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         return _row_answer(
             control_id, code, errors={"general": [controls.FINDING_CONFLICT]}, status=409
         )
@@ -418,19 +405,11 @@ def evidence_upload(control_id: int, code: str) -> Response:
             funder_id=item.funder_id,
             details={"control_id": item.id, "refused": refused.refused},
         )
-        db.session.commit()
         return _row_answer(control_id, code, errors={"files": refused.messages})
     try:
         controls.add_evidence_files(actor, item, row, stored)
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
-        discard_stored(storage, [s.key for s in stored])
+    except Refused as refused:  # the unit of work deletes the stored files
         return _row_answer(control_id, code, errors={"general": refused.messages})
-    except BaseException:
-        db.session.rollback()
-        discard_stored(storage, [s.key for s in stored])
-        raise
     count = len(stored)
     return _row_saved(
         control_id,
@@ -450,9 +429,7 @@ def evidence_pieces(control_id: int, code: str) -> Response:
         abort(400)
     try:
         added = controls.add_evidence_pieces(actor, item, row, form.pieces.data or [])
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         errors = dict(refused.errors)
         if refused.general:
             errors["general"] = [refused.general]
@@ -491,9 +468,7 @@ def evidence_remove(control_id: int, evidence_id: int) -> Response:
     title = evidence.title
     try:
         controls.remove_evidence(actor, item, evidence)
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         return _row_answer(control_id, code, errors={"general": refused.messages})
     return _row_saved(control_id, code, f"Preuve « {title} » retirée.")
 
@@ -513,7 +488,6 @@ def evidence_file(control_id: int, evidence_id: int) -> Response:
         document.size,
     )
     controls.record_download(actor, item, evidence)
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -532,14 +506,11 @@ def issue(control_id: int) -> Response:
         abort(400)
     try:
         recipients = controls.issue_report(actor, item, _version(form.version.data))
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         for message in refused.messages:
             flash(message, "error")
         return redirect(url_for("quality.control", control_id=control_id) + "#resultat", code=303)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         flash(controls.CONFLICT, "error")
         return redirect(url_for("quality.control", control_id=control_id) + "#resultat", code=303)
     controls.mail_report(item, recipients)
@@ -567,9 +538,7 @@ def share(control_id: int) -> Response:
         abort(400)
     try:
         controls.set_shared(actor, item, bool(form.shared.data), _version(form.version.data))
-        db.session.commit()
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         flash(controls.CONFLICT, "error")
     else:
         flash(
@@ -589,7 +558,6 @@ def report_page(control_id: int) -> str:
     audit.record(
         "quality_control.report_viewed", actor=actor, target=item, funder_id=item.funder_id
     )
-    db.session.commit()
     return report.render(item, viewer=actor)
 
 
@@ -616,7 +584,6 @@ def report_pack(control_id: int) -> Response:
             "missing": missing,
         },
     )
-    db.session.commit()
     response = send_file(
         spool, mimetype="application/zip", as_attachment=True, download_name=report.filename(item)
     )

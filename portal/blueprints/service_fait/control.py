@@ -11,11 +11,9 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_htmx import make_response as htmx_response
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import clock
@@ -30,6 +28,7 @@ from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers import piece_rules
 from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period
 from portal.dossiers.rules import CATEGORY_LABELS
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.models import (
     CONTROL_STATUS_LABELS,
@@ -49,12 +48,9 @@ from portal.rendering import render_page, wants_fragment
 from portal.service_fait import decisions, figures, reasons
 from portal.service_fait import document_requests as requests_service
 from portal.service_fait import statistics as stats_service
+from portal.web import actor as _actor
 
 FUNDER_STAFF = tuple(SECTION.roles)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 def _names(user_ids: set[int | None]) -> dict[int, str]:
@@ -217,26 +213,18 @@ def decide(dossier_id: int, invoice_id: int) -> Response:
         decision = decisions.decide(
             actor, dossier, invoice_id, data, expected_version=_int(form.version.data)
         )
-        db.session.commit()
-    except decisions.NotAllowed:
-        db.session.rollback()
+    except NotAllowed:
         deny(actor, "service fait : décision refusée", dossier_id=dossier_id)
-    except decisions.DecisionRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         dossier = get_dossier_or_404(dossier_id, actor)
         form.add_errors(refused.errors)
         context = _page_context(
             dossier, actor, posted=form, posted_invoice=invoice_id, general=refused.general
         )
         return _decisions_block(context, 200)
-    except (decisions.DecisionConflict, StaleDataError, IntegrityError) as conflict:
-        db.session.rollback()
+    except (Stale, IntegrityError) as conflict:
         dossier = get_dossier_or_404(dossier_id, actor)
-        message = (
-            conflict.message
-            if isinstance(conflict, decisions.DecisionConflict)
-            else decisions.CONFLICT
-        )
+        message = conflict.message if isinstance(conflict, Stale) else decisions.CONFLICT
         context = _page_context(
             dossier, actor, posted=form, posted_invoice=invoice_id, general=message
         )
@@ -263,15 +251,11 @@ def reopen(decision_id: int) -> Response:
     if form.validate_on_submit():
         try:
             decisions.reopen(actor, decision, form.reason.data or "")
-            db.session.commit()
-        except decisions.NotAllowed:
-            db.session.rollback()
+        except NotAllowed:
             deny(actor, "service fait : réouverture refusée", dossier_id=dossier.id)
-        except decisions.DecisionRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             form.reason.errors = [*form.reason.errors, *refused.errors.get("reason", [])]
-        except (decisions.DecisionConflict, StaleDataError) as conflict:
-            db.session.rollback()
+        except Stale as conflict:
             general = getattr(conflict, "message", decisions.CONFLICT)
         else:
             flash(

@@ -12,11 +12,9 @@ from datetime import date
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_htmx import make_response as htmx_response
 from flask_login import current_user
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
@@ -28,6 +26,7 @@ from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers.calendar import Period
+from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, Form
 from portal.models import (
@@ -43,26 +42,15 @@ from portal.models import (
     Role,
     User,
 )
-from portal.rendering import render_page, wants_fragment
+from portal.rendering import render_page
 from portal.service_fait import document_requests as service
 from portal.storage import storage_for
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
+from portal.web import actor as _actor
+from portal.web import redirect_after_post as _redirect_after_post
 
 FUNDER = tuple(SECTION.roles)  # funder admins and controllers
 READERS = (*FUNDER, Role.PROVIDER)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
-
-
-def _redirect_after_post(url: str, anchor: str | None = None) -> Response:
-    """303 for a plain form; for HTMX, a full navigation (HX-Redirect), without the anchor:
-    the page posting is often the very page to show again, and a change of anchor alone
-    would only scroll it, not reload it."""
-    if wants_fragment():
-        return htmx_response("", redirect=url)
-    return redirect(url + (f"#{anchor}" if anchor else ""), code=303)
 
 
 def control_url(dossier_id: int) -> str:
@@ -150,14 +138,12 @@ def new_request(dossier_id: int) -> Response:
             due_date=_parse_date(values["due_date"]),
             today=today,
         )
-    except service.RequestRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         new = service.new_request_context(
             dossier, actor, today, values=values, errors=refused.errors
         )
         return _render_request_form(dossier, actor, new)
-    except StaleDataError:
-        db.session.rollback()
+    except Stale:
         flash("Le dossier a changé pendant l'envoi : rien n'a été envoyé, réessayez.", "warning")
         return _redirect_after_post(control_url(dossier.id))
     count = len(created.items)
@@ -219,11 +205,9 @@ def close_request(request_id: int) -> Response:
             outcome=request.form.get("outcome", ""),
             note=request.form.get("note", ""),
         )
-    except service.RequestRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         flash(str(refused), "error")
-    except StaleDataError:
-        db.session.rollback()
+    except Stale:
         flash("Le dossier a changé entre-temps : rien n'a été modifié, réessayez.", "warning")
     else:
         flash("Demande close.", "success")
@@ -358,7 +342,6 @@ def message_file(dossier_id: int, message_id: int, document_id: int) -> Response
         funder_id=dossier.funder_id,
         details={"dossier_id": dossier.id, "message_id": message_id},
     )
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -437,15 +420,13 @@ def provider_request(request_id: int) -> Response:
             service.answer_request(
                 actor, found, message=form.message.data or "", files=form.uploaded_files()
             )
-        except service.RequestRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             service.record_refusal(actor, found, refused)
             for name, messages in refused.errors.items():
                 if name in form:
                     form[name].errors = list(messages)
             general = refused.general
-        except StaleDataError:
-            db.session.rollback()
+        except Stale:
             general = "Le dossier a changé pendant l'envoi : rien n'a été envoyé, réessayez."
         else:
             flash(

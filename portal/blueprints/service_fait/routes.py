@@ -12,9 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from flask import abort, flash, redirect, request, url_for
-from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import audit, clock, exports
@@ -22,12 +20,13 @@ from portal.access import roles_required
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import QueueFilterForm
 from portal.dossiers import rules
-from portal.extensions import db
+from portal.errors import Refused, Stale
 from portal.forms import EmptyForm
 from portal.models import SCHEME_LABELS, User
 from portal.navigation import section
 from portal.rendering import render_page
 from portal.service_fait import decisions, queue
+from portal.web import actor as _actor
 
 SECTION = section("service_fait")
 FUNDER_STAFF = tuple(SECTION.roles)  # funder admins and controllers
@@ -47,10 +46,6 @@ QUEUE_ARGS = (
     "tri",
     "page",
 )
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 def _amount(field: Any) -> Decimal | None:
@@ -130,9 +125,8 @@ def index() -> Response:
     actor = _actor()
     staff = queue.staff(actor)
     form, filters, sort, args = queue_state(staff)
+    # Creates the controls of dossiers the checks never saw (committed at the edge).
     page = queue.list_queue(actor, filters, sort, page=request.args.get("page", 1, type=int))
-    if page.created:
-        db.session.commit()  # the controls of dossiers the checks never saw
     return render_page(
         "service_fait/index.html",
         block="results",
@@ -169,7 +163,6 @@ def _download(
         funder_id=actor.funder_id,
         details={"format": extension, "count": len(rows), **details},
     )
-    db.session.commit()
     return exports.download(
         body, content_type, f"controles-service-fait-{clock.today():%Y-%m-%d}.{extension}"
     )
@@ -225,7 +218,7 @@ def bulk() -> Response:
     ids = [int(v) for v in request.form.getlist("dossier") if v.isdigit()]
     try:
         selected = queue.selected_dossiers(actor, ids)
-    except queue.SelectionRefused as refusal:
+    except Refused as refusal:
         flash(str(refusal), "error")
         return redirect(back, code=303)
     if not selected:
@@ -245,14 +238,12 @@ def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
     raw = request.form.get("assigne_a", "")
     try:
         assignee = queue.assignable(actor, int(raw) if raw.isdigit() else None)
-    except queue.SelectionRefused as refusal:
+    except Refused as refusal:
         flash(str(refusal), "error")
         return redirect(back, code=303)
     try:
         changed = queue.assign(actor, selected, assignee)
-        db.session.commit()
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
+    except (Stale, IntegrityError):
         flash(
             "Un dossier de la sélection a été modifié entre-temps : rien n'a été assigné. "
             "Recommencez.",
@@ -268,9 +259,7 @@ def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
     blocked = queue.blocked_ids([d.id for d in selected])
     try:
         result = decisions.validate_conforming(actor, selected, blocked)
-        db.session.commit()
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
+    except (Stale, IntegrityError):
         flash(
             "Un dossier de la sélection a été décidé ou modifié entre-temps par quelqu'un "
             "d'autre : rien n'a été validé. Rechargez la file et recommencez.",

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField
@@ -32,12 +31,9 @@ from portal.models import (
     User,
 )
 from portal.service_fait import sampling as service
+from portal.web import actor as _actor
 
 DRAWS_SHOWN = 50
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 def _decimal(field: Any, *, required: bool) -> Decimal | None:

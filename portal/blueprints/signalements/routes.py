@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal import audit, clock, exports, rnq
@@ -26,21 +25,17 @@ from portal.models import (
     Provider,
     Role,
     SignalementState,
-    User,
 )
 from portal.navigation import section
 from portal.regions import region_choices
 from portal.rendering import render_page
 from portal.signalements import inbox
 from portal.signalements import services as service
+from portal.web import actor as _actor
 
 SECTION = section("signalements")
 READERS = tuple(SECTION.roles)  # funder admins, controllers, the ministry
 FUNDER_STAFF = (Role.FUNDER_ADMIN, Role.CONTROLLER)
-
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 @bp.app_template_filter("sig_state")
@@ -97,7 +92,6 @@ def _export(extension: str) -> Response:
         funder_id=actor.funder_id,
         details={"format": extension, "filters": filters.args(), "count": len(rows)},
     )
-    db.session.commit()
     name = f"signalements-{clock.today():%Y-%m-%d}.{extension}"
     return exports.download(body, content_type, name)
 
@@ -135,7 +129,6 @@ def notifications_read() -> Response:
     actor = _actor()
     if EmptyForm().validate_on_submit():
         count = service.mark_read(actor)
-        db.session.commit()
         flash(
             "Toutes vos notifications sont marquées comme lues."
             if count
