@@ -12,8 +12,29 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import (
+    audit,  # noqa: F401  (registers the append-only guard)
+    cli,
+    errors,
+    request_log,
+    unit_of_work,
+    views,
+)
+from portal.blueprints.admin import bp as admin_bp
+from portal.blueprints.api import bp as api_bp
+from portal.blueprints.auth import bp as auth_bp
+from portal.blueprints.auth.sessions import init_login_manager
+from portal.blueprints.certification import bp as certification_bp
+from portal.blueprints.dossiers import bp as dossiers_bp
+from portal.blueprints.public_list import bp as public_list_bp
+from portal.blueprints.quality import bp as quality_bp
+from portal.blueprints.service_fait import bp as service_fait_bp
+from portal.blueprints.signalements import bp as signalements_bp
+from portal.blueprints.subcontracting import bp as subcontracting_bp
 from portal.config import Config, ProductionConfig
 from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, talisman
+from portal.routing import DatabaseIdConverter
+from portal.service_fait import runner  # noqa: F401  (subscribes the checks to the dossiers' signals)
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -41,6 +62,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         production = os.environ.get("PORTAL_ENV") == "production"
         config_class = ProductionConfig if production else Config
     app = Flask(__name__, instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or None)
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     app.config.from_object(config_class)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _complete_config(app)
@@ -71,25 +93,6 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         x_content_type_options=True,
     )
 
-    from portal import (
-        audit,  # noqa: F401  (registers the append-only guard)
-        cli,
-        errors,
-        unit_of_work,
-        views,
-    )
-    from portal.blueprints.admin import bp as admin_bp
-    from portal.blueprints.api import bp as api_bp
-    from portal.blueprints.auth import bp as auth_bp
-    from portal.blueprints.auth.sessions import init_login_manager
-    from portal.blueprints.certification import bp as certification_bp
-    from portal.blueprints.dossiers import bp as dossiers_bp
-    from portal.blueprints.public_list import bp as public_list_bp
-    from portal.blueprints.quality import bp as quality_bp
-    from portal.blueprints.service_fait import bp as service_fait_bp
-    from portal.blueprints.signalements import bp as signalements_bp
-    from portal.blueprints.subcontracting import bp as subcontracting_bp
-
     init_login_manager(login_manager)
     for blueprint in (
         views.bp,
@@ -113,6 +116,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
+    request_log.install()
     return app
 
 
@@ -130,11 +134,28 @@ def _complete_config(app: Flask) -> None:
                 '(par exemple : python -c "import secrets; print(secrets.token_hex(32))").'
             )
         app.config["SECRET_KEY"] = _instance_secret_key(instance / "secret_key")
+    if not app.config.get("AUDIT_KEY"):
+        if app.config["PORTAL_ENV"] == "production":
+            raise ConfigurationError(
+                "AUDIT_KEY doit être défini quand PORTAL_ENV=production : c'est la clé qui "
+                "scelle le journal d'audit, gardée hors de la base (par exemple : "
+                'python -c "import secrets; print(secrets.token_hex(32))").'
+            )
+        app.config["AUDIT_KEY"] = _instance_secret_key(instance / "audit_key")
+    if not app.config.get("AUDIT_SIGNING_KEY_FILE"):
+        app.config["AUDIT_SIGNING_KEY_FILE"] = str(instance / "audit_signing_key.pem")
+    if app.config["PORTAL_ENV"] == "production" and app.config.get("MAIL_BACKEND") == "console":
+        raise ConfigurationError(
+            "MAIL_BACKEND=console est refusé quand PORTAL_ENV=production : les courriels, et "
+            "avec eux les liens d'invitation et de réinitialisation du mot de passe, seraient "
+            "écrits dans le journal. Définissez MAIL_BACKEND=smtp et MAIL_SERVER, MAIL_PORT, "
+            "MAIL_USERNAME, MAIL_PASSWORD, MAIL_DEFAULT_SENDER."
+        )
     app.config.setdefault("PROXY_FIX", int(os.environ.get("PROXY_FIX", "0") or 0))
 
 
 def _instance_secret_key(path: Path) -> str:
-    """A key generated once per laptop and kept in instance/, readable by its owner only."""
+    """A key generated once per machine and kept in instance/, readable by its owner only."""
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_hex(32)

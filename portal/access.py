@@ -23,6 +23,7 @@ from portal.models import (
     DossierStatus,
     Funder,
     FunderProvider,
+    Piece,
     Provider,
     QualityControl,
     QualityControlPartner,
@@ -260,6 +261,17 @@ def get_dossier_or_404(dossier_id: int, user: User, need: str = "view") -> Dossi
             deny(user, f"dossier : droit « {need} » refusé", dossier_id=dossier_id)
         deny(user, "dossier hors périmètre", status=404, dossier_id=dossier_id)
     return dossier
+
+
+def get_piece_or_404(dossier: Dossier, piece_id: int, user: User) -> Piece:
+    """A piece of this dossier (already loaded with `get_dossier_or_404`); 404 for a piece
+    of another dossier, and the attempt is audited as a refused access."""
+    piece = db.session.get(Piece, piece_id)
+    if piece is None:
+        abort(404)
+    if piece.dossier_id != dossier.id:
+        deny(user, "pièce d'un autre dossier", status=404, dossier_id=dossier.id, piece_id=piece_id)
+    return piece
 
 
 # --- Subcontracting --------------------------------------------------------------------

@@ -1,8 +1,13 @@
 """Writing and verifying the audit log.
 
-Every event stores `prev_hash` (the hash of the event before it) and `hash`, the SHA-256
-of `prev_hash` followed by the event's canonical content. Editing, inserting or deleting
-an event breaks the chain at that point; `verify_chain` finds where.
+Every event stores `prev_hash` (the hash of the event before it) and `hash`, an
+HMAC-SHA256 of `prev_hash` followed by the event's canonical content, under a key that is
+not in the database (`AUDIT_KEY`). Editing, inserting or deleting an event breaks the chain
+at that point, and without the key nobody can recompute a chain that verifies:
+`verify_chain` finds where. To hold even against someone who has the key, the head is
+anchored every day (`anchor`: the head signed with an Ed25519 key, kept outside the
+database, sent elsewhere), and `verify_chain` checks the chain against the anchors it is
+given.
 
 Writers queue on the single `audit_head` row (an UPDATE takes a row lock on PostgreSQL
 and the write lock on SQLite), so two concurrent transactions never fork the chain.
@@ -13,18 +18,23 @@ the rollback of the work it refused.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from flask import has_request_context, request
-from sqlalchemy import event, select, update
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import current_app, has_request_context, request
+from sqlalchemy import Connection, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from portal import unit_of_work
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AuditEvent, AuditHead, User
@@ -36,7 +46,7 @@ class AuditLogIsAppendOnly(RuntimeError):
     pass
 
 
-def canonical_content(event: AuditEvent) -> str:
+def canonical_content(event: Any) -> str:
     """The event's content as one canonical JSON string (sorted keys, no spaces)."""
     occurred_at: datetime = event.occurred_at
     return json.dumps(
@@ -58,7 +68,15 @@ def canonical_content(event: AuditEvent) -> str:
     )
 
 
-def chain_hash(prev_hash: str, content: str) -> str:
+def chain_hash(prev_hash: str, content: str, key: str | None = None) -> str:
+    """The event's seal: HMAC-SHA256 of the previous hash and the content, under `key` (the
+    application's `AUDIT_KEY` by default)."""
+    secret = (key if key is not None else current_app.config["AUDIT_KEY"]).encode()
+    return hmac.new(secret, f"{prev_hash}\n{content}".encode(), hashlib.sha256).hexdigest()
+
+
+def unkeyed_hash(prev_hash: str, content: str) -> str:
+    """The seal of the chains written before the key (plain SHA-256), for re-sealing."""
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
@@ -130,8 +148,6 @@ def record_refusal(action: str, **kwargs: Any) -> None:
     in a request, written at the edge after the rollback of the refused work and
     committed on its own (`portal.unit_of_work.keep`); outside a request, at once, in the
     caller's transaction. Takes the arguments of `record`."""
-    from portal import unit_of_work  # unit_of_work is imported by the app, after audit
-
     unit_of_work.keep(lambda: record(action, **kwargs))
 
 
@@ -166,19 +182,28 @@ class ChainReport:
         return self.broken_event_id is None and self.reason is None
 
 
-def verify_chain() -> ChainReport:
-    """Recompute every hash in order; name the first event that does not match."""
+def verify_chain(anchors: Iterable[Anchor] = ()) -> ChainReport:
+    """Recompute every seal in order; name the first event that does not match, or that
+    no longer carries the hash an anchor recorded for it."""
     events = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
     )
     with closing(events):  # a server-side cursor on PostgreSQL: close it on early return
-        return _verify(events)
+        return _verify(events, {anchor.event_id: anchor for anchor in anchors})
 
 
-def _verify(events: Iterator[AuditEvent]) -> ChainReport:
+def _verify(events: Iterator[AuditEvent], anchors: dict[int, Anchor]) -> ChainReport:
     expected_prev = GENESIS_HASH
     checked = 0
     for ev in events:
+        anchor = anchors.pop(ev.id, None)
+        if anchor is not None and anchor.head != ev.hash:
+            return ChainReport(
+                checked,
+                ev.id,
+                f"l'événement ne porte plus l'empreinte ancrée le {anchor.day:%d/%m/%Y} "
+                "(journal réécrit)",
+            )
         if ev.prev_hash != expected_prev:
             return ChainReport(
                 checked,
@@ -190,6 +215,13 @@ def _verify(events: Iterator[AuditEvent]) -> ChainReport:
             return ChainReport(checked, ev.id, "le contenu de l'événement a été modifié")
         expected_prev = ev.hash
         checked += 1
+    if anchors:
+        lost = min(anchors.values(), key=lambda anchor: anchor.event_id)
+        return ChainReport(
+            checked,
+            lost.event_id,
+            f"l'événement ancré le {lost.day:%d/%m/%Y} n'est plus dans le journal",
+        )
     head = db.session.get(AuditHead, 1)
     last_hash = head.last_hash if head is not None else GENESIS_HASH
     if last_hash != expected_prev:
@@ -197,6 +229,135 @@ def _verify(events: Iterator[AuditEvent]) -> ChainReport:
             checked, None, "le ou les derniers événements du journal ont été supprimés"
         )
     return ChainReport(checked)
+
+
+# --- Anchors: the day's head, signed, kept outside the database --------------------------
+
+
+@dataclass(frozen=True)
+class Anchor:
+    day: date
+    event_id: int
+    count: int
+    head: str
+    signature: str  # base64 of the Ed25519 signature of `message`
+
+    @property
+    def message(self) -> bytes:
+        return f"{self.day.isoformat()}|{self.event_id}|{self.count}|{self.head}".encode()
+
+    def to_line(self) -> str:
+        return json.dumps(
+            {
+                "date": self.day.isoformat(),
+                "event_id": self.event_id,
+                "count": self.count,
+                "head": self.head,
+                "signature": self.signature,
+            },
+            sort_keys=True,
+        )
+
+
+class AnchorRefused(ValueError):
+    """An anchor line that cannot be read, or whose signature does not verify."""
+
+
+def make_anchor(signing_key: Ed25519PrivateKey, day: date) -> Anchor | None:
+    """The head of the log (its last event), signed; None for an empty log."""
+    last = db.session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    if last is None:
+        return None
+    count = db.session.scalar(select(func.count(AuditEvent.id))) or 0
+    unsigned = Anchor(day, last.id, count, last.hash, "")
+    signature = base64.b64encode(signing_key.sign(unsigned.message)).decode()
+    return Anchor(day, last.id, count, last.hash, signature)
+
+
+def read_anchors(lines: Iterable[str], signing_key: Ed25519PrivateKey) -> list[Anchor]:
+    """The anchors of a file (one JSON line each), each signature checked with the public
+    half of `signing_key`."""
+    public = signing_key.public_key()
+    anchors = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            anchor = Anchor(
+                date.fromisoformat(data["date"]),
+                int(data["event_id"]),
+                int(data["count"]),
+                str(data["head"]),
+                str(data["signature"]),
+            )
+            public.verify(base64.b64decode(anchor.signature), anchor.message)
+        except InvalidSignature:
+            raise AnchorRefused(
+                f"ligne {number} : la signature de l'ancrage ne correspond pas "
+                "(ancrage falsifié, ou signé par une autre clé)"
+            ) from None
+        except (ValueError, KeyError, TypeError):
+            raise AnchorRefused(f"ligne {number} : ce n'est pas un ancrage lisible") from None
+        anchors.append(anchor)
+    return anchors
+
+
+# --- Re-sealing a chain written before the key ------------------------------------------
+
+
+def reseal(connection: Connection, key: str) -> tuple[int, str]:
+    """Seal every event again under `key`, in order, then append the first keyed event,
+    which keeps the old head. Returns (events re-sealed, old head). Runs once, from the
+    migration that introduced the key, on its connection."""
+    table = AuditEvent.__table__
+    head_table = AuditHead.__table__
+    old_head = connection.scalar(select(head_table.c.last_hash).where(head_table.c.id == 1))
+    prev = GENESIS_HASH
+    count = 0
+    rows = connection.execute(select(table).order_by(table.c.id)).all()
+    if not rows and old_head is None:
+        return 0, GENESIS_HASH  # a new installation: its first event will be keyed
+    for row in rows:
+        sealed = chain_hash(prev, canonical_content(row), key)
+        connection.execute(
+            update(table).where(table.c.id == row.id).values(prev_hash=prev, hash=sealed)
+        )
+        prev = sealed
+        count += 1
+    keyed = AuditEvent(
+        occurred_at=utcnow(),
+        actor_id=None,
+        actor_label="système",
+        action="audit.chain_keyed",
+        object_type=None,
+        object_id=None,
+        funder_id=None,
+        details={"previous_head": old_head or GENESIS_HASH, "events_resealed": count},
+        ip=None,
+    )
+    keyed_hash = chain_hash(prev, canonical_content(keyed), key)
+    connection.execute(
+        insert(table).values(
+            occurred_at=keyed.occurred_at,
+            actor_label=keyed.actor_label,
+            action=keyed.action,
+            details=keyed.details,
+            prev_hash=prev,
+            hash=keyed_hash,
+        )
+    )
+    if old_head is None:
+        connection.execute(insert(head_table).values(id=1, last_hash=keyed_hash, count=count + 1))
+    else:
+        connection.execute(
+            update(head_table)
+            .where(head_table.c.id == 1)
+            .values(last_hash=keyed_hash, count=count + 1)
+        )
+    return count, old_head or GENESIS_HASH
 
 
 @event.listens_for(Session, "before_flush")

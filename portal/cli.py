@@ -1,4 +1,5 @@
-"""Command-line tools: `flask --app wsgi demo seed`, `users create`, `audit verify`."""
+"""Command-line tools: `flask --app wsgi demo seed`, `users create`, `audit verify`,
+`audit anchor`."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import audit, clock
+from portal import audit, backup, clock
 from portal.blueprints.auth.services import normalize_email
+from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import (
+    CONTRACT_MENTIONS,
     Category,
     Dossier,
     DossierStatus,
@@ -31,16 +37,24 @@ from portal.models import (
     Provider,
     Role,
     Scheme,
+    Subcontract,
     User,
 )
 from portal.passwords import hash_password, password_problems
 from portal.public_list.alerts import raise_alerts
 from portal.public_list.importer import import_list
+from portal.quality.demo import seed_demo_certificate, seed_demo_quality_control
 from portal.regions import REGIONS
+from portal.service_fait.document_requests import ensure_default_templates
+from portal.service_fait.runner import run_all_checks
+from portal.signalements.demo import seed_demo_certifiers
+from portal.storage import storage_for
+from portal.subcontracting import services as subcontracting
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
 users_cli = AppGroup("users", help="Comptes utilisateurs.")
 audit_cli = AppGroup("audit", help="Journal d'audit.")
+backup_cli = AppGroup("backup", help="Sauvegarde et restauration de la base et des fichiers.")
 
 DEMO_LIST = resources.files("portal.data").joinpath("liste_publique_demo.csv")
 DEMO_PASSWORD = "demo-portail-2026"  # noqa: S105 (documented demo password)
@@ -84,12 +98,10 @@ def demo_seed() -> None:
     db.session.commit()
     created.extend(seed_demo_subcontracting())
     db.session.commit()
-    from portal.signalements.demo import seed_demo_certifiers
 
     created.extend(seed_demo_certifiers())
     db.session.commit()
     created.extend(seed_demo_quality())
-    from portal.service_fait.runner import run_all_checks
 
     run_all_checks()  # every demo dossier gets its control and its automatic checks
     if created:
@@ -206,7 +218,6 @@ def seed_demo_dossiers() -> list[str]:
     """Demo dossiers of the demo funder for the demo OF, dated from today, with some of
     their pieces (sent through the pieces service, as the OF would); idempotent: an existing
     reference is left as it is. Returns what was created. The caller commits."""
-    from portal.dossiers import pieces as pieces_service
 
     funder = db.session.scalar(select(Funder).where(Funder.name == DEMO_FUNDER))
     provider = db.session.scalar(select(Provider).where(Provider.nda == DEMO_PROVIDERS[0][0]))
@@ -404,7 +415,6 @@ def seed_demo_dossiers() -> list[str]:
         if row is not None:
             pieces_service.recompute_first_missing_due(row)
     # The portal's message templates of the requests for documents.
-    from portal.service_fait.document_requests import ensure_default_templates
 
     if ensure_default_templates():
         created.append("modèles de messages")
@@ -425,9 +435,6 @@ def seed_demo_subcontracting() -> list[str]:
     would (one CPF contract whose checklist misses the sanction of the training, one with
     an exempt micro-entrepreneur), and its CPF turnover of the current year; idempotent:
     nothing is added once the demo OF has a contract. The caller commits."""
-
-    from portal.models import CONTRACT_MENTIONS, Subcontract
-    from portal.subcontracting import services as subcontracting
 
     of_user = db.session.scalar(select(User).where(User.email == DEMO_OF_EMAIL))
     if of_user is None or of_user.provider_id is None:
@@ -479,8 +486,7 @@ def seed_demo_subcontracting() -> list[str]:
 
 
 def seed_demo_quality() -> list[str]:
-    """The demo OF's certificate and a quality control with its report (issue 8); commits."""
-    from portal.quality.demo import seed_demo_certificate, seed_demo_quality_control
+    """The demo OF's certificate and a quality control with its report ; commits."""
 
     created = seed_demo_certificate(_demo_file)
     created.extend(seed_demo_quality_control())
@@ -562,11 +568,28 @@ def _fail(message: str) -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Recalcule la chaîne d'empreintes du journal et nomme le premier événement altéré."""
-    report = audit.verify_chain()
+@click.option(
+    "--anchors",
+    "anchors_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Fichier des ancrages (une ligne par jour, écrite par `audit anchor`).",
+)
+def audit_verify(anchors_file: io.TextIOBase | None) -> None:
+    """Recalcule la chaîne des sceaux du journal et nomme le premier événement altéré ;
+    avec --anchors, vérifie aussi que le journal porte encore les têtes ancrées."""
+    anchors: list[audit.Anchor] = []
+    if anchors_file is not None:
+        try:
+            anchors = audit.read_anchors(anchors_file, _signing_key(create=False))
+        except audit.AnchorRefused as refused:
+            _fail(f"Ancrages refusés : {refused}")
+    report = audit.verify_chain(anchors)
     if report.ok:
-        click.echo(f"Journal d'audit intègre : {report.checked} événement(s) vérifié(s).")
+        checked = f"{report.checked} événement(s) vérifié(s)"
+        if anchors:
+            checked += f", {len(anchors)} ancrage(s) retrouvé(s)"
+        click.echo(f"Journal d'audit intègre : {checked}.")
         return
     where = (
         f"à l'événement n° {report.broken_event_id}"
@@ -581,7 +604,94 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@audit_cli.command("anchor")
+def audit_anchor() -> None:
+    """Affiche la tête du journal du jour, signée (Ed25519), et l'ajoute au fichier
+    AUDIT_ANCHOR_FILE s'il est défini : à conserver hors du portail (courriel, autre
+    système)."""
+    anchor = audit.make_anchor(_signing_key(create=True), clock.today())
+    if anchor is None:
+        _fail("Le journal d'audit est vide : rien à ancrer.")
+        return
+    line = anchor.to_line()
+    target = current_app.config.get("AUDIT_ANCHOR_FILE")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    click.echo(line)
+
+
+def _signing_key(*, create: bool) -> Ed25519PrivateKey:
+    """The Ed25519 key that signs the anchors, read from AUDIT_SIGNING_KEY_FILE; outside
+    production it is generated there on first use (readable by its owner only)."""
+    path = Path(current_app.config["AUDIT_SIGNING_KEY_FILE"])
+    if not path.exists():
+        if not create or current_app.config["PORTAL_ENV"] == "production":
+            _fail(
+                f"Clé de signature des ancrages introuvable ({path}) : définissez "
+                "AUDIT_SIGNING_KEY_FILE (clé privée Ed25519 au format PEM)."
+            )
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        return key
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        _fail(f"{path} n'est pas une clé privée Ed25519.")
+    return key  # type: ignore[return-value]
+
+
+@backup_cli.command("create")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def backup_create(path: Path) -> None:
+    """Sauvegarde la base et tous les fichiers déposés dans le dossier PATH (neuf ou vide),
+    avec un manifeste des empreintes SHA-256."""
+    existed = path.exists()
+    try:
+        report = backup.create(path, db.engine, storage_for(current_app))
+    except backup.BackupRefused as refused:
+        if not existed:
+            backup.remove_partial(path)
+        _fail(f"Sauvegarde refusée : {refused}")
+        return
+    rows = sum(report.tables.values())
+    click.echo(
+        f"Sauvegarde écrite dans {path} : {rows} ligne(s) dans {len(report.tables)} tables, "
+        f"{report.files} fichier(s)."
+    )
+    if report.missing_files:
+        click.echo(
+            f"Attention : {len(report.missing_files)} fichier(s) nommés par la base manquent "
+            "au stockage (voir sauvegarde.json).",
+            err=True,
+        )
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def backup_restore(path: Path) -> None:
+    """Restaure la sauvegarde PATH dans une base et un stockage vides, après avoir vérifié
+    chaque empreinte du manifeste."""
+    try:
+        report = backup.restore(path, db.engine, storage_for(current_app))
+    except backup.BackupRefused as refused:
+        _fail(f"Restauration refusée : {refused}")
+        return
+    click.echo(
+        f"Sauvegarde restaurée : {sum(report.tables.values())} ligne(s), "
+        f"{report.files} fichier(s). Lancez `flask --app wsgi audit verify` pour contrôler "
+        "le journal d'audit."
+    )
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(backup_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)

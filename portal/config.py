@@ -35,6 +35,14 @@ def normalize_database_url(url: str) -> str:
 class Config:
     PORTAL_ENV = os.environ.get("PORTAL_ENV", "development")
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    # The key of the audit log's seals (HMAC-SHA256): never in the database. Required in
+    # production; generated once into instance/audit_key otherwise.
+    AUDIT_KEY = os.environ.get("AUDIT_KEY")
+    # The Ed25519 private key (PEM) that signs the daily anchors of the audit log's head:
+    # instance/audit_signing_key.pem by default (generated outside production).
+    AUDIT_SIGNING_KEY_FILE = os.environ.get("AUDIT_SIGNING_KEY_FILE")
+    # `flask audit anchor` appends each anchor to this file as well (one JSON line a day).
+    AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE")
     SQLALCHEMY_DATABASE_URI = (
         normalize_database_url(os.environ["DATABASE_URL"])
         if os.environ.get("DATABASE_URL")
@@ -78,7 +86,9 @@ class Config:
     # Login throttling (Flask-Limiter). Several workers need a shared store, e.g.
     # RATELIMIT_STORAGE_URI=redis://localhost:6379/0 or memcached://localhost:11211.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
-    RATELIMIT_HEADERS_ENABLED = True
+    # No X-RateLimit-* headers (they would tell an attacker how many tries are left); a
+    # refusal (429) still says when to try again, in Retry-After (portal/errors.py).
+    RATELIMIT_HEADERS_ENABLED = False
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes")
 
@@ -110,7 +120,7 @@ class Config:
     # Signalements (portal.signalements): one sent longer ago than this, and not closed, is
     # highlighted in the ministry's inbox.
     SIGNALEMENT_STALE_DAYS = int(os.environ.get("SIGNALEMENT_STALE_DAYS", "30"))
-    # Quality controls: how many minor non-conformities count as one major (DOMAIN.md: 5,
+    # Quality controls: how many minor non-conformities count as one major (5,
     # "to confirm"); 0 turns the requalification off.
     QUALITY_MINORS_PER_MAJOR = int(os.environ.get("QUALITY_MINORS_PER_MAJOR", "5"))
 
@@ -125,6 +135,7 @@ class TestConfig(Config):
     TESTING = True
     PORTAL_ENV = "testing"
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    AUDIT_KEY = "test-audit-key-not-for-production"
     MAIL_BACKEND = "locmem"
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("TEST_DATABASE_URL", "sqlite://")

@@ -22,14 +22,17 @@ Error pages are in French; an incident id instead of a traceback.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.extensions import db
+from portal import access
+from portal.extensions import Session, db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +130,9 @@ class Stale(PortalError):
         super().__init__(message or STALE)
 
 
+Session.stale_error = Stale  # a StaleDataError at flush is raised as Stale
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -149,6 +155,14 @@ def render_error(status: int, message: str | None = None, incident: str | None =
     return response
 
 
+def _seconds_before_retry() -> int:
+    """When the limit that refused the request lets a new try through."""
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:
@@ -160,10 +174,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(NotAllowed)
     def not_allowed(error: NotAllowed) -> Response:
-        from flask_login import current_user
-
-        from portal import access
-
         if current_user.is_authenticated:
             access.record_denial(current_user, error.message or "action non autorisée")
         return render_error(403)
@@ -179,6 +189,8 @@ def init_app(app: Flask) -> None:
         response = render_error(error.code or 500)
         if error.code == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
+        if error.code == 429:
+            response.headers["Retry-After"] = str(_seconds_before_retry())
         return response
 
     @app.errorhandler(Exception)

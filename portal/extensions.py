@@ -35,6 +35,9 @@ class Session(FlaskSession):
     the session is rolled back at once, so that the answer can read the data as saved by
     the other user, without a route having to roll back."""
 
+    #: The error a concurrent edit becomes: `portal.errors` registers its `Stale` here
+    #: (it imports this module, so this module cannot import it).
+    stale_error: type[Exception] = StaleDataError
     _committing = False
 
     def commit(self) -> None:
@@ -53,9 +56,7 @@ class Session(FlaskSession):
             if not self._committing:
                 self.rollback()
             if isinstance(error, StaleDataError):
-                from portal.errors import Stale  # portal.errors imports this module
-
-                raise Stale() from error
+                raise self.stale_error() from error
             raise
 
 

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_wtf import FlaskForm
+from wtforms import DateField as _DateField
 from wtforms import Field, SelectChoice
 from wtforms.validators import ValidationError
 
@@ -52,3 +53,18 @@ class EmailAddress:
             )
         except EmailNotValidError as error:
             raise ValidationError(self.message) from error
+
+
+#: The dates a form accepts: outside them a date is a typing error, never a real one.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+
+
+class DateField(_DateField):
+    """A date from 01/01/1900 to 31/12/2100; another year is refused with a French message
+    (and leaves no date), so that no computation ever runs on year 1 or 9999."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not FIRST_YEAR <= self.data.year <= LAST_YEAR:
+            self.data = None
+            raise ValueError(f"Saisissez une date entre {FIRST_YEAR} et {LAST_YEAR}.")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+
+from portal.routing import bounded_int
 
 
 class PageNumbers:
@@ -31,3 +34,14 @@ class PageNumbers:
     @property
     def next_num(self) -> int:
         return self.page + 1
+
+
+#: The last page a list answers: beyond it, the offset would outgrow what a database holds.
+MAX_PAGE = 100_000
+
+
+def page_from(args: Mapping[str, str]) -> int:
+    """The page number asked for in a query string (``?page=``), from 1 to MAX_PAGE; 1 when
+    it is missing or not a whole number ("abc", "-1" and 99999999999999999999 give a page
+    that works)."""
+    return bounded_int(args.get("page"), 1, low=1, high=MAX_PAGE)

@@ -1,4 +1,9 @@
-"""Password policy (pure rules) and Argon2id hashing."""
+"""Password policy (pure rules) and Argon2id hashing.
+
+A new password must be long enough, not one of the common passwords the portal ships, not
+the e-mail address, and hard enough to guess for zxcvbn, a strength estimator that knows
+the frequency lists of breached and common passwords, names, keyboard walks and dates.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,20 @@ from importlib import resources
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from zxcvbn import zxcvbn
 
 MIN_LENGTH = 12
 MAX_LENGTH = 200
+#: zxcvbn's score (0 to 4) a password must reach: 3 means about 10^8 guesses or more.
+MIN_STRENGTH = 3
+#: zxcvbn looks at this many characters at most (its time grows with the length).
+STRENGTH_PREFIX = 100
+TOO_COMMON = "Ce mot de passe est trop courant : choisissez-en un autre."
+TOO_EASY = (
+    "Ce mot de passe est trop facile à deviner : il ressemble à un mot de passe courant ou "
+    "suit un motif connu (mot usuel suivi de chiffres, suite du clavier, date). Choisissez "
+    "plutôt une phrase de plusieurs mots sans lien entre eux."
+)
 
 
 @cache
@@ -30,10 +46,18 @@ def password_problems(password: str, *, email: str | None = None) -> list[str]:
         problems.append(f"Le mot de passe ne peut dépasser {MAX_LENGTH} caractères.")
     folded = password.casefold()
     if folded in common_passwords() or len(set(folded)) <= 2:
-        problems.append("Ce mot de passe est trop courant : choisissez-en un autre.")
+        problems.append(TOO_COMMON)
     if email and folded in {email.casefold(), email.split("@")[0].casefold()}:
         problems.append("Le mot de passe ne doit pas reprendre votre adresse électronique.")
+    if not problems and strength(password, email=email) < MIN_STRENGTH:
+        problems.append(TOO_EASY)  # the estimate is only worth giving when nothing else is
     return problems
+
+
+def strength(password: str, *, email: str | None = None) -> int:
+    """zxcvbn's score of the password, 0 (guessed at once) to 4, knowing the e-mail."""
+    hints = [email, email.split("@")[0]] if email else []
+    return int(zxcvbn(password[:STRENGTH_PREFIX], user_inputs=hints)["score"])
 
 
 def _hasher() -> PasswordHasher:

@@ -1,7 +1,7 @@
 """The référentiel national qualité (RNQ, Qualiopi): its 7 criteria and 32 indicators.
 
 Reference data, no database: the titles are regulatory text (décret n° 2019-564 du 6 juin
-2019 and its annex, the RNQ), stored as they read in the sources kept in `shared/seeds/`
+2019 and its annex, the RNQ), stored word for word as the decree and its annex read
 (the AFNOR FAQ on the référentiel, and Transitions Pro Occitanie's "En route vers
 Qualiopi"), with "œuvre" spelt as in the décret. Each indicator also carries the short name
 the AFNOR FAQ gives it ("information au public", …), for lists.
@@ -9,7 +9,7 @@ the AFNOR FAQ gives it ("information au public", …), for lists.
 Also here: the indicators whose breach can only be a major non-conformity (décret n°
 2019-565; AFNOR FAQ), and those that only apply in some cases (certifying actions,
 apprenticeship, AFEST, subcontracting, actions longer than 2 days: guide de lecture V8).
-Used by the signalements (issue 6) and by the quality controls (issue 8).
+Used by the signalements and by the quality controls.
 
 Also the kinds of action each conditional indicator depends on (:class:`ActionProfile`,
 :func:`applicable`), and Certif'Région's extension (its criterion 8 and 12 lettered

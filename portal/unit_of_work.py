@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, session
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal.extensions import db
+from portal.storage import storage_for
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +157,15 @@ def _write_kept(unit: UnitOfWork, *, commit: bool = False) -> None:
 
 
 def _discard(unit: UnitOfWork) -> None:
-    from portal.storage import storage_for
-    from portal.uploads import discard_stored
-
     keys, unit.stored_keys = unit.stored_keys, []
-    if keys:
-        discard_stored(storage_for(current_app), keys)
+    if not keys:
+        return
+    storage = storage_for(current_app)
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:
+            log.exception("Impossible d'effacer le fichier %s d'une requête annulée.", key)
 
 
 def _send(unit: UnitOfWork) -> None:
@@ -176,12 +179,6 @@ def _send(unit: UnitOfWork) -> None:
 
 
 def _failed_commit(error: Exception) -> Response:
-    from portal import errors
-
-    if isinstance(error, (errors.Stale, StaleDataError)):
-        return errors.render_error(409, getattr(error, "message", None))
-    import uuid
-
-    incident = uuid.uuid4().hex[:12].upper()
-    log.error("Incident %s: the commit failed", incident, exc_info=error)
-    return errors.render_error(500, incident=incident)
+    """The answer of the error handlers of `portal.errors` (409 for `Stale`, 500 with an
+    incident number otherwise)."""
+    return current_app.make_response(current_app.handle_user_exception(error))

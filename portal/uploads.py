@@ -76,6 +76,8 @@ EXTENSIONS: dict[str, str] = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
 }
+#: Other spellings of a type's extension, kept as the OF wrote them.
+_EXTENSION_ALIASES: dict[str, frozenset[str]] = {"image/jpeg": frozenset({".jpeg", ".jpe"})}
 SNIFF_BYTES = max(len(signature) for signature, _ in SIGNATURES)
 
 MESSAGE_EMPTY = "Le fichier est vide."
@@ -170,6 +172,27 @@ def clean_filename(name: str | None, *, fallback: str = "fichier") -> str:
         else:
             text = text[:MAX_NAME_LENGTH].rstrip(" .")
     return text
+
+
+def name_for_download(name: str, content_type: str) -> str:
+    """The name a file is downloaded under: its cleaned name with the extension of the type
+    found in its content (``facture.html`` holding a PDF downloads as ``facture.pdf``), so
+    that the reader's computer opens it with the right program."""
+    extension = EXTENSIONS.get(content_type)
+    cleaned = clean_filename(name, fallback="fichier" + (extension or ""))
+    if extension is None:
+        return cleaned
+    stem, dot, current = cleaned.rpartition(".")
+    current = f".{current.casefold()}"
+    if (
+        dot
+        and stem
+        and (current == extension or current in _EXTENSION_ALIASES.get(content_type, ()))
+    ):
+        return cleaned
+    if dot and stem and 0 < len(current) <= 6 and current[1:].isalnum():
+        cleaned = stem
+    return clean_filename(cleaned[: MAX_NAME_LENGTH - len(extension)] + extension)
 
 
 def _display_char(ch: str) -> str:
@@ -358,7 +381,7 @@ def send_stored(
     Must be called in a request context, once access to the dossier has been checked.
     """
     mimetype = content_type if content_type in ALLOWED_TYPES else "application/octet-stream"
-    name = clean_filename(download_name, fallback="fichier" + EXTENSIONS.get(mimetype, ""))
+    name = name_for_download(download_name, mimetype)
     try:
         stream = storage.open(key)
     except FileNotFoundError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import current_app
 from sqlalchemy import select, text
 
 from portal import audit
@@ -110,3 +111,95 @@ def test_admin_sees_the_log_and_its_integrity(client, login_as) -> None:
 )
 def test_changes_keeps_only_the_fields_that_changed(before, after, names, expected):
     assert audit.changes(before, after, names) == expected
+
+
+def _rewrite_and_reseal(event_id: int, *, key: str | None) -> None:
+    """What someone holding the database (but not, unless `key` is given, the key) does:
+    change an event, then recompute every seal after it so that the chain links again."""
+    db.session.execute(
+        text("UPDATE audit_events SET actor_label = 'faussaire' WHERE id = :id"), {"id": event_id}
+    )
+    rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    prev = audit.GENESIS_HASH
+    for row in rows:
+        db.session.refresh(row)
+        content = audit.canonical_content(row)
+        sealed = (
+            audit.unkeyed_hash(prev, content)
+            if key is None
+            else audit.chain_hash(prev, content, key)
+        )
+        db.session.execute(
+            text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE id = :id"),
+            {"p": prev, "h": sealed, "id": row.id},
+        )
+        prev = sealed
+    db.session.execute(text("UPDATE audit_head SET last_hash = :h"), {"h": prev})
+    db.session.commit()
+    db.session.expire_all()
+
+
+@pytest.mark.parametrize("forger_key", [None, "une-autre-cle"])
+def test_a_rewritten_and_recomputed_chain_is_named_without_the_key(app, runner, forger_key) -> None:
+    events = _events(4)
+    _rewrite_and_reseal(events[1].id, key=forger_key)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"événement n° {events[0].id}" in result.output  # the first seal no longer holds
+
+
+def _configure(app, **settings: str) -> None:
+    """Settings for the commands, which run in the test body's application context, and
+    for the application serving requests."""
+    app.config.update(settings)
+    current_app.config.update(settings)
+
+
+def _anchor(runner) -> str:
+    result = runner.invoke(args=["audit", "anchor"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def test_an_anchor_is_signed_appended_and_verified(app, runner, tmp_path) -> None:
+    _configure(
+        app,
+        AUDIT_SIGNING_KEY_FILE=str(tmp_path / "signature.pem"),
+        AUDIT_ANCHOR_FILE=str(tmp_path / "ancrages.jsonl"),
+    )
+    events = _events(3)
+    line = _anchor(runner)
+    assert f'"event_id": {events[-1].id}' in line and f'"head": "{events[-1].hash}"' in line
+    assert (tmp_path / "signature.pem").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "ancrages.jsonl").read_text().strip() == line
+    _events(2)  # the log goes on after the anchor
+    ok = runner.invoke(args=["audit", "verify", "--anchors", str(tmp_path / "ancrages.jsonl")])
+    assert ok.exit_code == 0, ok.output
+    assert "1 ancrage(s) retrouvé(s)" in ok.output
+
+
+def test_an_insider_with_the_key_is_caught_by_the_anchors(app, runner, tmp_path) -> None:
+    _configure(
+        app,
+        AUDIT_SIGNING_KEY_FILE=str(tmp_path / "signature.pem"),
+        AUDIT_ANCHOR_FILE=str(tmp_path / "ancrages.jsonl"),
+    )
+    events = _events(3)
+    _anchor(runner)
+    _rewrite_and_reseal(events[0].id, key=app.config["AUDIT_KEY"])
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0  # the key reseals it all
+    result = runner.invoke(args=["audit", "verify", "--anchors", str(tmp_path / "ancrages.jsonl")])
+    assert result.exit_code == 1
+    assert f"événement n° {events[-1].id}" in result.output
+    assert "empreinte ancrée" in result.output
+
+
+def test_a_forged_anchor_is_refused(app, runner, tmp_path) -> None:
+    _configure(app, AUDIT_SIGNING_KEY_FILE=str(tmp_path / "signature.pem"))
+    _events(2)
+    line = _anchor(runner)
+    forged = tmp_path / "faux.jsonl"
+    forged.write_text(line.replace('"count": 2', '"count": 3') + "\n")
+    result = runner.invoke(args=["audit", "verify", "--anchors", str(forged)])
+    assert result.exit_code == 1
+    assert "ligne 1 : la signature de l'ancrage ne correspond pas" in result.output

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import inspect
+from flask_migrate import upgrade
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 
-from portal import create_app
+from portal import audit, create_app
 from portal.extensions import db
+from portal.models import AuditEvent
 from tests.conftest import DATABASE_URL, RunConfig
 
 
@@ -68,6 +71,38 @@ def test_migrations_go_down_and_up_again(empty_database: str) -> None:
         db.engine.dispose()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     with app.app_context():
+        db.engine.dispose()
+
+
+def test_an_unkeyed_chain_is_resealed_once_and_keeps_its_old_head(empty_database: str) -> None:
+    app = _app(empty_database)
+    with app.app_context():
+        upgrade(revision="0008")
+        prev = audit.GENESIS_HASH
+        for n in range(3):  # a chain as written before the key: plain SHA-256
+            event = AuditEvent(
+                occurred_at=datetime(2026, 11, 1, 9, n, tzinfo=UTC),
+                actor_label="système",
+                action="test.event",
+                details={"n": n},
+            )
+            event.hash = audit.unkeyed_hash(prev, audit.canonical_content(event))
+            event.prev_hash = prev
+            db.session.add(event)
+            prev = event.hash
+        db.session.execute(
+            text("INSERT INTO audit_head (id, last_hash, count) VALUES (1, :h, 3)"), {"h": prev}
+        )
+        db.session.commit()
+        assert not audit.verify_chain().ok  # not sealed with the key
+        db.session.remove()
+        upgrade()
+        report = audit.verify_chain()
+        assert report.ok and report.checked == 4
+        keyed = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+        assert keyed.action == "audit.chain_keyed"
+        assert keyed.details == {"previous_head": prev, "events_resealed": 3}
+        db.session.remove()
         db.engine.dispose()
 
 

@@ -20,6 +20,13 @@ from portal.passwords import hash_password, password_problems, verify_password
         ("claire.dupont", "claire.dupont@exemple.test", ["adresse électronique"]),
         ("x" * 201, None, ["ne peut dépasser 200", "trop courant"]),
         ("une phrase de passe solide", None, []),
+        # Long enough, but guessed at once by a strength estimator (zxcvbn).
+        ("Password123!", None, ["trop facile à deviner"]),
+        ("qwerty123456789", None, ["trop facile à deviner"]),
+        ("123456789abc", None, ["trop facile à deviner"]),
+        ("iloveyou123456", None, ["trop facile à deviner"]),
+        ("cheval agrafe batterie correcte", None, []),
+        ("Transitions-Occitanie-2026", None, []),
     ],
 )
 def test_password_policy(password: str, email: str | None, expected: list[str]) -> None:
@@ -27,6 +34,12 @@ def test_password_policy(password: str, email: str | None, expected: list[str]) 
     assert len(problems) == len(expected)
     for problem, fragment in zip(problems, expected, strict=True):
         assert fragment in problem
+
+
+def test_the_e_mail_address_weakens_a_password_that_contains_it() -> None:
+    assert password_problems("claire.dupont2026", email=None) == []
+    (problem,) = password_problems("claire.dupont2026", email="claire.dupont@exemple.test")
+    assert "trop facile à deviner" in problem
 
 
 def test_hashes_are_argon2id_and_verify(app) -> None:

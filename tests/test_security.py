@@ -34,6 +34,8 @@ def test_hsts_and_secure_cookies_in_production(monkeypatch, tmp_path) -> None:
             "SQLALCHEMY_DATABASE_URI": RunConfig.SQLALCHEMY_DATABASE_URI,
             "PORTAL_ENV": "production",
             "PROXY_FIX": 1,
+            "MAIL_BACKEND": "smtp",
+            "AUDIT_KEY": "k" * 64,
         },
     )
     app = create_app(config)
@@ -48,6 +50,62 @@ def test_production_requires_a_secret_key() -> None:
     config = type("Prod", (ProductionConfig,), {"SECRET_KEY": None, "PORTAL_ENV": "production"})
     with pytest.raises(ConfigurationError, match="SECRET_KEY doit être défini"):
         create_app(config)
+
+
+def test_production_requires_an_audit_key() -> None:
+    from portal.config import ProductionConfig
+
+    config = type(
+        "Prod",
+        (ProductionConfig,),
+        {"SECRET_KEY": "x" * 64, "AUDIT_KEY": None, "PORTAL_ENV": "production"},
+    )
+    with pytest.raises(ConfigurationError, match="AUDIT_KEY doit être défini"):
+        create_app(config)
+
+
+def test_production_refuses_the_console_mail_backend() -> None:
+    from portal.config import ProductionConfig
+
+    config = type(
+        "Prod",
+        (ProductionConfig,),
+        {
+            "SECRET_KEY": "x" * 64,
+            "AUDIT_KEY": "k" * 64,
+            "PORTAL_ENV": "production",
+            "MAIL_BACKEND": "console",
+        },
+    )
+    with pytest.raises(ConfigurationError, match="MAIL_BACKEND=console est refusé"):
+        create_app(config)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            '127.0.0.1 - - "GET /invitation/eyJ1IjoxfQ.Zx9-abc HTTP/1.1" 200 -',
+            '127.0.0.1 - - "GET /invitation/*** HTTP/1.1" 200 -',
+        ),
+        (
+            '"POST /mot-de-passe/nouveau/eyJ1IjoyfQ.Qw_1?x=1 HTTP/1.1" 303',
+            '"POST /mot-de-passe/nouveau/***?x=1 HTTP/1.1" 303',
+        ),
+        ('"GET /mot-de-passe/oublie HTTP/1.1" 200', '"GET /mot-de-passe/oublie HTTP/1.1" 200'),
+        ('"GET /dossiers/12 HTTP/1.1" 200', '"GET /dossiers/12 HTTP/1.1" 200'),
+    ],
+)
+def test_request_log_masks_the_tokens_of_secret_links(app, caplog, line, expected) -> None:
+    import logging
+
+    with (
+        caplog.at_level(logging.INFO, logger="werkzeug"),
+        caplog.at_level(logging.INFO, logger="gunicorn.access"),
+    ):
+        logging.getLogger("werkzeug").info("%s", line)
+        logging.getLogger("gunicorn.access").info(line)
+    assert [record.getMessage() for record in caplog.records] == [expected, expected]
 
 
 def test_development_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch) -> None:

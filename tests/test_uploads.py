@@ -28,6 +28,7 @@ from portal.uploads import (
     UploadRefused,
     clean_filename,
     max_size_label,
+    name_for_download,
     send_stored,
     sniff,
     store_upload,
@@ -494,6 +495,43 @@ def test_send_stored_through_a_route(tiny_app: Flask, storage: LocalStorage) -> 
     assert response.headers["Content-Type"] == "image/png"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "expected"),
+    [
+        ("facture.html", "application/pdf", "facture.pdf"),
+        ("facture.PDF", "application/pdf", "facture.PDF"),
+        ("facture", "application/pdf", "facture.pdf"),
+        ("facture mars 2026.docx", "application/pdf", "facture mars 2026.pdf"),
+        ("scan.jpeg", "image/jpeg", "scan.jpeg"),
+        ("scan.png", "image/jpeg", "scan.jpg"),
+        ("émargement.v2", "image/png", "émargement.png"),
+        ("relevé.2026.03", "application/pdf", "relevé.2026.pdf"),
+        ("", "application/pdf", "fichier.pdf"),
+        ("page.html", "application/octet-stream", "page.html"),
+        ("a" * 250 + ".txt", "application/pdf", "a" * 196 + ".pdf"),
+    ],
+)
+def test_a_download_takes_the_extension_of_its_detected_type(
+    name: str, content_type: str, expected: str
+) -> None:
+    assert name_for_download(name, content_type) == expected
+
+
+def test_a_pdf_uploaded_as_html_downloads_as_pdf(tiny_app: Flask, storage: LocalStorage) -> None:
+    stored = store_upload(storage, upload(PDF, "facture.html", "text/html"), max_bytes=MB)
+    assert stored.content_type == "application/pdf"
+    with tiny_app.test_request_context():
+        response = send_stored(
+            storage,
+            stored.key,
+            download_name=stored.original_name,
+            content_type=stored.content_type,
+        )
+        response.close()
+    assert response.headers["Content-Disposition"] == "attachment; filename=facture.pdf"
+    assert response.mimetype == "application/pdf"
 
 
 def test_send_stored_never_sends_an_unexpected_type(tiny_app: Flask, storage: LocalStorage) -> None:

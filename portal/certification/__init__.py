@@ -1,1 +1,1 @@
-"""The follow-up of an OF's Qualiopi certificate: its dates, audits and deadlines (issue 8)."""
+"""The follow-up of an OF's Qualiopi certificate: its dates, audits and deadlines."""

@@ -1,6 +1,6 @@
 """Certificate deadlines and audit durations: pure functions, no database, no request.
 
-From DOMAIN.md ("Qualiopi and the public list", "Audits"):
+From the rules of the field ("Qualiopi and the public list", "Audits"):
 
 - A certificate lasts 3 years. The surveillance audit takes place between the 14th and the
   22nd month of the cycle: read as months counted from the certificate's start date, the
@@ -261,10 +261,10 @@ def _d(value: str, confirmed: bool) -> Cell:
     return Cell(Decimal(value), confirmed)
 
 
-#: The figures the five worked examples of DOMAIN.md fix are confirmed; the others are
-#: settings to confirm against art. 4 of the arrêté of 6 June 2019 (see AUDIT_DURATIONS in
-#: the configuration to override them). Example 3 fixes only base + apprenticeship = 2 days
-#: in the middle band: the split chosen follows the other bands.
+#: The figures fixed by the five worked examples of the audit-duration rules are confirmed;
+#: the others are settings to confirm against art. 4 of the arrêté of 6 June 2019 (see
+#: AUDIT_DURATIONS in the configuration to override them). Example 3 fixes only base +
+#: apprenticeship = 2 days in the middle band: the split chosen follows the other bands.
 DEFAULT_TABLE = DurationTable(
     base={
         TurnoverBand.LOW: _d("1", True),  # example 1

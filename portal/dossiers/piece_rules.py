@@ -6,7 +6,7 @@ and returns them typed, with the French messages of every field in error. The pa
 dates and numbers is the dossier's (:mod:`portal.dossiers.rules`), so that a date or an
 amount is written the same way everywhere in the portal.
 
-What a piece must meet (DOMAIN.md, "Service fait"):
+What a piece must meet (the rules of the field, "Service fait"):
 
 - **Period covered** (every kind): start and end dates, the end on or after the start,
   inside the action's period (a piece outside it can meet no expected piece), starting no

@@ -26,7 +26,7 @@ from sqlalchemy.orm import joinedload
 from portal import audit, clock
 from portal.access import dossiers_scope
 from portal.clock import utcnow
-from portal.dossiers import piece_rules
+from portal.dossiers import piece_rules, signals
 from portal.dossiers.calendar import (
     Expected,
     Period,
@@ -36,6 +36,7 @@ from portal.dossiers.calendar import (
     first_missing_due,
     slots,
 )
+from portal.dossiers.locks import locked_message
 from portal.errors import Refused
 from portal.extensions import db
 from portal.models import (
@@ -57,6 +58,7 @@ from portal.uploads import (
     StoredFile,
     UploadLike,
     UploadsRefused,
+    commit_or_discard,
     discard_stored,
     max_files_per_upload,
     max_upload_bytes,
@@ -339,7 +341,7 @@ def add_pieces(
         pieces = [_new_piece(actor, dossier, kind, checked.values, s) for s in stored_files]
         db.session.flush()
         recompute_first_missing_due(dossier)
-        _recheck(dossier, pieces)
+        _pieces_changed(dossier, pieces)
         for piece, stored in zip(pieces, stored_files, strict=True):
             audit.record(
                 "piece.added",
@@ -354,20 +356,16 @@ def add_pieces(
     return pieces
 
 
-def _recheck(dossier: Dossier, pieces: Sequence[Piece]) -> None:
-    """Re-run the automatic checks of the dossier, and of the funder's dossiers that share a
-    file or an invoice number with these pieces (`portal.service_fait.runner`), in this
-    transaction."""
-    from portal.service_fait.runner import recheck_pieces
-
-    recheck_pieces(dossier, pieces)
+def _pieces_changed(dossier: Dossier, pieces: Sequence[Piece]) -> None:
+    """Tell the domains built on dossiers (the service-fait checks of this dossier and of
+    the dossiers sharing a file or an invoice number with these pieces)."""
+    db.session.flush()
+    signals.pieces_changed.send(dossier, pieces=list(pieces))
 
 
 def _refuse_if_locked(piece: Piece) -> None:
     """An active decision on an invoice relies on this piece: it may not be replaced until
-    a funder admin reopens the decision (`portal.service_fait.decisions`)."""
-    from portal.service_fait.decisions import locked_message
-
+    a funder admin reopens the decision."""
     message = locked_message(piece)
     if message:
         raise Refused(general=message)
@@ -415,7 +413,7 @@ def replace_piece(
         new.replaces_id = piece.id
         db.session.flush()
         recompute_first_missing_due(dossier)
-        _recheck(dossier, [piece, new])
+        _pieces_changed(dossier, [piece, new])
         details = _details(dossier, new, stored, others.get(stored.sha256, []))
         audit.record(
             "piece.replaced",
@@ -428,6 +426,12 @@ def replace_piece(
         discard_stored(storage, [stored.key])
         raise
     return new
+
+
+def commit_pieces(pieces: Sequence[Piece], *, storage: Storage | None = None) -> None:
+    """Outside a request (a CLI command, a script, a test body): commit; if the commit
+    fails, roll back and delete the files of `pieces`. In a request the edge does this."""
+    commit_or_discard([p.document.storage_key for p in pieces], storage)
 
 
 def record_refusal(actor: User, dossier: Dossier, kind: str, refused: Refused) -> None:

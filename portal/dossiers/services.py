@@ -109,7 +109,7 @@ from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, exports
 from portal.access import can_edit_dossier, dossiers_scope, is_funder_side
-from portal.dossiers import rules
+from portal.dossiers import rules, signals
 from portal.dossiers.calendar import expected_pieces, first_missing_due
 from portal.dossiers.pieces import recompute_first_missing_due
 from portal.errors import NotAllowed, Refused, Stale
@@ -519,7 +519,7 @@ def create_dossier(actor: User, data: Mapping[str, Any]) -> Dossier:
         raise Refused(errors)
     assert clean is not None and choice is not None
     dossier = _new_dossier(actor, clean, choice, _Batch())
-    _recheck([dossier])
+    _dossiers_changed([dossier])
     return dossier
 
 
@@ -561,7 +561,7 @@ def update_dossier(
             funder_id=dossier.funder_id,
             details=changed,
         )
-        _recheck([dossier])
+        _dossiers_changed([dossier])
     return dossier
 
 
@@ -675,17 +675,14 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             "references": [d.reference for d in report.created[:1000]],
         },
     )
-    _recheck(report.created)
+    _dossiers_changed(report.created)
     return report
 
 
-def _recheck(dossiers: Sequence[Dossier]) -> None:
-    """Run the automatic checks of service fait on these dossiers (their control and
-    findings), in this transaction (`portal.service_fait.runner`)."""
-    from portal.service_fait.runner import recheck
-
+def _dossiers_changed(dossiers: Sequence[Dossier]) -> None:
+    """Tell the domains built on dossiers (the service-fait checks), in this transaction."""
     db.session.flush()
-    recheck([d.id for d in dossiers])
+    signals.dossiers_changed.send(None, dossier_ids=[d.id for d in dossiers])
 
 
 def _release_written() -> None:

@@ -1,4 +1,4 @@
-"""An OF's Qualiopi certificate and its audits, as the OF records them (issue 8).
+"""An OF's Qualiopi certificate and its audits, as the OF records them.
 
 The public list has no certificate dates and no certifier: the OF types them in, with the
 certificate's file, and the portal compares the categories with the public list and computes

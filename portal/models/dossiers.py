@@ -1,6 +1,6 @@
 """Dossiers (prises en charge) and the pieces that prove what was done.
 
-A piece is one of four kinds (DOMAIN.md, "Service fait"), stored in one table with the
+A piece is one of four kinds (the rules of the field, "Service fait"), stored in one table with the
 fields of its kind (single-table inheritance); its file is a `Document`. Replacing a piece
 keeps the old one: it is marked `superseded_at` and the new one points to it.
 """

@@ -1,4 +1,4 @@
-"""Quality controls of an OF against the RNQ ("contrôle de la qualité effective", issue 8).
+"""Quality controls of an OF against the RNQ ("contrôle de la qualité effective").
 
 A `QualityControl` is planned by a funder (the lead), possibly with partner funders who
 control together (`QualityControlPartner`); it has a mode, a date, a scope (actions and

@@ -1,5 +1,5 @@
-"""Subcontracting contracts and the OF's yearly CPF turnover (DOMAIN.md, "Subcontracting
-and the CPF ceiling").
+"""Subcontracting contracts and the OF's yearly CPF turnover (the rules of the field,
+"Subcontracting and the CPF ceiling").
 
 A `Subcontract` is declared by the ordering OF (the *principal*) in its space: who the
 subcontractor is (its NDA and SIRET, tied to the public list's entry of that NDA), the

@@ -11,7 +11,7 @@ Usage::
             ...
     reader.rows_read, reader.rejected
 
-Format handled (see ``/work/shared/DOMAIN.md``): ``;`` separator; UTF-8 with or without a
+Format handled: ``;`` separator; UTF-8 with or without a
 BOM; CRLF or LF line ends; fields optionally double-quoted, with ``""`` inside and ``;`` or
 line breaks allowed between quotes; a trailing ``;`` at the end of the header and of every
 line (an extra empty last field, tolerated when absent); header names with stray spaces.

@@ -1,1 +1,1 @@
-"""Quality controls of OF against the RNQ ("contrôle de la qualité effective", issue 8)."""
+"""Quality controls of OF against the RNQ ("contrôle de la qualité effective")."""

@@ -1,5 +1,5 @@
 """Quality controls of an OF: planning, the grid of findings, evidence, the result and the
-issue of the report (issue 8).
+issue of the report.
 
 No request here: the views pass the acting user and what was typed; each function checks,
 changes the models, writes its audit event (`portal.audit.record`) and leaves the commit to
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -29,7 +29,7 @@ from portal.access import quality_controls_scope
 from portal.clock import utcnow
 from portal.errors import Refused, Stale
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import (
     CONTROL_MODE_LABELS,
     PIECE_KIND_LABELS,
@@ -53,6 +53,7 @@ from portal.models import (
 )
 from portal.pagination import PageNumbers
 from portal.quality import rules
+from portal.routing import database_id
 from portal.uploads import StoredFile
 
 PER_PAGE = 25
@@ -649,18 +650,11 @@ def issue_report(actor: User, control: QualityControl, expected_version: int | N
     return recipients
 
 
-def _absolute_url(endpoint: str, **values: Any) -> str:
-    base = current_app.config.get("PORTAL_BASE_URL", "").rstrip("/")
-    if has_request_context():
-        return base + url_for(endpoint, **values)
-    return base + current_app.url_map.bind("localhost").build(endpoint, values)
-
-
 def mail_report(control: QualityControl, recipients: Iterable[User]) -> None:
     """Tell the OF's users that the report is issued (after the commit; a mail that cannot
     leave is logged and undoes nothing)."""
     result = control_result(control)
-    link = _absolute_url("quality.control", control_id=control.id)
+    link = absolute_url("quality.control", control_id=control.id)
     ncs = [f for f in control.findings if f.finding in rules.NONCONFORMITIES]
     for user in recipients:
         try:
@@ -713,7 +707,7 @@ class Filters:
         if status not in QUALITY_CONTROL_STATUS_LABELS:
             status = ""
         provider = args.get("organisme", "")
-        return cls(status, int(provider) if provider.isdigit() else None)
+        return cls(status, database_id(provider))
 
     def as_args(self) -> dict[str, str]:
         args = {}

@@ -1,4 +1,4 @@
-"""Corrective actions of the non-conformities of a quality control (issue 8).
+"""Corrective actions of the non-conformities of a quality control.
 
 Once the report of a control is issued (status REPORTED), each non-conformity (NC) has a
 deadline (`rules.nc_deadline`) and a state (`rules.NcStatus`):
@@ -38,7 +38,7 @@ from portal.access import (
 from portal.clock import utcnow
 from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import (
     CorrectiveKind,
     CorrectiveMessage,
@@ -51,7 +51,8 @@ from portal.models import (
     User,
 )
 from portal.pagination import PageNumbers
-from portal.quality.rules import NONCONFORMITIES, Finding, NcStatus, is_overdue
+from portal.quality.rules import NONCONFORMITIES, NcStatus, is_overdue
+from portal.routing import database_id
 from portal.storage import Storage, storage_for
 from portal.uploads import (
     UploadLike,
@@ -339,8 +340,6 @@ def _send(users: Sequence[User], subject: str, template: str, **context: object)
 
 
 def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) -> None:
-    from portal.service_fait.document_requests import absolute_url
-
     _send(
         funder_recipients(control),
         f"Contrôle qualité : réponse de {control.provider.name} à une non-conformité",
@@ -355,8 +354,6 @@ def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) ->
 def _mail_provider(
     control: QualityControl, finding: QualityFinding, reason: str, closed: bool
 ) -> None:
-    from portal.service_fait.document_requests import absolute_url
-
     lifted = finding.nc_status == NcStatus.LIFTED.value
     _send(
         provider_recipients(control),
@@ -434,8 +431,7 @@ class NcFilters:
         if level in {f.value for f in NONCONFORMITIES}:
             filters.level = level
         provider = (args.get("organisme") or "").strip()
-        if provider.isdigit():
-            filters.provider_id = int(provider)
+        filters.provider_id = database_id(provider)
         filters.overdue_only = (args.get("retard") or "") == "1"
         return filters
 
@@ -545,7 +541,3 @@ def overdue(finding: QualityFinding, today: date) -> bool:
         and finding.nc_status is not None
         and is_overdue(finding.deadline, finding.nc_status, today)
     )
-
-
-def level_label(finding: QualityFinding) -> str:
-    return "majeure" if finding.finding == Finding.MAJOR.value else "mineure"

@@ -1,4 +1,4 @@
-"""Demo data of issue 8 (`flask demo seed`): the demo OF's Qualiopi certificate, recorded
+"""Demo data (`flask demo seed`): the demo OF's Qualiopi certificate, recorded
 as the OF would, and one quality control of the demo funder whose report is issued, with a
 minor non-conformity still within its deadline and a major one past it. Idempotent: nothing
 is added once the demo OF has a certificate, or the demo funder a quality control."""

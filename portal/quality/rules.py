@@ -1,6 +1,6 @@
 """The rules of a quality control: pure functions, no database, no request.
 
-From DOMAIN.md, "Non-conformities and indicators":
+From the rules of the field, "Non-conformities and indicators":
 
 - A finding per indicator is one of :class:`Finding`. An indicator whose breach can only be
   major (`portal.rnq.MAJOR_ONLY`) cannot be recorded as a minor non-conformity; "non
@@ -27,7 +27,7 @@ from dateutil.relativedelta import relativedelta
 
 from portal import rnq
 
-#: The default of the setting QUALITY_MINORS_PER_MAJOR (DOMAIN.md: "to confirm").
+#: The default of the setting QUALITY_MINORS_PER_MAJOR ("to confirm").
 DEFAULT_MINORS_PER_MAJOR = 5
 
 MINOR_DEADLINE_MONTHS = 6

@@ -1,4 +1,4 @@
-"""From a quality control to a signalement draft (issue 8).
+"""From a quality control to a signalement draft.
 
 A control with a major non-conformity (counting the requalified minors), or with
 non-conformities not lifted, calls for a signalement (`rules.Result.calls_for_signalement`).

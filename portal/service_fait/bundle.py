@@ -52,7 +52,10 @@ from portal.models import (
     User,
 )
 from portal.packs import PackFile, stream_pack
+from portal.service_fait import decisions as decisions_service
 from portal.service_fait import document_requests as requests_service
+from portal.service_fait import figures as figures_service
+from portal.service_fait import reasons
 from portal.storage import Storage
 
 SUMMARY_NAME = "recapitulatif.html"
@@ -111,10 +114,6 @@ def _local(moment: datetime | None) -> datetime | None:  # a missing instant sta
 
 def prepare(dossier: Dossier, actor: User, storage: Storage) -> tuple[Bundle, dict[str, Any]]:
     """Everything the archive holds, and the summary's context (for tests and the page)."""
-    from portal.service_fait import decisions as decisions_service
-    from portal.service_fait import figures as figures_service
-    from portal.service_fait import reasons
-
     today = clock.today()
     now = utcnow()
     pieces = pieces_service.dossier_pieces(dossier)  # every version, with its document

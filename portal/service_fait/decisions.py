@@ -8,7 +8,8 @@
 A free-text note may be added; the reason "autre" needs one. A decision relies on the
 invoice and on the dossier's current pieces of the same period (the other kinds whose
 period overlaps the invoice's): they are stored with it (`InvoiceDecision.pieces`) and
-locked while it is active: the OF cannot replace them (:func:`locked_message`, called by
+locked while it is active: the OF cannot replace them
+(:func:`portal.dossiers.locks.locked_message`, called by
 :func:`portal.dossiers.pieces.replace_piece`).
 
 A funder admin may reopen a decision, with a reason: it stays on record, inactive, its
@@ -19,7 +20,7 @@ Two controllers deciding at once: the form carries the version of the dossier's 
 (`ServiceFaitControl.version`) it was rendered with; a decision bumps it. The second to
 post sees a version that moved (:class:`Stale`), and if both post in the same
 instant, the control's versioned UPDATE or the unique index on active decisions stops the
-second one at flush (the route turns `StaleDataError`/`IntegrityError` into the same
+second one at flush (the route turns `Stale`/`IntegrityError` into the same
 message). Nothing is overwritten.
 
 Services take the acting user, flush, audit, and leave the commit to the route.
@@ -27,7 +28,7 @@ Services take the acting user, flush, audit, and leave the commit to the route.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import attributes
 
-from portal import audit, clock
+from portal import audit
 from portal.clock import utcnow
 from portal.dossiers import piece_rules
 from portal.dossiers.rules import RuleError
@@ -54,7 +55,6 @@ from portal.models import (
     ServiceFaitControl,
     User,
 )
-from portal.models.service_fait import decision_pieces
 from portal.service_fait import reasons
 from portal.service_fait.controls import control_for, refresh_state
 
@@ -69,10 +69,6 @@ CONFLICT = (
     "Ce dossier a été modifié par quelqu'un d'autre pendant votre saisie (une décision a pu "
     "être prise entre-temps) : rien n'a été enregistré. Voici son état actuel : vérifiez-le "
     "avant de décider."
-)
-LOCKED = (
-    "Cette pièce ne peut pas être remplacée : la décision du {date} sur la facture{number} "
-    "s'appuie sur elle. Si elle doit l'être, demandez au financeur de rouvrir cette décision."
 )
 MAX_NOTE = 5_000
 
@@ -106,33 +102,6 @@ def dossier_decisions(dossier_id: int) -> list[InvoiceDecision]:
             .where(InvoiceDecision.dossier_id == dossier_id)
             .order_by(InvoiceDecision.decided_at.desc(), InvoiceDecision.id.desc())
         )
-    )
-
-
-def locking_decisions(piece_ids: Iterable[int]) -> dict[int, InvoiceDecision]:
-    """For each piece id locked by an active decision, that decision (one query)."""
-    wanted = sorted(set(piece_ids))
-    if not wanted:
-        return {}
-    rows = db.session.execute(
-        select(decision_pieces.c.piece_id, InvoiceDecision)
-        .join(InvoiceDecision, InvoiceDecision.id == decision_pieces.c.decision_id)
-        .where(decision_pieces.c.piece_id.in_(wanted), InvoiceDecision.reopened_at.is_(None))
-    )
-    return {piece_id: decision for piece_id, decision in rows}
-
-
-def locked_message(piece: Piece) -> str | None:
-    """A French message when an active decision relies on `piece` (it may not be
-    replaced), else None."""
-    decision = locking_decisions([piece.id]).get(piece.id)
-    if decision is None:
-        return None
-    invoice = db.session.get(Piece, decision.invoice_id)
-    number = invoice.invoice_number if invoice is not None and invoice.invoice_number else ""
-    return LOCKED.format(
-        date=f"{clock.local(decision.decided_at):%d/%m/%Y}",
-        number=f" n° {number}" if number else "",
     )
 
 
@@ -330,7 +299,7 @@ def decide(
     Raises `Refused` (what was typed breaks a rule), `Stale` (someone
     changed the dossier's control meanwhile, or the invoice already has an active
     decision), `NotAllowed`. A simultaneous decision can still surface at flush or commit
-    as `StaleDataError` or `IntegrityError`: the caller treats them as a conflict.
+    as `Stale` or `IntegrityError`: the caller treats them as a conflict.
     """
     if not can_decide(actor, dossier):
         raise NotAllowed()
@@ -417,7 +386,7 @@ def validate_conforming(
     """Decide "conforming" every current undecided invoice of each dossier that has no
     blocking anomaly (`blocked_ids`: those that have one, skipped); the caller commits.
 
-    A dossier decided meanwhile by someone else raises `StaleDataError`/`IntegrityError`
+    A dossier decided meanwhile by someone else raises `Stale`/`IntegrityError`
     at flush: the caller rolls the whole batch back and says so.
     """
     result = BulkValidation()

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
-from sqlalchemy import func, select, update
+from flask import current_app
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit, clock
@@ -36,7 +36,7 @@ from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period, SlotStatus
 from portal.errors import Refused
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import (
     PIECE_KIND_LABELS,
     REQUEST_STATUS_LABELS,
@@ -781,32 +781,7 @@ def provider_requests(provider_id: int) -> list[DocumentRequest]:
     )
 
 
-def open_count_for_dossiers(dossier_ids: Sequence[int]) -> dict[int, int]:
-    """Open requests per dossier, for a list page (one query)."""
-    if not dossier_ids:
-        return {}
-    rows = db.session.execute(
-        select(DocumentRequest.dossier_id, func.count(DocumentRequest.id))
-        .where(
-            DocumentRequest.dossier_id.in_(list(dossier_ids)),
-            DocumentRequest.status == RequestStatus.OPEN.value,
-        )
-        .group_by(DocumentRequest.dossier_id)
-    )
-    return {dossier_id: count for dossier_id, count in rows}
-
-
 # --- Mail --------------------------------------------------------------------------------------
-
-
-def absolute_url(endpoint: str, **values: Any) -> str:
-    """A link for a mail, also outside a request (the reminders run from a cron)."""
-    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    if has_request_context():
-        path = url_for(endpoint, **values)
-    else:
-        path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return base + path
 
 
 def _recipients(query) -> list[User]:

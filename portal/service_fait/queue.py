@@ -96,6 +96,7 @@ from portal.models import (
     User,
 )
 from portal.pagination import PageNumbers
+from portal.routing import database_id
 from portal.service_fait.checks import CHECKS
 from portal.service_fait.controls import control_for
 
@@ -225,8 +226,8 @@ class QueueFilters:
             conditions.append(Control.assigned_to_id.is_(None))
         elif self.assignee == ASSIGNEE_SOMEONE:
             conditions.append(Control.assigned_to_id.is_not(None))
-        elif self.assignee.isdigit():
-            conditions.append(Control.assigned_to_id == int(self.assignee))
+        elif (assignee_id := database_id(self.assignee)) is not None:
+            conditions.append(Control.assigned_to_id == assignee_id)
         return conditions
 
     def conditions(self, actor: User, *, with_status: bool = True) -> list[Any]:

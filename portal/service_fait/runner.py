@@ -53,6 +53,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import attributes
 
 from portal.clock import utcnow
+from portal.dossiers import signals
 from portal.extensions import db
 from portal.models import (
     CheckFinding,
@@ -75,6 +76,7 @@ from portal.models import (
 from portal.public_list.history import CATEGORY_KEYS
 from portal.service_fait import checks
 from portal.service_fait.controls import derive_status
+from portal.subcontracting.services import dossier_subcontract_compliance
 
 BATCH_SIZE = 500
 #: From this many dossiers, the duplicates are read once for the whole base.
@@ -560,12 +562,8 @@ def _state_counts(
 
 
 def _subcontracts(ids: Sequence[int]) -> dict[int, checks.SubcontractFacts | None]:
-    """The subcontracting compliance of the dossiers linked to a contract (issue 7's
-    batched service: a few queries whatever the number of dossiers)."""
-    # Imported here: the subcontracting services import the pieces service, which runs
-    # the checks.
-    from portal.subcontracting.services import dossier_subcontract_compliance
-
+    """The subcontracting compliance of the dossiers linked to a contract (a batched
+    service: a few queries whatever the number of dossiers)."""
     return {
         dossier_id: checks.SubcontractFacts(result.compliant, tuple(result.failures))
         for dossier_id, result in dossier_subcontract_compliance(list(ids)).items()
@@ -849,3 +847,16 @@ def _forget_loaded(dossier_ids: set[int]) -> None:
                 db.session.expunge(obj)
             else:
                 db.session.expire(obj)
+
+
+# --- Subscriptions: the dossiers domain says what changed, the checks follow -------------
+
+
+@signals.dossiers_changed.connect
+def _on_dossiers_changed(sender: object, dossier_ids: Sequence[int]) -> None:
+    recheck(dossier_ids)
+
+
+@signals.pieces_changed.connect
+def _on_pieces_changed(dossier: Dossier, pieces: Sequence[Piece]) -> None:
+    recheck_pieces(dossier, pieces)

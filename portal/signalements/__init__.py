@@ -1,4 +1,4 @@
-"""Signalements to the ministry (issue 6).
+"""Signalements to the ministry.
 
 - `workflow`: the state machine, pure (who may do what, from which state);
 - `rules`: when a signalement is substantiated (*étayé*), pure;

@@ -11,7 +11,7 @@ from portal import audit
 from portal.extensions import db
 from portal.models import Certifier
 
-#: Certifiers named in the sources of DOMAIN.md (an accredited certifier and a labelling
+#: Certifiers named in the sources of the field (an accredited certifier and a labelling
 #: body recognised by France compétences); the ministry may type any other.
 DEMO_CERTIFIERS = ("AFNOR Certification", "Certif'Région")
 

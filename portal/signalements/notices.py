@@ -6,14 +6,12 @@ admins when approval is asked; never the OF."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import current_app, has_request_context, url_for
 from sqlalchemy import Select, func, select, update
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import Role, Side, Signalement, SignalementNotification, User
 from portal.signalements import workflow
 from portal.signalements.workflow import Action
@@ -109,13 +107,6 @@ def notify(signalement: Signalement, action: Action | None, actor: User) -> list
             SignalementNotification(user_id=user.id, signalement_id=signalement.id, text=text)
         )
     return [(user, text) for user in users]
-
-
-def absolute_url(endpoint: str, **values: Any) -> str:
-    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    if has_request_context():
-        return base + url_for(endpoint, **values)
-    return base + current_app.url_map.bind("localhost").build(endpoint, values)
 
 
 def mail(signalement: Signalement, notified: list[tuple[User, str]], message: str = "") -> None:

@@ -2,8 +2,9 @@
 
 A signalement may only be sent when it states the facts (what, when, where or which
 dossiers), names at least one RNQ indicator, and carries at least one piece of evidence
-(DOMAIN.md, "Signalements"). `check` says, field by field, what is still missing, so that
-the form shows it while it is being filled in, and the sending refuses what is not.
+(the rules of the field, "Signalements"). `check` says, field by field, what is still
+missing, so that the form shows it while it is being filled in, and the sending refuses
+what is not.
 """
 
 from __future__ import annotations

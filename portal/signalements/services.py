@@ -52,6 +52,7 @@ from portal.models import (
     User,
 )
 from portal.regions import REGIONS
+from portal.routing import database_id
 from portal.signalements import evidence, notices, rules, workflow
 from portal.signalements.common import MAX_SHORT_TEXT, STALE_VERSION, one_line
 from portal.signalements.notices import (  # noqa: F401  (used by the views through here)
@@ -141,7 +142,7 @@ def save_settings(actor: User, *, approval_required: bool) -> None:
 def provider_region(nda: str) -> str | None:
     """The OF's region: the `codeRegion` of its NDA in the latest public list that names
     it. An NDA the list never named falls back on its first two digits when they are a
-    region code (DOMAIN.md: they usually are), else None (seen by national liaisons only)."""
+    region code (they usually are), else None (seen by national liaisons only)."""
     code = db.session.scalar(
         select(ListVersion.region_code)
         .where(ListVersion.nda == nda)
@@ -179,16 +180,16 @@ def find_provider(actor: User, value: str | None) -> Provider | None:
         return None
     query = providers_scope(actor)
     found = db.session.scalar(query.where(Provider.nda == text))
-    if found is None and len(text) < 11:
-        found = db.session.scalar(query.where(Provider.id == int(text)))
+    if found is None and len(text) < 11 and (provider_id := database_id(text)) is not None:
+        found = db.session.scalar(query.where(Provider.id == provider_id))
     return found
 
 
 def find_dossier(actor: User, value: str | None) -> Dossier | None:
-    text = (value or "").strip()
-    if not text.isdigit():
+    dossier_id = database_id(value)
+    if dossier_id is None:
         return None
-    return db.session.scalar(dossiers_scope(actor).where(Dossier.id == int(text)))
+    return db.session.scalar(dossiers_scope(actor).where(Dossier.id == dossier_id))
 
 
 def certifiers() -> list[Certifier]:
@@ -268,7 +269,7 @@ def read_draft(form: FormData) -> DraftValues:
         if len(text) > MAX_SHORT_TEXT:
             errors[name] = [f"Au plus {MAX_SHORT_TEXT} caractères."]
     values.dossier_ids = sorted(
-        {int(v) for v in form.getlist("dossiers") if str(v).strip().isdigit()}
+        {i for i in map(database_id, form.getlist("dossiers")) if i is not None}
     )
     values.evidence_keys = [str(v) for v in form.getlist("preuves") if str(v).strip()]
     # Files chosen but not sent yet (HTMX posts their names only, for the checklist).
@@ -486,7 +487,7 @@ class Payload:
             sent_on = None
         return cls(
             message=str(form.get("message") or "").strip(),
-            certifier_id=int(certifier) if certifier.isdigit() else None,
+            certifier_id=database_id(certifier),
             certifier_name=one_line(form.get("autre_certificateur")),
             sent_on=sent_on,
             reference=one_line(form.get("reference_certificateur")),

@@ -178,10 +178,6 @@ TRANSITIONS: dict[Action, Transition] = {
 
 #: States the ministry never sees (the funder's own work).
 FUNDER_ONLY_STATES = frozenset({S.DRAFT, S.AWAITING_APPROVAL})
-#: States where nothing is waiting for anyone.
-FINAL_STATES = frozenset({S.CLOSED})
-#: States where the ministry has the next move (for "waiting for how long").
-MINISTRY_PENDING_STATES = frozenset({S.SENT, S.UNDER_REVIEW, S.FORWARDED, S.DISMISSED})
 #: States in which the funder may change the facts, indicators and evidence.
 EDITABLE_STATES = frozenset({S.DRAFT})
 #: States in which both sides may write in the thread.

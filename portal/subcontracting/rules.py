@@ -6,7 +6,7 @@ subcontractor's NDA as :class:`ListHistory`, the other contracts that make a cha
 OF's CPF turnover) and these functions judge them. Every rule returns a :class:`Check`:
 its outcome and, in French, the fact that made it pass or fail.
 
-The rules (DOMAIN.md, "Subcontracting and the CPF ceiling"; décret n° 2023-1350, art.
+The rules (the rules of the field, "Subcontracting and the CPF ceiling"; décret n° 2023-1350, art.
 R.6333-6-2; arrêté of 3 January 2024; guide de lecture Qualiopi V9):
 
 ``nda``

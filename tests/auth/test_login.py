@@ -98,6 +98,29 @@ def test_login_is_throttled_per_account(app, client, auth) -> None:
     assert auth.login(other.email).status_code == 303
 
 
+def test_failures_from_one_address_never_lock_the_owner_out_from_another(app, client, auth) -> None:
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "3 per 15 minutes"
+    user = UserFactory()
+    attacker = {"REMOTE_ADDR": "203.0.113.7"}
+    for _ in range(3):
+        response = auth.login(user.email, "mauvais-mot-de-passe", environ_overrides=attacker)
+        assert response.status_code == 200
+    assert auth.login(user.email, environ_overrides=attacker).status_code == 429
+    owner = app.test_client()
+    response = owner.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(owner)},
+        environ_overrides={"REMOTE_ADDR": "198.51.100.2"},
+    )
+    assert response.status_code == 303
+
+
+def test_the_login_form_does_not_say_how_many_tries_are_left(app, client, auth) -> None:
+    user = UserFactory()
+    for response in (client.get("/login"), auth.login(user.email, "mauvais-mot-de-passe")):
+        assert not [name for name, _ in response.headers if name.startswith("X-RateLimit")]
+
+
 def test_login_is_throttled_per_address(app, client, auth) -> None:
     app.config["LOGIN_LIMIT_PER_ADDRESS"] = "4 per 15 minutes"
     for n in range(4):

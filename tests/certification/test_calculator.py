@@ -1,5 +1,5 @@
-"""The audit-duration calculator through HTTP: the five worked examples of DOMAIN.md, the
-lines of each computation, the figures "à confirmer", without and with HTMX."""
+"""The audit-duration calculator through HTTP: the five worked examples of the audit-duration
+rules, the lines of each computation, the figures "à confirmer", without and with HTMX."""
 
 from __future__ import annotations
 

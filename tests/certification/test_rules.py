@@ -1,5 +1,5 @@
-"""Certificate deadlines and audit durations (DOMAIN.md, "Qualiopi and the public list" and
-"Audits"), table by table, with the five worked audit-duration examples."""
+"""Certificate deadlines and audit durations (the rules of the field, "Qualiopi and the
+public list" and "Audits"), table by table, with the five worked audit-duration examples."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_category_mismatch_both_ways():
 # --- Audit durations --------------------------------------------------------------------------
 
 WORKED_EXAMPLES = [
-    # (turnover band, categories, extra sites, days): DOMAIN.md, "Audits".
+    # (turnover band, categories, extra sites, days): the rules of the field, "Audits".
     (TurnoverBand.LOW, [F], 0, "1"),
     (TurnoverBand.LOW, [F, VAE], 2, "1.5"),
     (TurnoverBand.MIDDLE, [F, APP], 3, "3"),

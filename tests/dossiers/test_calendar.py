@@ -1,4 +1,4 @@
-"""The expected-pieces calendar, table-driven (DOMAIN.md, "Service fait")."""
+"""The expected-pieces calendar, table-driven (the rules of the field, "Service fait")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The rules of a quality control (DOMAIN.md, "Non-conformities and indicators"), table by
-table: which indicators apply to which actions, the major-only indicators, the deadlines of
-non-conformities (month ends included), overdue, and the result with requalification."""
+"""The rules of a quality control (the rules of the field, "Non-conformities and
+indicators"), table by table: which indicators apply to which actions, the major-only
+indicators, the deadlines of non-conformities (month ends included), overdue, and the
+result with requalification."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The automatic checks, table-driven, with the figures of DOMAIN.md ("Service fait").
+"""The automatic checks, table-driven, with the figures of the rules of the field ("Service fait").
 
 Each case changes a dossier that passes every check (14 h of training in March 2026,
 1 400 € agreed, an invoice, a certificat de réalisation and an attendance sheet that all

@@ -87,7 +87,7 @@ def test_anonymous_visitor_goes_to_login(client, setup) -> None:
 
 def test_the_figures_side_by_side_period_by_period(client, auth, setup) -> None:
     dossier, controller, _ = setup
-    # DOMAIN.md's example: 14 h invoiced, 13 h 30 on the certificat de réalisation.
+    # The textbook example: 14 h invoiced, 13 h 30 on the certificat de réalisation.
     invoice = make_invoice(dossier, amount="1500.00", hours="14", invoice_number="F-2026-01")
     make_certificate(dossier, hours="13.5")
     make_piece(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal.dossiers import locks
 from portal.dossiers import pieces as pieces_service
 from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
@@ -243,8 +244,14 @@ def test_an_invoice_of_another_dossier_cannot_be_decided(auth, setup) -> None:
     foreign = make_invoice(other)
     auth.login(controller.email)
     response = auth.post(decision_path(dossier, foreign), {f"facture-{foreign.id}-outcome": "x"})
-    assert response.status_code == 200
+    assert response.status_code == 404
     assert active(foreign) == []
+    refused = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "access.denied")
+    ).all()
+    assert [(e.actor_id, e.details["piece_id"], e.details["dossier_id"]) for e in refused] == [
+        (controller.id, foreign.id, dossier.id)
+    ]
     # The other funder's dossier itself is out of scope.
     assert auth.post(decision_path(other, foreign), {}).status_code == 404
 
@@ -439,7 +446,7 @@ def test_a_new_piece_for_a_decided_period_is_still_accepted(setup) -> None:
     )
     db.session.commit()
     sheet = make_piece(dossier, "feuille_emargement", half_days_planned=20, half_days_signed=20)
-    assert decisions.locking_decisions([sheet.id]) == {}
+    assert locks.locking_decisions([sheet.id]) == {}
 
 
 # --- Reopening ------------------------------------------------------------------------------

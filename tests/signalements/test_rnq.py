@@ -1,5 +1,5 @@
 """The RNQ reference data: 7 criteria, 32 indicators, their titles, the major-only ones and
-the conditional ones (DOMAIN.md, "Non-conformities and indicators")."""
+the conditional ones (the rules of the field, "Non-conformities and indicators")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pure rules of subcontracting, as tables taken from DOMAIN.md ("Subcontracting and the
+"""The pure rules of subcontracting, as tables of the field's cases ("Subcontracting and the
 CPF ceiling"): each exemption and each breach, the 2024 period, the pro rata, the chains."""
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from portal.forms import EmailAddress, Form, choices
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import FUNDER_KIND_LABELS, ROLE_LABELS, Funder, Role, User
 from portal.regions import region_choices
+from portal.routing import coerce_id
 
 REQUIRED = "Ce champ est obligatoire."
 
@@ -49,8 +50,8 @@ class InviteForm(Form):
     )
     full_name = StringField("Nom et prénom", validators=[DataRequired(REQUIRED), Length(max=200)])
     role = SelectField("Rôle", validators=[DataRequired(REQUIRED)])
-    funder_id = SelectField("Financeur", coerce=int, validators=[Optional()])
-    provider_id = SelectField("Organisme de formation", coerce=int, validators=[Optional()])
+    funder_id = SelectField("Financeur", coerce=coerce_id, validators=[Optional()])
+    provider_id = SelectField("Organisme de formation", coerce=coerce_id, validators=[Optional()])
     region_code = SelectField("Périmètre (correspondant ministériel)", default="")
 
     def __init__(

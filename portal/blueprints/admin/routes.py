@@ -23,6 +23,7 @@ from portal.errors import NotAllowed, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, choices
 from portal.models import ROLE_LABELS, AuditEvent, Funder, Role, User
+from portal.pagination import page_from
 from portal.rendering import render_page
 from portal.web import actor as _actor
 
@@ -151,7 +152,7 @@ def users() -> Response:
     )
     page = db.paginate(
         services.list_users(actor, filters),
-        page=max(form.page.data or 1, 1) if not form.page.errors else 1,
+        page=page_from(request.args),
         per_page=PER_PAGE,
         error_out=False,
     )
@@ -282,7 +283,7 @@ def audit_log() -> str:
         deny(_actor(), "journal d'audit")
     page = db.paginate(
         select(AuditEvent).order_by(AuditEvent.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=page_from(request.args),
         per_page=50,
         error_out=False,
     )

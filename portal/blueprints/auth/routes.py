@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from portal import audit
 from portal.access import ALL_ROLES, roles_required
 from portal.blueprints.auth import bp, services
+from portal.blueprints.auth.api_tokens import panel_context
 from portal.blueprints.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -37,7 +38,11 @@ LOGIN_FAILED = "Adresse électronique ou mot de passe incorrect."
 
 
 def _account_key() -> str:
-    return "compte:" + services.normalize_email(request.form.get("email", ""))
+    """Failures are counted per account *and* address: whoever tries an account's password
+    from one address never locks its owner out of another (the per-address limit still
+    stops one address trying many accounts)."""
+    email = services.normalize_email(request.form.get("email", ""))
+    return f"compte:{email}|{get_remote_address()}"
 
 
 def _login_failed(response: Response) -> bool:
@@ -162,6 +167,4 @@ def account() -> Response | str:
             start_session(user)  # the other sessions end; this one goes on, rotated
             flash("Mot de passe modifié. Vos autres sessions sont fermées.", "success")
             return redirect(url_for("auth.account"), code=303)
-    from portal.blueprints.auth.api_tokens import panel_context  # imports this module
-
     return render_template("auth/account.html", form=form, user=user, **panel_context(user))

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
@@ -15,7 +15,7 @@ from portal import audit
 from portal.blueprints.auth.sessions import end_all_sessions
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.mailing import send_mail
+from portal.mailing import absolute_url, send_mail
 from portal.models import AccountToken, TokenPurpose, User
 from portal.passwords import hash_password, needs_rehash, verify_password
 
@@ -148,7 +148,7 @@ def change_password(user: User, password: str) -> None:
 
 def send_invitation(user: User, *, invited_by: User | None) -> None:
     token = issue_token(user, TokenPurpose.INVITATION, created_by=invited_by)
-    link = _absolute_url("auth.accept_invitation", token=token)
+    link = absolute_url("auth.accept_invitation", token=token)
     send_mail(
         user.email,
         "Invitation au portail de contrôle qualité",
@@ -181,13 +181,8 @@ def request_password_reset(email: str) -> ResetOutcome:
         "Réinitialisation de votre mot de passe",
         "auth/mail_password_reset.txt",
         user=user,
-        link=_absolute_url("auth.reset_password", token=token),
+        link=absolute_url("auth.reset_password", token=token),
         hours=int(_max_age(TokenPurpose.PASSWORD_RESET).total_seconds() // 3600),
     )
     audit.record("auth.password_reset_requested", actor=None, target=user, funder_id=user.funder_id)
     return ResetOutcome(sent=True)
-
-
-def _absolute_url(endpoint: str, **values: str) -> str:
-    base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    return base + url_for(endpoint, **values)

@@ -28,7 +28,9 @@ from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, int_or_zero
 from portal.models import Certificate, CertificationAudit, Provider, Role, User
+from portal.pagination import MAX_PAGE
 from portal.rendering import render_page
+from portal.routing import bounded_int
 from portal.storage import storage_for
 from portal.uploads import max_size_label, max_upload_bytes, send_stored
 from portal.web import actor as _actor
@@ -42,8 +44,7 @@ STALE = (
 
 
 def _page_arg(name: str = "page") -> int:
-    value = request.args.get(name, "1")
-    return int(value) if value.isdigit() else 1
+    return bounded_int(request.args.get(name), 1, high=MAX_PAGE)
 
 
 def _common() -> dict[str, Any]:

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from portal.dossiers.rules import CATEGORY_LABELS, FIELD_LABELS, FIELDS, MAX_INSTALMENTS
 from portal.dossiers.services import MAX_IMPORT_LINES
-from portal.forms import Form, choices
+from portal.forms import DateField, Form, choices
 from portal.models import (
     DOSSIER_STATUS_LABELS,
     MODALITY_LABELS,

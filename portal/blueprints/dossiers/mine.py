@@ -25,6 +25,7 @@ from portal.models import (
     Funder,
     FunderProvider,
 )
+from portal.pagination import page_from
 from portal.rendering import render_page
 from portal.web import actor
 
@@ -58,7 +59,7 @@ def my_dossiers() -> Response:
     )
     page = db.paginate(
         service.provider_dossiers(user, filters, today),
-        page=max(form.page.data or 1, 1) if not form.page.errors else 1,
+        page=page_from(request.args),
         per_page=PER_PAGE,
         error_out=False,
     )

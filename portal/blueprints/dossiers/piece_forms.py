@@ -20,6 +20,7 @@ from portal.dossiers.piece_rules import FIELDS, FieldSpec, FieldType, input_valu
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.forms import Form, choices
 from portal.models import Category, Piece, PieceKind
+from portal.routing import coerce_id
 
 ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 
@@ -105,6 +106,6 @@ class MineFilterForm(Form):
         csrf = False
 
     q = StringField("Référence ou nom du bénéficiaire", validators=[Optional(), Length(max=100)])
-    financeur = SelectField("Financeur", coerce=int, validate_choice=False)
+    financeur = SelectField("Financeur", coerce=coerce_id, validate_choice=False)
     manquantes = BooleanField("Pièces manquantes seulement")
     page = IntegerField(default=1, validators=[Optional()])

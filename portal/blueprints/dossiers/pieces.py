@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from portal import clock
-from portal.access import deny, get_dossier_or_404, roles_required
+from portal.access import get_dossier_or_404, get_piece_or_404, roles_required
 from portal.blueprints.dossiers import SECTION, bp
 from portal.blueprints.dossiers.piece_forms import (
     PieceForm,
@@ -26,14 +26,12 @@ from portal.dossiers import piece_rules
 from portal.dossiers import pieces as service
 from portal.dossiers.calendar import Period
 from portal.errors import MESSAGES, Refused
-from portal.extensions import db
 from portal.models import (
     PIECE_KIND_LABELS,
     Dossier,
     Piece,
     PieceKind,
     Role,
-    User,
 )
 from portal.rendering import render_page
 from portal.storage import storage_for
@@ -56,22 +54,6 @@ def _kind(value: str | None) -> PieceKind | None:
         return PieceKind(value or "")
     except ValueError:
         return None
-
-
-def _get_piece_or_404(dossier: Dossier, piece_id: int, actor: User) -> Piece:
-    """A piece of this dossier; 404 (audited) for a piece of another dossier."""
-    piece = db.session.get(Piece, piece_id)
-    if piece is None:
-        abort(404)
-    if piece.dossier_id != dossier.id:
-        deny(
-            actor,
-            "pièce d'un autre dossier",
-            status=404,
-            dossier_id=dossier.id,
-            piece_id=piece_id,
-        )
-    return piece
 
 
 def _limits() -> dict[str, Any]:
@@ -179,7 +161,7 @@ def new_piece(dossier_id: int) -> Response | str:
 def replace_piece(dossier_id: int, piece_id: int) -> Response | str:
     user = actor()
     dossier = get_dossier_or_404(dossier_id, user, need="add_pieces")
-    piece = _get_piece_or_404(dossier, piece_id, user)
+    piece = get_piece_or_404(dossier, piece_id, user)
     if piece.superseded_at is not None:
         flash(service.ALREADY_REPLACED, "warning")
         return redirect_after_post(url_for("dossiers.detail", dossier_id=dossier.id))
@@ -243,7 +225,7 @@ def validate_piece_field(dossier_id: int) -> str:
 def download(dossier_id: int, piece_id: int) -> Response:
     user = actor()
     dossier = get_dossier_or_404(dossier_id, user)
-    piece = _get_piece_or_404(dossier, piece_id, user)
+    piece = get_piece_or_404(dossier, piece_id, user)
     document = piece.document
     key, name, content_type, size = (
         document.storage_key,

@@ -35,6 +35,7 @@ from portal.models import (
     SCHEME_LABELS,
     Role,
 )
+from portal.pagination import page_from
 from portal.public_list import lookup
 from portal.public_list.history import CATEGORY_KEYS
 from portal.rendering import render_page
@@ -134,9 +135,7 @@ def index() -> Response | str:
     if current_user.role == Role.PROVIDER:
         return my_dossiers()  # "Mes dossiers": the OF's space
     form, filters, sort, args = _list_state()
-    page = services.list_dossiers(
-        _actor(), filters, sort, page=request.args.get("page", 1, type=int)
-    )
+    page = services.list_dossiers(_actor(), filters, sort, page=page_from(request.args))
     return render_page(
         "dossiers/index.html",
         block="results",

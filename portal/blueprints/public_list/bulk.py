@@ -12,7 +12,6 @@ from pathlib import PureWindowsPath
 from flask import abort, redirect, render_template, request, url_for
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
-from wtforms import DateField
 from wtforms.validators import Optional, ValidationError
 
 from portal import clock
@@ -21,8 +20,9 @@ from portal.blueprints.public_list import bp
 from portal.blueprints.public_list.routes import SECTION
 from portal.exports import CSV_TYPE, XLSX_TYPE, download, to_csv, to_xlsx
 from portal.extensions import db
-from portal.forms import Form
+from portal.forms import DateField, Form
 from portal.models import BulkCheck, User
+from portal.pagination import page_from
 from portal.public_list.bulk_checks import (
     COLUMNS,
     STATUS_LABELS,
@@ -134,7 +134,7 @@ def bulk_result(check_id: int) -> str:
     if status:
         rows = [result for result in rows if line_status(result) == status]
     pages = max(1, -(-len(rows) // PER_PAGE))
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    page = min(page_from(request.args), pages)
     return render_template(
         "public_list/bulk_result.html",
         check=check,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import DateField, StringField
+from wtforms import StringField
 from wtforms.validators import Length, Optional
 
-from portal.forms import Form
+from portal.forms import DateField, Form
 
 
 class SearchForm(Form):

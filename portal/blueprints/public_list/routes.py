@@ -18,6 +18,7 @@ from portal.forms import EmptyForm
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import ListChange, ListImport, Provider, QualiopiAlert, Role
 from portal.navigation import section
+from portal.pagination import page_from
 from portal.public_list import lookup
 from portal.public_list.history import (
     CATEGORY_LABELS,
@@ -110,7 +111,7 @@ def provider(nda: str) -> str:
 def imports() -> str:
     page = db.paginate(
         select(ListImport).order_by(ListImport.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=page_from(request.args),
         per_page=PER_PAGE,
         error_out=False,
     )
@@ -136,7 +137,7 @@ def import_detail(import_id: int) -> Response:
     )
     page = db.paginate(
         query.order_by(ListChange.nda, ListChange.id),
-        page=request.args.get("page", 1, type=int),
+        page=page_from(request.args),
         per_page=PER_PAGE,
         error_out=False,
     )

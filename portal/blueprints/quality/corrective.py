@@ -1,4 +1,4 @@
-"""Routes of the corrective actions of quality controls (issue 8).
+"""Routes of the corrective actions of quality controls.
 
 - The OF's space (``/qualite/mes-controles``): its controls whose report is issued, each
   non-conformity with its deadline and state, and the form to answer it (action plan and
@@ -46,6 +46,7 @@ from portal.models import (
     SignalementState,
     User,
 )
+from portal.pagination import page_from
 from portal.quality import corrective as service
 from portal.quality import rules
 from portal.quality import signalement as drafting
@@ -368,9 +369,7 @@ def nonconformities() -> Response:
     actor = _actor()
     today = clock.today()
     filters = service.NcFilters.read(request.args)
-    page = service.open_nonconformities(
-        actor, filters, today, request.args.get("page", 1, type=int)
-    )
+    page = service.open_nonconformities(actor, filters, today, page_from(request.args))
     return render_page(
         "quality/nonconformities.html",
         block="results",

@@ -23,6 +23,7 @@ from portal.forms import Form, choices
 from portal.models import CONTROL_MODE_LABELS, PROFILE_FIELDS
 from portal.quality.controls import PlanData
 from portal.quality.rules import FINDING_LABELS
+from portal.routing import coerce_id
 
 ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 
@@ -63,7 +64,7 @@ class PlanForm(Form):
         render_kw={"rows": 3, "maxlength": 4000},
     )
     dossiers = MultiCheckboxField(
-        "Dossiers échantillonnés", coerce=int, validate_choice=False, choices=[]
+        "Dossiers échantillonnés", coerce=coerce_id, validate_choice=False, choices=[]
     )
     participants = TextAreaField(
         "Participants",
@@ -72,7 +73,7 @@ class PlanForm(Form):
     )
     partners = MultiCheckboxField(
         "Financeurs partenaires (contrôle conjoint)",
-        coerce=int,
+        coerce=coerce_id,
         validate_choice=False,
         choices=[],
         description="Ils pourront renseigner la grille avec vous.",
@@ -129,7 +130,7 @@ class EvidenceUploadForm(Form):
 
 
 class EvidencePiecesForm(Form):
-    pieces = MultiCheckboxField("Pièces", coerce=int, validate_choice=False, choices=[])
+    pieces = MultiCheckboxField("Pièces", coerce=coerce_id, validate_choice=False, choices=[])
 
 
 class VersionForm(Form):

@@ -63,8 +63,10 @@ from portal.models import (
     User,
 )
 from portal.packs import stream_pack
+from portal.pagination import page_from
 from portal.quality import controls, report, rules
 from portal.rendering import render_page, wants_fragment
+from portal.routing import database_id
 from portal.storage import storage_for
 from portal.uploads import (
     UploadsRefused,
@@ -117,13 +119,7 @@ def index() -> Response | str:
             abort(404)
         return provider_space()
     filters = controls.Filters.from_args(request.args)
-    page_number = request.args.get("page", "1")
-    page = controls.list_controls(
-        actor,
-        filters,
-        clock.today(),
-        page=int(page_number) if page_number.isdigit() else 1,
-    )
+    page = controls.list_controls(actor, filters, clock.today(), page=page_from(request.args))
     return render_page(
         "quality/index.html",
         block="results",
@@ -179,9 +175,10 @@ def new() -> Response:
         provider_arg = request.args.get("provider", "")
         data: dict[str, Any] = {"control_date": clock.today()}
         if provider_arg:
-            if not provider_arg.isdigit():
+            provider_id = database_id(provider_arg)
+            if provider_id is None:
                 abort(404)
-            provider = get_provider_or_404(int(provider_arg), actor)
+            provider = get_provider_or_404(provider_id, actor)
             data["provider"] = provider.id
         form = PlanForm(formdata=None, data=data)
         _plan_choices(form, actor, None)

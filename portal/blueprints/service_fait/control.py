@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from portal import clock
-from portal.access import deny, get_dossier_or_404, roles_required
+from portal.access import deny, get_dossier_or_404, get_piece_or_404, roles_required
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import (
     DecisionForm,
@@ -25,7 +25,7 @@ from portal.blueprints.service_fait.control_forms import (
     StatisticsFilterForm,
 )
 from portal.blueprints.service_fait.routes import SECTION
-from portal.dossiers import piece_rules
+from portal.dossiers import locks, piece_rules
 from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.errors import NotAllowed, Refused, Stale
@@ -138,7 +138,7 @@ def _page_context(
         "invoices": invoices,
         "active": active,
         "history": history,
-        "locks": decisions.locking_decisions(p.id for p in current),
+        "locks": locks.locking_decisions(p.id for p in current),
         "finding_groups": figures.findings_by_severity(dossier),
         "qualiopi": figures.qualiopi_status(dossier, invoices),
         "forms": forms,
@@ -199,6 +199,7 @@ def _decisions_block(context: dict[str, Any], status: int) -> Response:
 def decide(dossier_id: int, invoice_id: int) -> Response:
     actor = _actor()
     dossier = get_dossier_or_404(dossier_id, actor)
+    get_piece_or_404(dossier, invoice_id, actor)  # another dossier's invoice: 404, audited
     form = DecisionForm(prefix=decision_prefix(invoice_id))
     if not form.validate_on_submit():
         context = _page_context(dossier, actor, posted=form, posted_invoice=invoice_id)

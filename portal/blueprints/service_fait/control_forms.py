@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from portal.forms import Form, choices
+from portal.forms import DateField, Form, choices
 from portal.models import (
     CONTROL_STATUS_LABELS,
     DECISION_OUTCOME_LABELS,

@@ -43,6 +43,7 @@ from portal.models import (
     User,
 )
 from portal.rendering import render_page
+from portal.routing import database_id
 from portal.service_fait import document_requests as service
 from portal.storage import storage_for
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
@@ -90,7 +91,7 @@ def _posted_request_values() -> dict[str, Any]:
         "reasons": reasons,
         "message": request.form.get("message", ""),
         "due_date": request.form.get("due_date", ""),
-        "template_id": int(template_id) if template_id.isdigit() else None,
+        "template_id": database_id(template_id),
     }
 
 
@@ -163,7 +164,9 @@ def template_message(dossier_id: int) -> str:
     get_dossier_or_404(dossier_id, actor)
     template_id = request.args.get("modele", "")
     template = (
-        service.template_for(int(template_id), actor.funder_id) if template_id.isdigit() else None
+        service.template_for(template, actor.funder_id)
+        if (template := database_id(template_id)) is not None
+        else None
     )
     return render_template(
         "service_fait/_message_field.html",
@@ -260,8 +263,9 @@ def templates() -> str:
 def new_template() -> Response | str:
     actor = _actor()
     form = TemplateForm()
-    if request.method == "GET" and request.args.get("depuis", "").isdigit():
-        source = service.template_for(int(request.args["depuis"]), actor.funder_id)
+    source_id = database_id(request.args.get("depuis"))
+    if request.method == "GET" and source_id is not None:
+        source = service.template_for(source_id, actor.funder_id)
         if source is not None:
             form.title.data, form.body.data = f"{source.title} (copie)", source.body
     if form.validate_on_submit():

@@ -24,7 +24,9 @@ from portal.errors import Refused, Stale
 from portal.forms import EmptyForm
 from portal.models import SCHEME_LABELS, User
 from portal.navigation import section
+from portal.pagination import page_from
 from portal.rendering import render_page
+from portal.routing import database_id
 from portal.service_fait import decisions, queue
 from portal.web import actor as _actor
 
@@ -126,7 +128,7 @@ def index() -> Response:
     staff = queue.staff(actor)
     form, filters, sort, args = queue_state(staff)
     # Creates the controls of dossiers the checks never saw (committed at the edge).
-    page = queue.list_queue(actor, filters, sort, page=request.args.get("page", 1, type=int))
+    page = queue.list_queue(actor, filters, sort, page=page_from(request.args))
     return render_page(
         "service_fait/index.html",
         block="results",
@@ -215,7 +217,7 @@ def bulk() -> Response:
     actor = _actor()
     back = _back_url(request.form.get("retour", ""))
     action = request.form.get("action", "")
-    ids = [int(v) for v in request.form.getlist("dossier") if v.isdigit()]
+    ids = [i for i in map(database_id, request.form.getlist("dossier")) if i is not None]
     try:
         selected = queue.selected_dossiers(actor, ids)
     except Refused as refusal:
@@ -237,7 +239,7 @@ def bulk() -> Response:
 def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
     raw = request.form.get("assigne_a", "")
     try:
-        assignee = queue.assignable(actor, int(raw) if raw.isdigit() else None)
+        assignee = queue.assignable(actor, database_id(raw))
     except Refused as refusal:
         flash(str(refusal), "error")
         return redirect(back, code=303)

@@ -30,6 +30,7 @@ from portal.models import (
     SamplingDraw,
     User,
 )
+from portal.routing import coerce_id
 from portal.service_fait import sampling as service
 from portal.web import actor as _actor
 
@@ -147,7 +148,7 @@ class DrawForm(Form):
 
 
 class ApplyForm(Form):
-    assignee = SelectField("Assigner les dossiers à", coerce=int, validate_choice=True)
+    assignee = SelectField("Assigner les dossiers à", coerce=coerce_id, validate_choice=True)
 
 
 def _draw_form() -> DrawForm:
@@ -245,9 +246,7 @@ def sampling_draw(draw_id: int) -> str:
 
 
 def _control_url(dossier_id: int) -> str:
-    from portal.blueprints.service_fait.document_requests import control_url
-
-    return control_url(dossier_id)
+    return url_for("service_fait.control", dossier_id=dossier_id)
 
 
 @bp.post("/echantillonnage/<int:draw_id>/mettre-en-controle")

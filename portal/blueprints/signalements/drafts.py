@@ -25,6 +25,7 @@ from portal.models import (
     User,
 )
 from portal.rendering import render_page, wants_fragment
+from portal.routing import database_id
 from portal.signalements import evidence, rules, workflow
 from portal.signalements import services as service
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes
@@ -62,7 +63,7 @@ def new() -> Response | str:
     provider = service.find_provider(actor, values.get("organisme"))
     if provider is None and dossier is not None:
         provider = dossier.provider
-    ticked = [int(v) for v in values.getlist("dossiers") if v.isdigit()]
+    ticked = [i for i in map(database_id, values.getlist("dossiers")) if i is not None]
     if dossier is not None and dossier.id not in ticked:
         ticked.append(dossier.id)
     if request.method == "POST" and provider is not None:

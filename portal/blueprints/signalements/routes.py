@@ -27,6 +27,7 @@ from portal.models import (
     SignalementState,
 )
 from portal.navigation import section
+from portal.pagination import page_from
 from portal.regions import region_choices
 from portal.rendering import render_page
 from portal.signalements import inbox
@@ -53,7 +54,7 @@ def local_time(moment: Any) -> Any:
 def index() -> Response:
     actor = _actor()
     filters = inbox.read_filters(request.args, actor)
-    page = inbox.page(actor, filters, request.args.get("page", 1, type=int))
+    page = inbox.page(actor, filters, page_from(request.args))
     rows = list(page.items)
     return render_page(
         "signalements/index.html",

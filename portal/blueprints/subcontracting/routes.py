@@ -44,6 +44,7 @@ from portal.models import CONTRACT_MENTIONS, Provider, Role, Subcontract, User
 from portal.navigation import section
 from portal.public_list.history import CATEGORY_KEYS
 from portal.rendering import render_page
+from portal.routing import database_id
 from portal.storage import storage_for
 from portal.subcontracting import rules, services
 from portal.uploads import ALLOWED_TYPES, max_size_label, max_upload_bytes, send_stored
@@ -225,7 +226,7 @@ def link_dossiers(contract_id: int) -> Response:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    chosen = {int(value) for value in request.form.getlist("dossiers") if value.isdigit()}
+    chosen = {i for i in map(database_id, request.form.getlist("dossiers")) if i is not None}
     linked, unlinked = services.set_linked_dossiers(actor, contract, chosen)
     if linked or unlinked:
         flash(

@@ -1,0 +1,20 @@
+"""What the dossiers domain tells the domains built on it.
+
+The dossiers domain does not know who cares that a dossier or its pieces changed; the
+service-fait check runner subscribes to these signals (`portal.service_fait.runner`) and
+re-runs the automatic checks in the same transaction. Senders flush first, so that a
+receiver reads what was just written.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: Dossiers were created or their terms changed. Sent with ``dossier_ids`` (a list of ids).
+dossiers_changed = _signals.signal("dossiers-changed")
+
+#: Pieces were added to, or replaced in, a dossier. The sender is the dossier; sent with
+#: ``pieces`` (the new pieces and the versions they replace).
+pieces_changed = _signals.signal("pieces-changed")
