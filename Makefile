@@ -1,10 +1,13 @@
 # `make run`: set everything up (.venv, Python and npm packages, database, demo data) and
-# serve the portal at http://127.0.0.1:5000.  `make test`: the whole test suite.
+# serve the portal at http://127.0.0.1:5000.  `make test`: the whole test suite, on every
+# core (pytest-xdist; `make test TEST_WORKERS=0` runs it in one process, TEST_WORKERS=3 on
+# three). PYTEST_ARGS adds pytest options: `make test PYTEST_ARGS="-m 'not browser'"`.
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 FLASK   := $(BIN)/flask --app wsgi
 VENDOR  := portal/static/vendor
+TEST_WORKERS ?= auto
 
 .PHONY: run setup test test-browser lint format migrate demo clean
 
@@ -35,7 +38,7 @@ demo: migrate
 	$(FLASK) demo seed
 
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-browser: setup
 	$(BIN)/pytest tests/browser $(PYTEST_ARGS)

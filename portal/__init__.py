@@ -16,6 +16,7 @@ from portal import (
     audit,  # noqa: F401  (registers the append-only guard)
     cli,
     errors,
+    formatting,
     request_log,
     unit_of_work,
     views,
@@ -110,6 +111,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # token-authenticated JSON API, never cookie-authenticated writes
     errors.init_app(app)
+    formatting.init_app(app)
     cli.init_app(app)
     views.init_app(app)
     unit_of_work.init_app(app)  # last: its after_request hook runs first

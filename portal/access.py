@@ -170,6 +170,44 @@ def can_view_audit_log(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
+def can_view_list_imports(user: User) -> bool:
+    """The imports of the public list (and their detail)."""
+    return user.role in (Role.ADMIN, Role.FUNDER_ADMIN)
+
+
+def can_view_list_alerts(user: User) -> bool:
+    """The alerts the public list raises on the funder's dossiers; the OF's Qualiopi
+    history, reached from its subcontracts."""
+    return is_funder_side(user)
+
+
+def can_file_signalements(user: User) -> bool:
+    """Write a signalement to the ministry about an OF."""
+    return is_funder_side(user)
+
+
+def can_review_signalements(user: User) -> bool:
+    """Read the signalements received about an OF (the ministry's liaisons)."""
+    return user.role == Role.MINISTRY
+
+
+def can_change_signalement_settings(user: User) -> bool:
+    return user.role == Role.FUNDER_ADMIN
+
+
+def can_manage_service_fait(user: User) -> bool:
+    """The sampling plan and the message templates of the service-fait controls."""
+    return user.role == Role.FUNDER_ADMIN
+
+
+def permissions(user: User | None) -> dict[str, bool]:
+    """The permissions that depend on the user alone, as the `can_*` flags every template
+    receives (no query). Permissions on an object are passed by its page."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return dict.fromkeys(USER_PERMISSIONS, False)
+    return {name: check(user) for name, check in USER_PERMISSIONS.items()}
+
+
 # --- Scopes: what a list page may show -------------------------------------------------
 
 
@@ -469,3 +507,19 @@ def get_quality_control_or_404(control_id: int, user: User, need: str = "view") 
             deny(user, f"contrôle qualité : droit « {need} » refusé", control_id=control_id)
         deny(user, "contrôle qualité hors périmètre", status=404, control_id=control_id)
     return control
+
+
+USER_PERMISSIONS: dict[str, Callable[[User], bool]] = {
+    "can_manage_funders": can_manage_funders,
+    "can_manage_providers": can_manage_providers,
+    "can_view_audit_log": can_view_audit_log,
+    "can_invite_providers": lambda user: Role.PROVIDER in invitable_roles(user),
+    "can_invite_liaisons": lambda user: Role.MINISTRY in invitable_roles(user),
+    "can_view_list_imports": can_view_list_imports,
+    "can_view_list_alerts": can_view_list_alerts,
+    "can_file_signalements": can_file_signalements,
+    "can_review_signalements": can_review_signalements,
+    "can_change_signalement_settings": can_change_signalement_settings,
+    "can_manage_service_fait": can_manage_service_fait,
+    "provider_side": lambda user: user.role == Role.PROVIDER,
+}

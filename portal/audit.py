@@ -34,7 +34,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import Connection, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal import unit_of_work
+from portal import formatting, unit_of_work
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AuditEvent, AuditHead, User
@@ -201,7 +201,7 @@ def _verify(events: Iterator[AuditEvent], anchors: dict[int, Anchor]) -> ChainRe
             return ChainReport(
                 checked,
                 ev.id,
-                f"l'événement ne porte plus l'empreinte ancrée le {anchor.day:%d/%m/%Y} "
+                f"l'événement ne porte plus l'empreinte ancrée le {formatting.date_fr(anchor.day)} "
                 "(journal réécrit)",
             )
         if ev.prev_hash != expected_prev:
@@ -220,7 +220,7 @@ def _verify(events: Iterator[AuditEvent], anchors: dict[int, Anchor]) -> ChainRe
         return ChainReport(
             checked,
             lost.event_id,
-            f"l'événement ancré le {lost.day:%d/%m/%Y} n'est plus dans le journal",
+            f"l'événement ancré le {formatting.date_fr(lost.day)} n'est plus dans le journal",
         )
     head = db.session.get(AuditHead, 1)
     last_hash = head.last_hash if head is not None else GENESIS_HASH

@@ -16,10 +16,16 @@ services, the public-list import and the CLI alike.
 User input is normalised first (:func:`normalize`): spaces, non-breaking spaces, dots and
 dashes are removed, so ``"732 829 320"`` or ``"356.000.000-00048"`` are accepted.
 Error messages (:class:`InvalidIdentifier`) are written in French for end users.
+
+The public list's own values are repaired by :func:`repair_list_identifiers`: a SIREN
+that lost its leading zero (8 digits) or a SIRET that lost it (13), when the zero-padded
+value passes the checksum; a SIRET column holding only the 5-digit establishment number
+(NIC), completed with the line's SIREN when the result passes the checksum.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +40,7 @@ __all__ = [
     "is_valid_siret",
     "luhn_valid",
     "normalize",
+    "repair_list_identifiers",
     "validate",
 ]
 
@@ -212,3 +219,57 @@ def validate(raw: str, kind: IdentifierKind) -> str:
         raise InvalidIdentifier(f"{_LABELS[kind]} est obligatoire.")
     _check(kind, value)
     return value
+
+
+NIC_LENGTH = 5
+
+
+def _padded(value: str, length: int, valid: Callable[[str], bool]) -> str | None:
+    """`value` with its lost leading zero put back, when that makes a valid identifier."""
+    if len(value) == length - 1 and _is_digits(value):
+        candidate = "0" + value
+        if valid(candidate):
+            return candidate
+    return None
+
+
+def repair_list_identifiers(siren: str, siret: str) -> tuple[str, str, str | None]:
+    """The SIREN and SIRET of one line of the public list, repaired where the rules allow,
+    and a French note when the SIRET is not an establishment of the line's SIREN.
+
+    * an 8-digit SIREN (a 13-digit SIRET) whose zero-padded value passes the checksum is
+      that SIREN (SIRET);
+    * a SIRET column holding only a 5-digit NIC is completed with the SIREN when the result
+      passes the checksum;
+    * anything else is kept as read (the NDA is the key; the list holds odd values);
+    * a 14-digit SIRET that does not start with a 9-digit SIREN is kept as read, with a note.
+
+    Values are the trimmed texts of the list; the common case (9 and 14 digits, the SIRET
+    starting with the SIREN) costs three comparisons: this runs for every line imported.
+    """
+    if len(siren) == SIREN_LENGTH and len(siret) == SIRET_LENGTH and siret.startswith(siren):
+        return siren, siret, None
+    if len(siren) == SIREN_LENGTH - 1:
+        siren = _padded(siren, SIREN_LENGTH, is_valid_siren) or siren
+    if len(siret) == SIRET_LENGTH - 1:
+        siret = _padded(siret, SIRET_LENGTH, is_valid_siret) or siret
+    elif (
+        len(siret) == NIC_LENGTH
+        and _is_digits(siret)
+        and len(siren) == SIREN_LENGTH
+        and _is_digits(siren)
+        and is_valid_siret(siren + siret)
+    ):
+        siret = siren + siret
+    note = None
+    if (
+        len(siren) == SIREN_LENGTH
+        and len(siret) == SIRET_LENGTH
+        and _is_digits(siren)
+        and _is_digits(siret)
+        and not siret.startswith(siren)
+    ):
+        note = (
+            f"SIRET {siret} d'un autre SIREN que celui de la ligne ({siren}) : conservé tel que lu"
+        )
+    return siren, siret, note

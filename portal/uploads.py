@@ -27,7 +27,7 @@ from typing import BinaryIO, Protocol
 from flask import Response, current_app, send_file
 from werkzeug.exceptions import NotFound
 
-from portal import unit_of_work
+from portal import formatting, unit_of_work
 from portal.extensions import db
 from portal.models import Document
 from portal.storage import Storage, new_key, storage_for
@@ -139,12 +139,7 @@ def sniff(head: bytes) -> str | None:
 
 def max_size_label(max_bytes: int) -> str:
     """« 10 Mo », « 1,5 Mo », « 500 Ko »: the limit as the user reads it (1 Mo = 1024 Ko)."""
-    for unit, factor in (("Mo", 1024 * 1024), ("Ko", 1024)):
-        if max_bytes >= factor:
-            value = max_bytes / factor
-            text = f"{value:.0f}" if value == int(value) else f"{value:.1f}".replace(".", ",")
-            return f"{text} {unit}"
-    return f"{max_bytes} octets"
+    return formatting.size(max_bytes)
 
 
 def message_too_large(max_bytes: int) -> str:

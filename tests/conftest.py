@@ -1,60 +1,43 @@
-"""Fixtures: one application per test, on SQLite or on the PostgreSQL named by
-TEST_DATABASE_URL; the schema is created once per run and emptied after each test."""
+"""Fixtures: the applications, built once per run, on SQLite or on the PostgreSQL named by
+TEST_DATABASE_URL (one database per pytest-xdist worker, see tests/support/run.py).
+
+Each test gets them as new: after it, the tables it filled are emptied, the configuration
+of both applications is put back as built, their mail outbox is emptied, the limiter's
+counters and the in-memory names of the public list are forgotten. A test that changes the
+application itself (a route added, a configuration class of its own…) takes `fresh_app`:
+`app`, `client`, `login_as`… then use that new application, dropped after the test.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import event, text
 
-_RUN_DIR = tempfile.mkdtemp(prefix="portal-tests-")
-os.environ["PORTAL_INSTANCE_PATH"] = os.path.join(_RUN_DIR, "instance")
-
-from portal import create_app  # noqa: E402
-from portal.config import TestConfig  # noqa: E402
-from portal.extensions import db, limiter  # noqa: E402
-from portal.models import Role, User  # noqa: E402
-from tests.factories import PASSWORD, UserFactory  # noqa: E402
-
-DATABASE_URL = TestConfig.SQLALCHEMY_DATABASE_URI
-if DATABASE_URL in ("sqlite://", "sqlite:///:memory:"):
-    DATABASE_URL = f"sqlite:///{os.path.join(_RUN_DIR, 'test.db')}"
+from portal.extensions import db
+from portal.models import Role, User
+from tests.factories import UserFactory
+from tests.support.apps import AppState, make_app, reset_process_state
+from tests.support.auth import AuthActions
+from tests.support.database import empty_tables
+from tests.support.queries import QueryCounter, query_counter
+from tests.support.run import ensure_database
 
 
-class RunConfig(TestConfig):
-    SQLALCHEMY_DATABASE_URI = DATABASE_URL
-    STORAGE_DIR = os.path.join(_RUN_DIR, "files")
+@dataclass
+class SessionApps:
+    """The application serving the tests' requests, and its twin, in whose application
+    context the test bodies run: each request then gets its own application context, `g`
+    and database session, as in production (a request reuses an already pushed context
+    of the *same* application)."""
 
-
-def make_app(config: type[TestConfig] = RunConfig) -> Flask:
-    return create_app(config)
-
-
-@pytest.fixture(scope="session")
-def _schema() -> Iterator[None]:
-    app = make_app()
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield
-    with app.app_context():
-        db.drop_all()
-        db.engine.dispose()
-
-
-def empty_all_tables() -> None:
-    if db.engine.dialect.name == "postgresql":
-        names = ", ".join(t.name for t in db.metadata.sorted_tables)
-        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-    db.session.commit()
+    serving: Flask
+    twin: Flask
+    states: tuple[AppState, ...]
 
 
 class _Client(FlaskClient):
@@ -67,25 +50,60 @@ class _Client(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-@pytest.fixture
-def app(_schema: None) -> Iterator[Flask]:
-    """The application that serves the test's requests.
+@pytest.fixture(scope="session")
+def _database() -> None:
+    ensure_database()
 
-    The test body runs in the context of a twin application on the same database, so that
-    each request gets its own application context, `g` and database session, as in
-    production (a request reuses an already pushed context of the *same* app).
-    """
+
+@pytest.fixture(scope="session")
+def _apps(_database: None) -> Iterator[SessionApps]:
+    serving, twin = make_app(), make_app()
+    serving.test_client_class = twin.test_client_class = _Client
+    with serving.app_context():
+        db.drop_all()
+        db.create_all()
+    apps = SessionApps(serving, twin, (AppState(serving), AppState(twin)))
+    yield apps
+    with serving.app_context():
+        db.session.remove()
+        db.drop_all()
+    for state in apps.states:
+        state.dispose()
+
+
+@pytest.fixture
+def _test_context(_apps: SessionApps) -> Iterator[None]:
+    """The test body in the twin's application context; everything reset after it."""
+    try:
+        with _apps.twin.app_context():
+            try:
+                yield
+            finally:
+                db.session.remove()
+                empty_tables()
+                db.session.remove()
+    finally:
+        for state in _apps.states:
+            state.restore()
+        reset_process_state()
+
+
+@pytest.fixture
+def fresh_app(_test_context: None) -> Iterator[Flask]:
+    """A new application serving this test's requests (same database), for a test that
+    changes the application beyond its configuration; `app` is then this one."""
     app = make_app()
     app.test_client_class = _Client
-    twin = make_app()
-    with twin.app_context():
-        yield app
-        db.session.remove()
-        empty_all_tables()
-        db.engine.dispose()
-    with app.app_context():
-        db.engine.dispose()
-    limiter.reset()
+    yield app
+    AppState(app).dispose()
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, _apps: SessionApps, _test_context: None) -> Flask:
+    """The application that serves the test's requests (see `SessionApps`)."""
+    if "fresh_app" in request.fixturenames:
+        return request.getfixturevalue("fresh_app")
+    return _apps.serving
 
 
 @pytest.fixture
@@ -98,38 +116,6 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
-def csrf_token(client: FlaskClient, path: str = "/login") -> str:
-    """The CSRF token of the client's session, read from a page's form."""
-    import re
-
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', page
-    )
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-class AuthActions:
-    def __init__(self, client: FlaskClient) -> None:
-        self.client = client
-
-    def login(self, email: str, password: str = PASSWORD, **kwargs):
-        token = csrf_token(self.client, "/login")
-        return self.client.post(
-            "/login", data={"email": email, "password": password, "csrf_token": token}, **kwargs
-        )
-
-    def logout(self):
-        token = csrf_token(self.client, "/")
-        return self.client.post("/logout", data={"csrf_token": token})
-
-    def post(self, path: str, data: dict | None = None, **kwargs):
-        """POST with the session's CSRF token, as the portal's own forms do."""
-        token = csrf_token(self.client, kwargs.pop("token_from", "/"))
-        return self.client.post(path, data={"csrf_token": token, **(data or {})}, **kwargs)
-
-
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
@@ -137,12 +123,12 @@ def auth(client: FlaskClient) -> AuthActions:
 
 @pytest.fixture
 def login_as(app: Flask, auth: AuthActions) -> Callable[..., User]:
-    """Create a user of the given role, log the test client in as them, return them."""
+    """Create a user of the given role, log the test client in as them (through the
+    session: see tests/support/auth.py), return them."""
 
     def _login_as(role: Role | str = Role.CONTROLLER, **attributes) -> User:
         user = UserFactory(role=Role(role).value, **attributes)
-        response = auth.login(user.email)
-        assert response.status_code == 303, response.get_data(as_text=True)
+        auth.log_in(user)
         return user
 
     return _login_as
@@ -159,34 +145,27 @@ def outbox(app: Flask) -> list:
     return outbox
 
 
-class QueryCounter:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        self.statements.append(statement)
-
-    @property
-    def count(self) -> int:
-        return len(self.statements)
-
-
 @pytest.fixture
-def count_queries(app: Flask) -> Callable[[], QueryCounter]:
+def count_queries(app: Flask) -> Callable[[], AbstractContextManager[QueryCounter]]:
     """`with count_queries() as counter:` counts the SQL statements that the application
     serving the test's requests runs inside the block."""
-    from contextlib import contextmanager
-
     with app.app_context():
         engine = db.engine
+    return query_counter(engine)
 
-    @contextmanager
-    def _count():
-        counter = QueryCounter()
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            yield counter
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
 
-    return _count
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each item a node id of its own. Under pytest 9.2 the items that schemathesis
+    makes for each API operation (`test_…[GET /]`, `test_…[GET /qualiopi/{ident}]`) share
+    one node id, which pytest-xdist takes for a single test: one of them would not run."""
+    from collections import Counter
+
+    from _pytest.nodeid import NodeId
+
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and item.name != item.nodeid.rpartition("::")[2]:
+            item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
+    duplicates = [nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1]
+    assert not duplicates, f"tests sharing a node id: {duplicates}"

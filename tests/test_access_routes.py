@@ -7,7 +7,7 @@ from flask import Flask
 
 from portal.access import roles_of
 from portal.models import Role
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 PUBLIC = {
     "static",
@@ -126,14 +126,14 @@ def test_login_keeps_where_the_visitor_was_going(client, auth) -> None:
     assert "next=/service-fait/" in first.headers["Location"]
     token_page = client.get(first.headers["Location"]).get_data(as_text=True)
     assert 'action="/login?next=/service-fait/"' in token_page
-    from tests.conftest import csrf_token
+    from tests.support.auth import csrf_token
 
     response = client.post(
         "/login?next=/service-fait/",
         data={
             "email": user.email,
             "password": "un-mot-de-passe-solide-42",
-            "csrf_token": csrf_token(client),
+            "csrf_token": csrf_token(client, "/login"),
         },
     )
     assert response.status_code == 303
@@ -142,8 +142,8 @@ def test_login_keeps_where_the_visitor_was_going(client, auth) -> None:
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
 def test_login_never_redirects_off_site(client, target: str) -> None:
-    from tests.conftest import csrf_token
     from tests.factories import UserFactory
+    from tests.support.auth import csrf_token
 
     user = UserFactory(role=Role.CONTROLLER.value)
     response = client.post(
@@ -151,7 +151,7 @@ def test_login_never_redirects_off_site(client, target: str) -> None:
         data={
             "email": user.email,
             "password": "un-mot-de-passe-solide-42",
-            "csrf_token": csrf_token(client),
+            "csrf_token": csrf_token(client, "/login"),
         },
     )
     assert response.headers["Location"] == "/"

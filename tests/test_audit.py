@@ -85,8 +85,9 @@ def test_events_roll_back_with_the_change_they_describe(app) -> None:
     )
 
 
-def test_web_requests_record_who_and_from_where(client, login_as) -> None:
-    user = login_as(Role.CONTROLLER)
+def test_web_requests_record_who_and_from_where(client, auth) -> None:
+    user = UserFactory(role=Role.CONTROLLER.value)
+    assert auth.login(user.email).status_code == 303  # over HTTP: the login form records it
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login")).one()
     assert (event.actor_id, event.actor_label, event.ip) == (user.id, user.email, "127.0.0.1")
     assert event.occurred_at.tzinfo is not None

@@ -14,8 +14,8 @@ from portal import audit, backup, create_app
 from portal.extensions import db
 from portal.models import Document
 from portal.storage import new_key, storage_for
-from tests.conftest import RunConfig
 from tests.factories import UserFactory
+from tests.support.apps import RunConfig
 from tests.test_migrations import empty_database  # noqa: F401  (fixture)
 
 

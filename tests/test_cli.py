@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from portal.cli import DEMO_ACCOUNTS, DEMO_PASSWORD
 from portal.extensions import db
 from portal.models import Funder, Provider, User
-from tests.conftest import AuthActions
 from tests.factories import FunderFactory, ProviderFactory
+from tests.support.auth import AuthActions
 
 
 def _counts() -> tuple[int, int, int]:

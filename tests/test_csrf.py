@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.models import Role
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 POST_RULES = sorted(
     (rule for rule in make_app().url_map.iter_rules() if "POST" in rule.methods),

@@ -16,6 +16,7 @@ from portal.identifiers import (
     is_valid_siret,
     luhn_valid,
     normalize,
+    repair_list_identifiers,
     validate,
 )
 
@@ -269,3 +270,70 @@ def test_validate_one_kind_messages(raw: str, kind: str, message: str) -> None:
 def test_validate_unknown_kind_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown identifier kind"):
         validate("812345676", "tva")  # type: ignore[arg-type]
+
+
+# -- the public list's own values (repair_list_identifiers) -----------------------------------
+
+
+# SIREN 012345674 (a leading zero), SIRET 01234567400019; La Poste's head office.
+@pytest.mark.parametrize(
+    ("siren", "siret", "expected"),
+    [
+        # The common case: kept as is.
+        ("812345676", "81234567600017", ("812345676", "81234567600017", None)),
+        # A leading zero lost by a spreadsheet, on either or both.
+        ("12345674", "01234567400019", ("012345674", "01234567400019", None)),
+        ("012345674", "1234567400019", ("012345674", "01234567400019", None)),
+        ("12345674", "1234567400019", ("012345674", "01234567400019", None)),
+        # Padded, the checksum fails: kept as read.
+        ("12345675", "", ("12345675", "", None)),
+        ("812345676", "1234567400018", ("812345676", "1234567400018", None)),
+        # Only 8 and 13 digits are padded (7 digits: kept as read).
+        ("1234567", "", ("1234567", "", None)),
+        # The SIRET column holding only the 5-digit NIC: completed when the checksum holds.
+        ("812345676", "00017", ("812345676", "81234567600017", None)),
+        ("12345674", "00019", ("012345674", "01234567400019", None)),
+        ("812345676", "00018", ("812345676", "00018", None)),
+        ("812345677", "00017", ("812345677", "00017", None)),  # SIREN of bad key: 9 digits
+        ("", "00017", ("", "00017", None)),
+        ("812345676", "0017", ("812345676", "0017", None)),  # 4 digits: not a NIC
+        # La Poste: its own checksum rule, for the NIC too.
+        ("356000000", "35600000000048", ("356000000", "35600000000048", None)),
+        ("356000000", "00048", ("356000000", "35600000000048", None)),
+        # A SIRET of another SIREN: kept as read, noted.
+        (
+            "812345676",
+            "90123456700013",
+            (
+                "812345676",
+                "90123456700013",
+                "SIRET 90123456700013 d'un autre SIREN que celui de la ligne (812345676) : "
+                "conservé tel que lu",
+            ),
+        ),
+        (
+            "812345676",
+            "1234567400019",
+            (
+                "812345676",
+                "01234567400019",
+                "SIRET 01234567400019 d'un autre SIREN que celui de la ligne (812345676) : "
+                "conservé tel que lu",
+            ),
+        ),
+        # Nothing to compare with: no note.
+        ("", "81234567600017", ("", "81234567600017", None)),
+        ("ABC", "81234567600017", ("ABC", "81234567600017", None)),
+        ("", "", ("", "", None)),
+    ],
+)
+def test_repair_list_identifiers(siren: str, siret: str, expected: tuple) -> None:
+    assert repair_list_identifiers(siren, siret) == expected
+
+
+def test_repaired_identifiers_are_valid_and_unrepaired_ones_the_same_objects() -> None:
+    siren, siret, _ = repair_list_identifiers("12345674", "00019")
+    assert is_valid_siren(siren) and is_valid_siret(siret)
+    raw_siren, raw_siret = "812345676", "81234567600017"
+    kept = repair_list_identifiers(raw_siren, raw_siret)
+    assert kept[0] is raw_siren and kept[1] is raw_siret

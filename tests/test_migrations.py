@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -15,7 +14,8 @@ from sqlalchemy.engine import make_url
 from portal import audit, create_app
 from portal.extensions import db
 from portal.models import AuditEvent
-from tests.conftest import DATABASE_URL, RunConfig
+from tests.support.apps import RunConfig
+from tests.support.run import DATABASE_URL, admin_dsn, unique_name
 
 
 @pytest.fixture
@@ -27,17 +27,25 @@ def empty_database(tmp_path) -> Iterator[str]:
         return
     import psycopg
 
-    name = f"portal_migrations_{uuid.uuid4().hex[:8]}"
-    admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+    name = unique_name("portal_migrations")  # unique per pytest-xdist worker too
+    with psycopg.connect(admin_dsn(DATABASE_URL), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import time
+
+        # An autovacuum worker (a superuser's process, which FORCE may not end) can still be
+        # on the new database for a moment: try again.
+        for attempt in range(20):
+            try:
+                with psycopg.connect(admin_dsn(DATABASE_URL), autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
 
 
 def _app(url: str):

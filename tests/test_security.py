@@ -6,7 +6,7 @@ import pytest
 
 from portal import ConfigurationError, create_app
 from portal.models import Role
-from tests.conftest import RunConfig
+from tests.support.apps import RunConfig
 
 
 @pytest.mark.parametrize("path", ["/login", "/", "/page-inexistante", "/static/css/portal.css"])
@@ -125,7 +125,10 @@ def test_postgres_urls_use_psycopg_3() -> None:
     assert normalize_database_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
-def test_server_error_shows_an_incident_id_not_a_traceback(app, client, login_as, caplog) -> None:
+def test_server_error_shows_an_incident_id_not_a_traceback(
+    fresh_app, app, client, login_as, caplog
+) -> None:
+    assert app is fresh_app  # a route is added: not on the application of the whole run
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
     @app.get("/boum")

@@ -24,6 +24,9 @@ from tests.factories import UserFactory
 PDF = b"%PDF-1.4\n% unit of work\n"
 ROOT = Path(__file__).resolve().parent.parent
 
+# These tests add routes of their own: each gets an application of its own.
+pytestmark = pytest.mark.usefixtures("fresh_app")
+
 
 class _Upload:
     def __init__(self, data: bytes, filename: str = "piece.pdf") -> None:

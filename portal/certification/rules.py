@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 
+from portal import formatting
 from portal.models.dossiers import Category
 
 VALIDITY_YEARS = 3
@@ -95,6 +96,11 @@ class Deadline:
     state: DeadlineState
     explanation: str
 
+    @property
+    def needs_attention(self) -> bool:
+        """Overdue, or soon due: the page flags it."""
+        return self.state in (DeadlineState.OVERDUE, DeadlineState.SOON)
+
 
 def _state(today: date, due: date, opens: date | None, done: bool) -> DeadlineState:
     if done:
@@ -110,7 +116,7 @@ def _state(today: date, due: date, opens: date | None, done: bool) -> DeadlineSt
 
 
 def _fr(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
+    return formatting.date_fr(day)
 
 
 def deadlines(

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit
+from portal import audit, formatting
 from portal.access import dossiers_scope, providers_scope
 from portal.certification import rules
 from portal.clock import utcnow
@@ -436,7 +436,7 @@ class CategoryCheck:
     def message(self) -> str:
         if not self.known:
             return "Aucune liste publique importée : les catégories n'ont pas pu être comparées."
-        as_of = self.list_as_of.strftime("%d/%m/%Y") if self.list_as_of else ""
+        as_of = formatting.date_fr(self.list_as_of)
         if not self.in_list:
             return (
                 f"Écart : ce NDA ne figure pas dans la liste publique en vigueur (liste du "
@@ -570,8 +570,8 @@ class DossierAtRisk:
         if self.certificate_end is None:
             return "Aucun certificat enregistré par l'organisme."
         return (
-            f"Le certificat finit le {self.certificate_end:%d/%m/%Y}, avant la fin de la "
-            f"formation ({self.dossier.end_date:%d/%m/%Y})."
+            f"Le certificat finit le {formatting.date_fr(self.certificate_end)}, avant la fin "
+            f"de la formation ({formatting.date_fr(self.dossier.end_date)})."
         )
 
 

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from portal import formatting
 from portal.models.dossiers import PaymentRhythm, PieceKind, Scheme
 
 DUE_AFTER_DAYS = 15
@@ -36,7 +37,7 @@ class Period:
         return self.start <= other.start and self.end >= other.end
 
     def label(self) -> str:
-        return f"du {self.start:%d/%m/%Y} au {self.end:%d/%m/%Y}"
+        return formatting.period(self.start, self.end)
 
 
 def month_periods(start: date, end: date) -> list[Period]:
@@ -123,6 +124,11 @@ class Slot:
     expected: Expected
     piece_ids: tuple[int, ...]
     status: SlotStatus
+
+    @property
+    def has_started(self) -> bool:
+        """Its period has started: the piece may be sent."""
+        return self.status != SlotStatus.UPCOMING
 
 
 def slots(expected: Sequence[Expected], pieces: Iterable[PieceLike], today: date) -> list[Slot]:

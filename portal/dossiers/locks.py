@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from portal import clock
+from portal import formatting
 from portal.extensions import db
 from portal.models import InvoiceDecision, Piece
 from portal.models.service_fait import decision_pieces
@@ -45,6 +45,6 @@ def locked_message(piece: Piece) -> str | None:
     invoice = db.session.get(Piece, decision.invoice_id)
     number = invoice.invoice_number if invoice is not None and invoice.invoice_number else ""
     return LOCKED.format(
-        date=f"{clock.local(decision.decided_at):%d/%m/%Y}",
+        date=formatting.date_fr(decision.decided_at),
         number=f" n° {number}" if number else "",
     )

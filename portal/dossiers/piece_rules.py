@@ -33,6 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
+from portal import formatting
 from portal.dossiers.rules import (
     CATEGORY_LABELS,
     CENT,
@@ -340,7 +341,7 @@ def _required_message(spec: FieldSpec) -> str:
 
 def _check_period(result: Checked, context: Context) -> None:
     start, end = result.values.get("period_start"), result.values.get("period_end")
-    action = f"du {context.action_start:%d/%m/%Y} au {context.action_end:%d/%m/%Y}"
+    action = formatting.period(context.action_start, context.action_end)
     if start is not None:
         if start < context.action_start or start > context.action_end:
             result.add(
@@ -433,20 +434,13 @@ def _check_together(kind: PieceKind, result: Checked, context: Context) -> None:
 
 
 def _fr(number: Decimal) -> str:
-    """1234.5 → « 1 234,5 » (a narrow no-break space between thousands)."""
-    whole, _, fraction = f"{number:,.2f}".replace(",", "\u202f").partition(".")
-    fraction = fraction.rstrip("0")
-    return f"{whole},{fraction}" if fraction else whole
+    """1234.5 → « 1 234,5 »."""
+    return formatting.decimal(number)
 
 
-def format_money(value: Decimal) -> str:
-    """1234.5 → « 1 234,50 € »."""
-    return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",") + "\u00a0€"
-
-
-def format_hours(value: Decimal) -> str:
-    """7.5 → « 7,5 h »."""
-    return f"{_fr(value)}\u00a0h"
+# The pieces' figures, written as every page writes them.
+format_money = formatting.money
+format_hours = formatting.hours
 
 
 def format_value(spec: FieldSpec, value: Any) -> str:
@@ -455,7 +449,7 @@ def format_value(spec: FieldSpec, value: Any) -> str:
         return "—"
     match spec.type:
         case FieldType.DATE:
-            return f"{value:%d/%m/%Y}"
+            return formatting.date_fr(value)
         case FieldType.MONEY:
             return format_money(value)
         case FieldType.HOURS:

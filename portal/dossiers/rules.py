@@ -39,6 +39,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from portal import formatting
 from portal.identifiers import Identifier, InvalidIdentifier, classify
 from portal.models.dossiers import (
     DOSSIER_STATUS_LABELS,
@@ -304,7 +305,9 @@ def parse_date(value: Any) -> date:
         else:
             raise RuleError(f"Date « {text} » illisible : écrivez-la jj/mm/aaaa (15/03/2026).")
     if not 2000 <= parsed.year <= 2099:
-        raise RuleError(f"Date {parsed:%d/%m/%Y} hors des années 2000 à 2099 : vérifiez-la.")
+        raise RuleError(
+            f"Date {formatting.date_fr(parsed)} hors des années 2000 à 2099 : vérifiez-la."
+        )
     return parsed
 
 

@@ -11,9 +11,11 @@ The OF of a dossier
 Given by a SIRET or an NDA (:func:`find_provider`): an OF already known to the portal (by
 NDA, by the SIRET of its declaring establishment, or, for another establishment's SIRET,
 by its SIREN when only one OF has it); otherwise the entry of the public list in force
-today (by NDA, or by the declaring establishment's SIRET), from which the OF is created
-(name, NDA, SIREN, SIRET). Anything else is refused with a message asking for the NDA and
-the SIRET as the list writes them. The OF is then followed by the funder
+today (by NDA, or by the declaring establishment's SIRET, or, for the SIRET of an
+establishment that is not in the list, by its SIREN when the company has a single NDA:
+"établissement non déclarant", the dossier is tied to the company's entry), from which the
+OF is created (name, NDA, SIREN, SIRET). Anything else is refused with a message asking
+for the NDA and the SIRET as the list writes them. The OF is then followed by the funder
 (:class:`~portal.models.FunderProvider`) if it was not yet. The dossier records the SIRET
 typed (the establishment that delivers the action), or the declaring establishment's.
 
@@ -107,7 +109,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit, clock, exports
+from portal import audit, clock, exports, formatting
 from portal.access import can_edit_dossier, dossiers_scope, is_funder_side
 from portal.dossiers import rules, signals
 from portal.dossiers.calendar import expected_pieces, first_missing_due
@@ -236,6 +238,8 @@ class ProviderChoice:
     provider: Provider | None
     entry: lookup.Match | None
     siret: str  # the establishment recorded on the dossier
+    # The SIRET given is not in the list: the OF was found through its SIREN.
+    non_declaring: bool = False
 
     @property
     def nda(self) -> str:
@@ -283,7 +287,20 @@ def find_provider(ident: Identifier, on: date | None = None) -> ProviderChoice:
         return ProviderChoice(known[0], None, ident.value)
     if len(known) > 1:
         raise _several("parmi les organismes connus du portail")
-    matches = lookup.check(ident, on).matches
+    result = lookup.check(ident, on)
+    matches = result.matches
+    if result.non_declaring:
+        # Another establishment (a training site…) of a company in the list: its entry, when
+        # the company has a single NDA.
+        if len(matches) > 1:
+            raise rules.RuleError(
+                f"Ce SIRET est un {lookup.NON_DECLARING} de « {matches[0].denomination} », "
+                f"dont l'entreprise a {len(matches)} numéros de déclaration d'activité dans la "
+                "liste publique : indiquez le NDA de celui qui réalise l'action."
+            )
+        entry = matches[0]
+        provider = db.session.scalar(select(Provider).where(Provider.nda == entry.nda))
+        return ProviderChoice(provider, None if provider else entry, ident.value, True)
     if len(matches) > 1:
         raise _several("dans la liste publique")
     if matches:
@@ -765,7 +782,7 @@ def read_import(data: bytes) -> tuple[list[ImportLine], list[str]]:
         lines.append(ImportLine(number, values))
         if len(lines) > MAX_IMPORT_LINES:
             raise Refused(
-                f"Le fichier compte plus de {_thousands(MAX_IMPORT_LINES)} dossiers : "
+                f"Le fichier compte plus de {formatting.number(MAX_IMPORT_LINES)} dossiers : "
                 "découpez-le en plusieurs fichiers."
             )
     if header is None:
@@ -776,10 +793,6 @@ def read_import(data: bytes) -> tuple[list[ImportLine], list[str]]:
             "par ligne en dessous."
         )
     return lines, ignored
-
-
-def _thousands(number: int) -> str:
-    return f"{number:,}".replace(",", "\u202f")
 
 
 def _blank(cell: Any) -> bool:

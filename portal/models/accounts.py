@@ -81,6 +81,11 @@ class User(db.Model):
         return Role(self.role)
 
     @property
+    def is_liaison(self) -> bool:
+        """A ministry liaison (whose scope is a region, or every region)."""
+        return self.role == Role.MINISTRY
+
+    @property
     def is_pending(self) -> bool:
         """Invited but has not set a password yet."""
         return self.password_hash is None

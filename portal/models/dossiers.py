@@ -180,6 +180,15 @@ class Dossier(db.Model):
     def beneficiary(self) -> str:
         return f"{self.beneficiary_last_name.upper()} {self.beneficiary_first_name}"
 
+    @property
+    def is_open(self) -> bool:
+        """Running: the OF may still send its pieces."""
+        return self.status == DossierStatus.OPEN
+
+    @property
+    def pays_by_instalments(self) -> bool:
+        return self.payment_rhythm == PaymentRhythm.INSTALMENTS
+
 
 class Document(db.Model):
     """A stored file: where it is (a random key), and what it is."""

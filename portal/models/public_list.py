@@ -67,8 +67,13 @@ class ListImport(db.Model):
     rows_read: Mapped[int] = mapped_column(default=0)
     rows_kept: Mapped[int] = mapped_column(default=0)
     rows_rejected: Mapped[int] = mapped_column(default=0)
-    # The first rejected lines, each {"line": n, "reason": "..."}.
+    # The first rejected lines, each {"line": n, "reason": "..."}; a line whose NDA could
+    # still be read adds "nda" and, when that OF was in force, "kept_previous": true (what
+    # the previous list said of it is kept).
     rejected_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # What the import noticed and did not refuse, each {"line": n or None, "message": "..."}:
+    # columns ignored or absent, identifiers completed, SIRET of another SIREN.
+    notes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=list)
     added: Mapped[int] = mapped_column(default=0)
     removed: Mapped[int] = mapped_column(default=0)
     changed: Mapped[int] = mapped_column(default=0)
@@ -124,6 +129,12 @@ class ListVersion(db.Model):
     vae: Mapped[bool] = mapped_column()
     apprentissage: Mapped[bool] = mapped_column()
     previous_ndas: Mapped[str] = mapped_column(String(200), default="")
+    # The activity the OF declared (its last BPF), as the list gives it; None when empty
+    # (and for the versions imported before the portal kept them).
+    date_derniere_declaration: Mapped[date | None] = mapped_column(Date)
+    nb_stagiaires: Mapped[int | None] = mapped_column()
+    nb_stagiaires_confies: Mapped[int | None] = mapped_column()
+    effectif_formateurs: Mapped[int | None] = mapped_column()
     # A digest of the tracked values: a new list changes the version only if it differs.
     fingerprint: Mapped[str] = mapped_column(String(16))
     valid_from: Mapped[date] = mapped_column(Date)

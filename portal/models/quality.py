@@ -122,6 +122,11 @@ class QualityControl(db.Model):
 
     __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": version}
 
+    @property
+    def is_planned(self) -> bool:
+        """Planned: the grid may still be filled, no report yet."""
+        return self.status == QualityControlStatus.PLANNED
+
 
 class QualityControlPartner(db.Model):
     """A funder controlling together with the lead funder (a joint control)."""

@@ -167,6 +167,10 @@ class DocumentRequest(db.Model):
     dossier: Mapped[Dossier] = relationship()
     requested_by = relationship("User", foreign_keys=[requested_by_id])
 
+    @property
+    def is_closed(self) -> bool:
+        return self.status == RequestStatus.CLOSED
+
 
 control_message_documents = Table(
     "control_message_documents",

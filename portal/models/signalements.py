@@ -257,6 +257,36 @@ class Signalement(db.Model):
         return SIGNALEMENT_STATE_LABELS[SignalementState(self.state)]
 
     @property
+    def is_draft(self) -> bool:
+        return self.state == SignalementState.DRAFT
+
+    @property
+    def is_sent(self) -> bool:
+        """Transmitted to the ministry (no longer a draft nor awaiting approval): the
+        thread between the funder and the ministry is open."""
+        return self.state not in (SignalementState.DRAFT, SignalementState.AWAITING_APPROVAL)
+
+    @property
+    def info_requested(self) -> bool:
+        return self.state == SignalementState.INFO_REQUESTED
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.state == SignalementState.AWAITING_APPROVAL
+
+    @property
+    def forwarded_to_certifier(self) -> bool:
+        return self.outcome == Outcome.FORWARDED
+
+    @property
+    def dismissed(self) -> bool:
+        return self.outcome == Outcome.NO_FURTHER_ACTION
+
+    @property
+    def merged(self) -> bool:
+        return self.outcome == Outcome.MERGED
+
+    @property
     def seriousness_label(self) -> str:
         return SERIOUSNESS_LABELS[Seriousness(self.seriousness)]
 

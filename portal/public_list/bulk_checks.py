@@ -26,6 +26,10 @@ when the identifier is absent from the list:
 ``bilans_competences``    ``oui``/``non``: certified for bilans de compétences
 ``vae``                   ``oui``/``non``: certified for VAE
 ``apprentissage``         ``oui``/``non``: certified for actions de formation par apprentissage
+``trouve_par``            how the match was found: ``nda``, ``siret`` (the declaring
+                          establishment), ``siren`` (a SIREN, or a SIRET not in the list
+                          answered through its SIREN: "établissement non déclarant") or
+                          ``previous_nda`` (empty for checks stored before it existed)
 ========================  ==================================================================
 
 The CSV is ``;``-separated UTF-8 with a BOM (so that Excel reads accents), CRLF line ends;
@@ -63,6 +67,7 @@ COLUMNS: tuple[str, ...] = (
     "region",
     "certifie",
     *CATEGORY_KEYS,  # actions_formation, bilans_competences, vae, apprentissage
+    "trouve_par",
 )
 RECENT_CHECKS = 10
 # The status of one line of results, for the summary and the filter.
@@ -111,6 +116,7 @@ def check_items(items: Sequence[BulkItem]) -> list[dict[str, Any]]:
             {
                 "line": item.line,
                 "query": item.raw,
+                "kind": item.identifier.kind,
                 "on": item.on.isoformat(),
                 "list_as_of": list_as_of.isoformat() if list_as_of else None,
                 "matches": [match.as_json() for match in matches_of.get(id(item), [])],
@@ -198,4 +204,5 @@ def export_rows(check: BulkCheck) -> Iterator[tuple[Any, ...]]:
                 match["region"],
                 match["certified"],
                 *(match["categories"].get(key, False) for key in CATEGORY_KEYS),
+                match.get("matched_by", ""),
             )

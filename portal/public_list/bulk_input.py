@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from portal import clock
+from portal import clock, formatting
 from portal.identifiers import Identifier, InvalidIdentifier, classify
 from portal.tabular import NotATable, decode_csv, is_xlsx
 
@@ -117,7 +117,7 @@ def read_identifiers(
     if len(data) > MAX_BYTES:
         raise BulkInputRefused(
             f"Le fichier{name} dépasse {MAX_BYTES // (1024 * 1024)} Mo : "
-            f"déposez au plus {_thousands(MAX_LINES)} lignes."
+            f"déposez au plus {formatting.number(MAX_LINES)} lignes."
         )
     if not data.strip():
         raise BulkInputRefused(f"Le fichier{name} est vide : {ACCEPTED}.")
@@ -175,7 +175,7 @@ def _read_rows(
         count += 1
         if count > MAX_LINES:
             raise BulkInputRefused(
-                f"Le fichier compte plus de {_thousands(MAX_LINES)} lignes à vérifier : "
+                f"Le fichier compte plus de {formatting.number(MAX_LINES)} lignes à vérifier : "
                 "découpez-le en plusieurs fichiers."
             )
         try:
@@ -321,11 +321,6 @@ def _xlsx_rows(data: bytes, name: str) -> Iterator[tuple[int, Any, Any]]:
             raise refused from None
     finally:
         workbook.close()
-
-
-def _thousands(number: int) -> str:
-    """10000 → "10 000" (French grouping, with a narrow no-break space)."""
-    return f"{number:,}".replace(",", "\u202f")
 
 
 def _display_name(filename: str) -> str:

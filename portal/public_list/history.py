@@ -32,48 +32,81 @@ TRACKED_FIELDS: tuple[str, ...] = (
 
 
 def search_key(text: str) -> str:
-    """Lower case, accents removed (œ and æ spelt out), for accent-insensitive search.
+    """The key of a name for the search box: lower case, accents removed, and every run of
+    spaces and punctuation one space ("BNP-Paribas", "bnp  paribas" and "BNP  PARIBAS" are
+    all "bnp paribas"); the needle goes through the same function.
 
-    Characters with no ASCII form are dropped; the needle goes through the same function.
+    Letters with no accent to remove are spelt out (œ → oe, æ → ae, ß → ss, ø → o); any
+    other character with no ASCII form separates words, as punctuation does.
     """
     folded = text.lower()
     # Fast paths (the importer calls this for every row), giving the same result as the
     # general rule at the end: plain ASCII; then Latin-1 text, folded one byte at a time.
     if folded.isascii():
-        return folded
+        # Most names: letters and digits between single spaces, already their own key.
+        if (
+            "  " not in folded
+            and folded.replace(" ", "").isalnum()
+            and folded[0] != " "
+            and folded[-1] != " "
+        ):
+            return folded
+        return " ".join(folded.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     try:
         latin = folded.encode("latin-1")
     except UnicodeEncodeError:
         pass
     else:
-        ascii_text = latin.translate(_LATIN1_FOLDED, _LATIN1_DROPPED)
+        ascii_text = latin.translate(_LATIN1_FOLDED)  # punctuation already spaces
         if ascii_text.isascii():
-            return ascii_text.decode("ascii")
-    folded = folded.replace("œ", "oe").replace("æ", "ae")
-    return unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
+            if b"  " not in ascii_text and ascii_text[:1] != b" " and ascii_text[-1:] != b" ":
+                return ascii_text.decode("ascii")
+            return " ".join(ascii_text.decode("ascii").split())
+    for letter, spelt in _SPELT_OUT.items():
+        folded = folded.replace(letter, spelt)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    ascii_text = "".join(
+        char if char.isascii() else ("" if unicodedata.combining(char) else " ")
+        for char in decomposed
+    )
+    return " ".join(ascii_text.translate(_PUNCTUATION_TO_SPACE).split())
 
 
-def _latin1_tables() -> tuple[bytes, bytes]:
-    """What `search_key`'s general rule makes of each Latin-1 character, as the two
-    arguments of `bytes.translate`: the one ASCII character it becomes, or its deletion.
+_SPELT_OUT = {"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ð": "d", "þ": "th"}
+_PUNCTUATION_TO_SPACE = str.maketrans(
+    {chr(code): " " for code in range(128) if not chr(code).isalnum()}
+)
+# The same, as a table of bytes.translate (much faster than str.translate with a dict).
+_ASCII_WORDS = bytes(code if code > 127 or chr(code).isalnum() else ord(" ") for code in range(256))
+
+
+def _latin1_table() -> bytes:
+    """What `search_key`'s general rule makes of each Latin-1 character, as the argument of
+    `bytes.translate`: the one ASCII character it becomes (a space for punctuation and for
+    a character with no ASCII form).
 
     NFKD decomposes each character on its own (then only reorders combining marks, which
     are dropped), so folding character by character gives the same text. The characters
-    that become several (æ, ¼, ½, ¾) are left as they are: not ASCII, so a text holding
-    one takes the general rule.
+    that become several (æ, ß, ¼…) are left as they are: not ASCII, so a text holding one
+    takes the general rule.
     """
-    folded, dropped = bytearray(range(256)), bytearray()
+    folded = bytearray(range(256))
     for code in range(128, 256):
         char = chr(code)
-        ascii_form = unicodedata.normalize("NFKD", char).encode("ascii", "ignore")
+        if char in _SPELT_OUT:
+            continue
+        decomposed = unicodedata.normalize("NFKD", char)
+        ascii_form = "".join(
+            c if c.isascii() else ("" if unicodedata.combining(c) else " ") for c in decomposed
+        )
         if len(ascii_form) == 1:
-            folded[code] = ascii_form[0]
-        elif not ascii_form and char != "æ":
-            dropped.append(code)
-    return bytes(folded), bytes(dropped)
+            folded[code] = ord(ascii_form)
+        elif not ascii_form:
+            folded[code] = ord(" ")
+    return bytes(folded).translate(_ASCII_WORDS)
 
 
-_LATIN1_FOLDED, _LATIN1_DROPPED = _latin1_tables()
+_LATIN1_FOLDED = _latin1_table()
 
 
 def fingerprint(
@@ -88,8 +121,14 @@ def fingerprint(
     vae: bool,
     apprentissage: bool,
     previous_ndas: str,
+    activity: tuple[date | None, int | None, int | None, int | None] | None = None,
 ) -> str:
-    """A short, stable digest of the values a version tracks (TRACKED_FIELDS, in order)."""
+    """A short, stable digest of the values a version tracks (TRACKED_FIELDS, in order).
+
+    `activity` is what the OF declared (ACTIVITY_FIELDS, in order). None gives the digest
+    of the versions imported before the portal kept it, which no tuple of activity figures
+    (even all None) gives: the importer knows such a version and completes it in place.
+    """
     flags = _FLAGS.get((actions_formation, bilans_competences, vae, apprentissage))
     if flags is None:  # not plain booleans: format them as the table does
         flags = f"{actions_formation:d}{bilans_competences:d}{vae:d}{apprentissage:d}"
@@ -97,12 +136,35 @@ def fingerprint(
         f"{siren}\x1f{siret}\x1f{denomination}\x1f{region_code}\x1f{postal_code}\x1f{city}\x1f"
         f"{flags}\x1f{previous_ndas}"
     )
+    if activity is not None:
+        declared, trainees, entrusted, trainers = activity
+        declared_text = _DATE_TEXTS.get(declared)
+        if declared_text is None:
+            declared_text = _DATE_TEXTS[declared] = declared.isoformat()  # type: ignore[union-attr]
+        # Inlined (no call per value): this runs once per entry of every imported list.
+        joined = (
+            f"{joined}\x1e{declared_text}"
+            f"\x1f{'' if trainees is None else trainees}"
+            f"\x1f{'' if entrusted is None else entrusted}"
+            f"\x1f{'' if trainers is None else trainers}"
+        )
     digest = _BLAKE2B_8.copy()  # cheaper than a new blake2b(digest_size=8), same digest
     digest.update(joined.encode())
     return digest.hexdigest()
 
 
 _BLAKE2B_8 = blake2b(digest_size=8)  # never updated: only copied
+
+#: The declared activity a version keeps, in the order of `fingerprint`'s `activity`.
+ACTIVITY_FIELDS: tuple[str, ...] = (
+    "date_derniere_declaration",
+    "nb_stagiaires",
+    "nb_stagiaires_confies",
+    "effectif_formateurs",
+)
+
+# Dates as `fingerprint` writes them (few distinct ones), formatted once each.
+_DATE_TEXTS: dict[date | None, str] = {None: ""}
 
 
 # The four certification flags as `fingerprint` writes them ("1010"), looked up rather than
@@ -194,6 +256,19 @@ def certification_intervals(versions: Iterable[Dated]) -> list[Interval]:
         if start is not None:
             intervals.append(Interval(key, start, end))
     return sorted(intervals, key=lambda i: (CATEGORY_KEYS.index(i.category), i.start))
+
+
+def activity_signals(
+    trainees: int | None, entrusted: int | None, trainers: int | None
+) -> list[str]:
+    """The points of attention the declared activity raises (French), in a fixed order:
+    trainees but no trainer; every trainee entrusted by another OF (a subcontractor)."""
+    signals = []
+    if trainees and trainers == 0:
+        signals.append(f"{trainees} stagiaire(s) déclaré(s) mais aucun formateur")
+    if trainees and entrusted is not None and entrusted >= trainees:
+        signals.append("tous les stagiaires déclarés sont confiés par un autre organisme")
+    return signals
 
 
 STALE_AFTER_DAYS = 3

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import current_app
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 
+from portal import formatting
 from portal.clock import utcnow
 from portal.errors import Refused
 from portal.extensions import db
@@ -36,6 +37,7 @@ from portal.public_list.download import (
     sha256_of,
 )
 from portal.public_list.history import (
+    ACTIVITY_FIELDS,
     CATEGORY_KEYS,
     diff,
     fingerprint,
@@ -45,6 +47,8 @@ from portal.public_list.parser import NotAPublicList, PublicListReader
 
 BATCH = 5000
 MAX_REJECTED_KEPT = 500
+MAX_NOTES_KEPT = 500
+KEPT_PREVIOUS = "ligne illisible : état précédent conservé"
 ADVISORY_LOCK_KEY = 0x5155414C  # "QUAL"
 # SQLite page cache of the importing connection. Its size barely matters to a bulk load
 # (pages are filled once, in order; the index builds sort in memory, temp_store=MEMORY) but
@@ -65,6 +69,7 @@ VERSION_COLUMNS = (
     "city",
     *CATEGORY_KEYS,
     "previous_ndas",
+    *ACTIVITY_FIELDS,
     "fingerprint",
     "valid_from",
     "import_id",
@@ -219,8 +224,8 @@ def _import(
     in_force = list_in_force()
     if in_force is not None and as_of < in_force.as_of:
         raise Refused(
-            f"La liste du {as_of:%d/%m/%Y} est antérieure à la liste en vigueur "
-            f"(du {in_force.as_of:%d/%m/%Y}) : l'historique ne se réécrit pas."
+            f"La liste du {formatting.date_fr(as_of)} est antérieure à la liste en vigueur "
+            f"(du {formatting.date_fr(in_force.as_of)}) : l'historique ne se réécrit pas."
         )
     imported = last_imported()
     downloaded_path: Path | None = None
@@ -278,10 +283,7 @@ def _import(
         run.status = ImportStatus.SUCCEEDED
         run.finished_at = utcnow()
         run.duration_ms = int((time.perf_counter() - started) * 1000)
-        run.message = (
-            f"{run.rows_kept} organismes importés, {run.rows_rejected} ligne(s) écartée(s) ; "
-            f"{run.added} entrée(s), {run.removed} sortie(s), {run.changed} modification(s)."
-        )
+        run.message = _summary(run)
         db.session.commit()
     finally:
         if downloaded_path is not None:
@@ -289,6 +291,18 @@ def _import(
     if on_imported is not None:
         on_imported(run)
     return run
+
+
+def _summary(run: ListImport) -> str:
+    kept_previous = sum(1 for r in run.rejected_lines if r.get("kept_previous"))
+    message = f"{run.rows_kept} organismes importés, {run.rows_rejected} ligne(s) écartée(s)"
+    if kept_previous:
+        message += f" (dont {kept_previous} {KEPT_PREVIOUS})"
+    message += f" ; {run.added} entrée(s), {run.removed} sortie(s), {run.changed} modification(s)."
+    columns = [n["message"] for n in run.notes or () if n.get("line") is None]
+    if columns:
+        message += " " + " ; ".join(columns) + "."
+    return message
 
 
 @contextmanager
@@ -335,6 +349,8 @@ class _Writer:
         self.changes: list[tuple[Any, ...]] = []
         self.changed: dict[str, _NewVersion] = {}
         self.changed_count = 0
+        self.completed: list[dict[str, Any]] = []
+        self.completed_count = 0
 
     def version(self, row: tuple[Any, ...]) -> None:
         self.versions.append(row)
@@ -381,11 +397,48 @@ class _Writer:
             self.version(new.row)
         self.changed.clear()
 
+    def complete(self, nda: str, activity: tuple[Any, ...], digest: str) -> None:
+        """The NDA's open version was imported before the portal kept the activity figures,
+        and nothing else differs: it gets them in place (no new version)."""
+        declared, trainees, entrusted, trainers = activity
+        self.completed.append(
+            {
+                "b_nda": nda,
+                "b_declared": declared,
+                "b_trainees": trainees,
+                "b_entrusted": entrusted,
+                "b_trainers": trainers,
+                "b_fingerprint": digest,
+            }
+        )
+        self.completed_count += 1
+        if len(self.completed) >= BATCH:
+            self.flush_completed()
+
+    def flush_completed(self) -> None:
+        if not self.completed:
+            return
+        table = ListVersion.__table__
+        self.conn.execute(
+            table.update()
+            .where(table.c.nda == bindparam("b_nda"), table.c.valid_to.is_(None))
+            .values(
+                date_derniere_declaration=bindparam("b_declared"),
+                nb_stagiaires=bindparam("b_trainees"),
+                nb_stagiaires_confies=bindparam("b_entrusted"),
+                effectif_formateurs=bindparam("b_trainers"),
+                fingerprint=bindparam("b_fingerprint"),
+            ),
+            self.completed,
+        )
+        self.completed.clear()
+
     def flush_versions(self) -> None:
         _insert(self.conn, "public_list_versions", VERSION_COLUMNS, self.versions)
         self.versions.clear()
 
     def finish(self) -> None:
+        self.flush_completed()
         self.flush_changed()
         self.flush_versions()
         _insert(self.conn, "public_list_changes", CHANGE_COLUMNS, self.changes)
@@ -448,11 +501,14 @@ def _apply_list(
     new_pairs: list[dict[str, Any]] = []
     duplicated: list[dict[str, Any]] = []
     added = kept = 0
+    # Dates as the rows hold them (see valid_from): few distinct ones, looked up once each.
+    stored_dates: dict[date | None, date | str | None] = {None: None}
+    as_stored = (lambda d: d.isoformat()) if conn.dialect.name == "sqlite" else (lambda d: d)
 
     # The hot loop: ~160,000 entries, so few Python calls per entry.
     for entry in reader:
         (_, nda, previous_ndas, denomination, siren, siret, postal, city, region,
-         af, bc, vae, app) = entry  # fmt: skip
+         af, bc, vae, app, declared, trainees, entrusted, trainers) = entry  # fmt: skip
         # `current` also records the NDAs seen in this list (value _SEEN): a second entry
         # for one is a duplicate; what is left with a fingerprint at the end was removed.
         old_fingerprint = current.get(nda)
@@ -475,11 +531,22 @@ def _apply_list(
         siren, siret, denomination = siren[:20], siret[:20], denomination[:300]
         region, postal, city = region[:3], postal[:10], city[:100]
         previous_text = " ".join(previous_ndas)[:200] if previous_ndas else ""
+        activity = (declared, trainees, entrusted, trainers)
         digest = fingerprint(
-            siren, siret, denomination, region, postal, city, af, bc, vae, app, previous_text
-        )
+            siren, siret, denomination, region, postal, city, af, bc, vae, app, previous_text,
+            activity,
+        )  # fmt: skip
         if old_fingerprint == digest:
             continue  # unchanged: nothing to write (most entries, from the second list on)
+        stored_declared = stored_dates.get(declared)
+        if stored_declared is None and declared is not None:
+            stored_declared = stored_dates[declared] = as_stored(declared)
+        if old_fingerprint is not None and old_fingerprint == fingerprint(
+            siren, siret, denomination, region, postal, city, af, bc, vae, app, previous_text
+        ):
+            # Imported before the portal kept the activity figures, otherwise the same.
+            writer.complete(nda, activity, digest)
+            continue
         row = (
             nda,
             siren,
@@ -494,6 +561,10 @@ def _apply_list(
             flag[vae],
             flag[app],
             previous_text,
+            stored_declared,
+            trainees,
+            entrusted,
+            trainers,
             digest,
             valid_from,
             import_id,
@@ -509,6 +580,27 @@ def _apply_list(
             writer.replace(
                 _NewVersion(nda, siren, siret, denomination, af, bc, vae, app, digest, row)
             )
+    if reader.cut_last_line is not None and not force:
+        raise Refused(
+            f"Fichier incomplet : il s'arrête au milieu de sa dernière ligne (ligne "
+            f"{reader.cut_last_line}, sans fin de ligne) : téléchargement interrompu ? "
+            "Relancez l'import, ou avec --force pour importer ce fichier tel quel (cette "
+            "ligne comptant comme illisible)."
+        )
+    # A line that cannot be read but whose NDA can says nothing about the OF: it keeps
+    # what the previous list said (not "removed", no change, no alert).
+    rejected: list[dict[str, Any]] = []
+    for line in reader.rejected:
+        item: dict[str, Any] = {"line": line.line_number, "reason": line.reason}
+        if line.nda is not None:
+            item["nda"] = line.nda
+            held = current.get(line.nda)
+            if held is not None and held is not _SEEN:
+                current[line.nda] = _SEEN
+                kept += 1
+                item["reason"] = f"{KEPT_PREVIOUS} ({line.reason})"
+                item["kept_previous"] = True
+        rejected.append(item)
     writer.finish()
     if bulk_load:
         for index in indexes:
@@ -522,16 +614,52 @@ def _apply_list(
     if new_pairs:
         conn.execute(PreviousNda.__table__.insert(), new_pairs)
 
-    rejected = [{"line": r.line_number, "reason": r.reason} for r in reader.rejected]
     run.rows_read = reader.rows_read
     run.rows_kept = kept
     run.rows_rejected = len(reader.rejected) + len(duplicated)
     run.rejected_lines = sorted(rejected + duplicated[:MAX_REJECTED_KEPT], key=lambda r: r["line"])[
         :MAX_REJECTED_KEPT
     ]
+    run.notes = _notes(reader, writer)
     run.added = added if not first else kept
     run.removed = len(removed)
     run.changed = writer.changed_count
+
+
+def _notes(reader: PublicListReader, writer: _Writer) -> list[dict[str, Any]]:
+    """What the import record says besides the rejected lines (French)."""
+    layout = reader.layout
+    notes: list[dict[str, Any]] = []
+    if layout.ignored:
+        notes.append({"line": None, "message": "colonnes ignorées : " + ", ".join(layout.ignored)})
+    if layout.missing:
+        missing = ", ".join(layout.missing)
+        notes.append({"line": None, "message": f"colonnes absentes, lues vides : {missing}"})
+    if reader.repaired:
+        notes.append(
+            {
+                "line": None,
+                "message": f"{reader.repaired} ligne(s) au SIREN ou SIRET complété (zéro initial "
+                "perdu, ou SIRET réduit au numéro d'établissement)",
+            }
+        )
+    if writer.completed_count:
+        notes.append(
+            {
+                "line": None,
+                "message": f"{writer.completed_count} organisme(s) complété(s) des chiffres "
+                "d'activité déclarés, que le portail ne gardait pas encore",
+            }
+        )
+    notes.extend(
+        {"line": note.line_number, "message": note.message}
+        for note in reader.notes[:MAX_NOTES_KEPT]
+    )
+    if len(reader.notes) > MAX_NOTES_KEPT:
+        notes.append(
+            {"line": None, "message": f"… et {len(reader.notes) - MAX_NOTES_KEPT} autre(s) SIRET"}
+        )
+    return notes
 
 
 def _check_counts(kept: int, previous: ListImport | None, force: bool) -> None:

@@ -1,8 +1,16 @@
-"""Was this OF certified, and for what, on a given day? Answered from the history."""
+"""Was this OF certified, and for what, on a given day? Answered from the history.
+
+Certification belongs to the NDA; a SIRET is only the establishment that filed the
+declaration. A SIRET in the list answers with its entry ("siret"); a SIRET that is not in it
+but whose SIREN is (a training site, another establishment: "établissement non déclarant")
+answers through the SIREN, with every NDA of the company ("siren"); an NDA answers with its
+entry ("nda") and with the entries giving it as a previous NDA ("previous_nda"). Each match
+says how it was found (`Match.matched_on`, "matched_by" in JSON).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -25,7 +33,7 @@ class Match:
     denomination: str
     region: str
     categories: dict[str, bool]
-    matched_on: str  # nda, siren, siret, previous_nda or name
+    matched_on: str  # nda, siren, siret, previous_nda (MATCHED_BY); name or identifier
     valid_from: date
     valid_to: date | None
 
@@ -43,9 +51,20 @@ class Match:
             "certified": self.certified,
             "categories": self.categories,
         }
-        if self.matched_on == "previous_nda":
-            data["found_as_previous_nda"] = True
+        if self.matched_on in MATCHED_BY:
+            data["matched_by"] = self.matched_on
         return data
+
+
+#: How a match of a check was found (the "matched_by" of the JSON answers).
+MATCHED_BY: dict[str, str] = {
+    "nda": "par son NDA",
+    "siret": "par son SIRET (établissement déclarant)",
+    "siren": "par son SIREN",
+    "previous_nda": "comme ancien NDA de l'organisme",
+}
+#: Said of a SIRET answered through its SIREN.
+NON_DECLARING = "établissement non déclarant"
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,13 @@ class CheckResult:
     on: date
     list_as_of: date | None
     matches: list[Match] = field(default_factory=list)
+    kind: str | None = None  # of the identifier checked
+
+    @property
+    def non_declaring(self) -> bool:
+        """A SIRET not in the list, answered through its SIREN: the establishment asked
+        about is not the one that filed the declaration (a training site…)."""
+        return self.kind == "siret" and any(m.matched_on == "siren" for m in self.matches)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -91,7 +117,9 @@ _COLUMN = {"nda": ListVersion.nda, "siren": ListVersion.siren, "siret": ListVers
 def check(ident: Identifier, on: date, *, query: str | None = None) -> CheckResult:
     """What the list in force on `on` said about a SIRET, a SIREN or an NDA."""
     in_force = list_in_force(on)
-    result = CheckResult(query or ident.value, on, in_force.as_of if in_force else None)
+    result = CheckResult(
+        query or ident.value, on, in_force.as_of if in_force else None, kind=ident.kind
+    )
     if in_force is None:
         return result
     versions = db.session.scalars(
@@ -100,6 +128,14 @@ def check(ident: Identifier, on: date, *, query: str | None = None) -> CheckResu
         .order_by(ListVersion.nda)
     ).all()
     result.matches.extend(_match(v, ident.kind) for v in versions)
+    if ident.kind == "siret" and not versions:
+        # Not a declaring establishment: the company's entries, through its SIREN.
+        for version in db.session.scalars(
+            select(ListVersion)
+            .where(ListVersion.siren == ident.value[:9], _valid_on(on))
+            .order_by(ListVersion.nda)
+        ):
+            result.matches.append(_match(version, "siren"))
     if ident.kind == "nda":
         successors = select(PreviousNda.nda).where(PreviousNda.previous_nda == ident.value)
         for version in db.session.scalars(
@@ -112,7 +148,8 @@ def check(ident: Identifier, on: date, *, query: str | None = None) -> CheckResu
 
 
 def check_many(items: Sequence[tuple[Identifier, date]]) -> list[list[Match]]:
-    """The matches of many identifiers at once (bulk check), a few queries per date."""
+    """The matches of many identifiers at once (bulk check), a few queries per date; the
+    same answers as `check`, SIRET through SIREN and previous NDAs included."""
     by_date: dict[date, list[Identifier]] = {}
     for ident, on in items:
         by_date.setdefault(on, []).append(ident)
@@ -120,17 +157,55 @@ def check_many(items: Sequence[tuple[Identifier, date]]) -> list[list[Match]]:
     for on, idents in by_date.items():
         for kind, column in _COLUMN.items():
             values = sorted({i.value for i in idents if i.kind == kind})
-            for start in range(0, len(values), 500):
-                chunk = values[start : start + 500]
+            for chunk in _chunks(values):
                 for version in db.session.scalars(
                     select(ListVersion).where(column.in_(chunk), _valid_on(on))
                 ):
                     key = (on, kind, getattr(version, kind))
                     found.setdefault(key, []).append(_match(version, kind))
-    return [
-        sorted(found.get((on, ident.kind, ident.value), []), key=lambda m: m.nda)
-        for ident, on in items
-    ]
+        # SIRETs not in the list: their company's entries, through the SIREN.
+        sirens = sorted(
+            {
+                i.value[:9]
+                for i in idents
+                if i.kind == "siret" and (on, "siret", i.value) not in found
+            }
+        )
+        for chunk in _chunks(sirens):
+            for version in db.session.scalars(
+                select(ListVersion).where(ListVersion.siren.in_(chunk), _valid_on(on))
+            ):
+                found.setdefault((on, "siret_siren", version.siren), []).append(
+                    _match(version, "siren")
+                )
+        ndas = sorted({i.value for i in idents if i.kind == "nda"})
+        for chunk in _chunks(ndas):
+            for previous_nda, version in db.session.execute(
+                select(PreviousNda.previous_nda, ListVersion)
+                .join(ListVersion, ListVersion.nda == PreviousNda.nda)
+                .where(PreviousNda.previous_nda.in_(chunk), _valid_on(on))
+            ):
+                found.setdefault((on, "previous_nda", previous_nda), []).append(
+                    _match(version, "previous_nda")
+                )
+    out = []
+    for ident, on in items:
+        matches = sorted(found.get((on, ident.kind, ident.value), []), key=lambda m: m.nda)
+        if ident.kind == "siret" and not matches:
+            matches = sorted(found.get((on, "siret_siren", ident.value[:9]), []), key=_by_nda)
+        if ident.kind == "nda":
+            matches += sorted(found.get((on, "previous_nda", ident.value), []), key=_by_nda)
+        out.append(matches)
+    return out
+
+
+def _by_nda(match: Match) -> str:
+    return match.nda
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def search(text: str, on: date, limit: int = 20) -> list[Match]:

@@ -16,6 +16,11 @@ BOM; CRLF or LF line ends; fields optionally double-quoted, with ``""`` inside a
 line breaks allowed between quotes; a trailing ``;`` at the end of the header and of every
 line (an extra empty last field, tolerated when absent); header names with stray spaces.
 
+Columns are read **by their header name** (:func:`header_layout`): another order or added
+columns (the Opendatasoft twin inserts ``geocodageban`` and adds 12 at the end) are
+accepted, and :attr:`PublicListReader.layout` lists the columns ignored; a file lacking one
+of :data:`REQUIRED_COLUMNS` is refused, naming it; an optional column absent reads as empty.
+
 Choices
 -------
 * **Streaming**: the binary stream is wrapped in :class:`io.TextIOWrapper` and read by
@@ -40,6 +45,14 @@ Choices
   that are not valid UTF-8 (the stream is decoded with ``errors="replace"`` and any line
   holding U+FFFD is rejected: its values could not be trusted); a CSV structure error (e.g. a
   carriage return alone in an unquoted field); a quoted field that is never closed.
+* **The NDA of a rejected line**: when the line cannot be read but its NDA field still can,
+  :attr:`RejectedLine.nda` holds it: such a line says nothing about the OF, and the
+  importer keeps what the previous list said. A rejected last line without a final line
+  end is a file cut short (:attr:`PublicListReader.cut_last_line`).
+* **Identifiers repaired** (:func:`portal.identifiers.repair_list_identifiers`): a SIREN on
+  8 digits or a SIRET on 13 whose zero-padded value passes the checksum, a SIRET column
+  holding only the NIC; a SIRET that does not start with its line's SIREN is kept as read
+  and noted (:attr:`PublicListReader.notes`).
 * **Not rejected**: an invalid SIREN or SIRET (the real list holds some odd ones, and the
   NDA is the key): the raw trimmed value is kept, nothing is recorded;
   :attr:`ListEntry.has_valid_siren` / :attr:`ListEntry.has_valid_siret` tell. An unreadable
@@ -59,27 +72,38 @@ from __future__ import annotations
 import csv
 import io
 from collections import deque
-from collections.abc import Generator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
+from operator import itemgetter
 from types import MappingProxyType, TracebackType
 from typing import BinaryIO, NamedTuple
 
-from portal.identifiers import is_valid_siren, is_valid_siret, normalize
+from portal.identifiers import (
+    is_valid_siren,
+    is_valid_siret,
+    normalize,
+    repair_list_identifiers,
+)
 
 __all__ = [
     "CATEGORIES",
     "CATEGORY_LABELS",
     "EXPECTED_COLUMNS",
     "MAX_RECORD_LINES",
+    "REQUIRED_COLUMNS",
+    "HeaderLayout",
+    "LineNote",
     "ListEntry",
     "ListRow",
     "NotAPublicList",
     "PublicListReader",
     "RejectedLine",
     "Specialite",
+    "header_layout",
     "parse",
+    "readable_nda",
 ]
 
 EXPECTED_COLUMNS: tuple[str, ...] = (
@@ -115,8 +139,29 @@ EXPECTED_COLUMNS: tuple[str, ...] = (
     "informationsDeclarees.effectifFormateurs",
 )
 N_COLUMNS = len(EXPECTED_COLUMNS)
-#: Leading columns a ListRow is read from (nda ... certifications).
-_LIGHT_FIELDS = 13
+
+#: The columns the portal keeps in its history: a file without one of them is refused. The
+#: others (street, foreign organisation, financial year, specialities) read as empty when
+#: absent, and the import names them.
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "numeroDeclarationActivite",
+    "numerosDeclarationActivitePrecedent",
+    "denomination",
+    "siren",
+    "siretEtablissementDeclarant",
+    "adressePhysiqueOrganismeFormation.codePostal",
+    "adressePhysiqueOrganismeFormation.ville",
+    "adressePhysiqueOrganismeFormation.codeRegion",
+    "certifications.actionsDeFormation",
+    "certifications.bilansDeCompetences",
+    "certifications.VAE",
+    "certifications.actionsDeFormationParApprentissage",
+    "informationsDeclarees.dateDerniereDeclaration",
+    "informationsDeclarees.nbStagiaires",
+    "informationsDeclarees.nbStagiairesConfiesParUnAutreOF",
+    "informationsDeclarees.effectifFormateurs",
+)
+_IDENTITY = tuple(range(N_COLUMNS))
 
 #: Our category keys (art. L.6313-1, 1° to 4°) → the column of the list, in order.
 CATEGORIES: Mapping[str, str] = MappingProxyType(
@@ -179,10 +224,43 @@ class NotAPublicList(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RejectedLine:
-    """A line skipped by the parser: physical line number (header = 1) and French reason."""
+    """A line skipped by the parser: physical line number (header = 1) and French reason.
+
+    ``nda`` is the NDA the line still shows when the rest of it cannot be read (None when
+    even the NDA is unreadable): the importer then keeps what the previous list said of
+    that OF. It is not part of the comparison (a rejection is its line and its reason).
+    """
 
     line_number: int
     reason: str
+    nda: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LineNote:
+    """Something worth reporting about a line that was kept (e.g. a SIRET of another
+    SIREN): physical line number and French message."""
+
+    line_number: int
+    message: str
+
+
+class HeaderLayout(NamedTuple):
+    """Where the columns of the portal are in a file, read from its header by name."""
+
+    #: For each of EXPECTED_COLUMNS, its index in the file's rows (None: absent).
+    positions: tuple[int | None, ...]
+    #: Fields of a row of the file (without the trailing ``;``).
+    width: int
+    #: Columns of the file the portal does not read, in file order.
+    ignored: tuple[str, ...]
+    #: Optional columns (not in REQUIRED_COLUMNS) the file lacks, in the expected order.
+    missing: tuple[str, ...]
+
+    @property
+    def canonical(self) -> bool:
+        """The DGEFP layout exactly: the 30 columns, in order, nothing else."""
+        return self.width == N_COLUMNS and self.positions == _IDENTITY
 
 
 class Specialite(NamedTuple):
@@ -195,9 +273,9 @@ class Specialite(NamedTuple):
 class ListRow(NamedTuple):
     """The columns the history needs, read by ``PublicListReader(..., light=True)``.
 
-    Checked exactly like a :class:`ListEntry` (same rejections), but dates, counts,
-    specialities and the foreign organisation are not decoded: importing 160,000 rows a day
-    goes about twice as fast.
+    Checked exactly like a :class:`ListEntry` (same rejections), but the street, the
+    financial year, the specialities and the foreign organisation are not decoded: importing
+    160,000 rows a day goes faster. The activity figures are (the history keeps them).
     """
 
     line_number: int
@@ -213,6 +291,10 @@ class ListRow(NamedTuple):
     bilans_competences: bool
     vae: bool
     apprentissage: bool
+    date_derniere_declaration: date | None
+    nb_stagiaires: int | None
+    nb_stagiaires_confies: int | None
+    effectif_formateurs: int | None
 
 
 # ListRow from a tuple of its values, without the Python-level NamedTuple.__new__ (hot path).
@@ -331,19 +413,27 @@ class _LineFeed:
     the file, in order.
     """
 
-    __slots__ = ("_lines", "_pos", "_text")
+    __slots__ = ("_lines", "_pos", "_text", "unterminated")
 
     def __init__(self, text: io.TextIOWrapper) -> None:
         self._text = text
         self._lines: list[str] = []
         self._pos = 0
+        # The last line read has no line end (so it is the file's last, and was cut?).
+        self.unterminated = False
+
+    def _read(self) -> list[str]:
+        lines = self._text.readlines(_BLOCK_CHARS)
+        if lines:
+            self.unterminated = not lines[-1].endswith("\n")
+        return lines
 
     def __iter__(self) -> _LineFeed:
         return self
 
     def __next__(self) -> str:
         if self._pos >= len(self._lines):
-            self._lines, self._pos = self._text.readlines(_BLOCK_CHARS), 0
+            self._lines, self._pos = self._read(), 0
             if not self._lines:
                 raise StopIteration
         line = self._lines[self._pos]
@@ -354,7 +444,7 @@ class _LineFeed:
         """The lines not read yet from the current block, then the next block; and whether
         the file ends after them (no lines at all: the file has ended)."""
         lines = self._lines[self._pos :]
-        more = self._text.readlines(_BLOCK_CHARS)
+        more = self._read()
         self._lines, self._pos = [], 0
         return (lines + more if lines else more), not more
 
@@ -414,6 +504,22 @@ class _LineSource:
         self._pending.extendleft(reversed(replay))
         self.next_line = self.record_start + 1
         self.end_record()
+
+
+_UNSEEN = object()
+
+
+def _reorderer(layout: HeaderLayout) -> Callable[[list[str]], Sequence[str]]:
+    """A row of the file (``layout.width`` fields) → its values in EXPECTED_COLUMNS order,
+    an absent optional column reading as empty."""
+    width = layout.width
+    getter = itemgetter(*(width if i is None else i for i in layout.positions))
+
+    def reorder(row: list[str]) -> Sequence[str]:
+        row.append("")  # what an absent column reads
+        return getter(row)
+
+    return reorder
 
 
 def _parse_date(value: str, cache: dict[str, date | None]) -> date | None:
@@ -491,30 +597,79 @@ def _parse_bool(value: str, column_index: int) -> bool:
 
 
 def _header_error(names: list[str], raw_line: str) -> str | None:
-    """French reason why ``names`` is not the expected header, or None if it is."""
-    if names == list(EXPECTED_COLUMNS):
-        return None
-    start = raw_line.lstrip().lower()
+    """French reason why ``names`` is not a header of the public list, or None if it is."""
+    try:
+        header_layout(names, raw_line)
+    except NotAPublicList as error:
+        return str(error)
+    return None
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(f"« {name} »" for name in names)
+
+
+def header_layout(names: Sequence[str], raw_line: str = "") -> HeaderLayout:
+    """The layout of a file from its header's names (trimmed, trailing empty name removed).
+
+    Columns are read by their name: another order or added columns are accepted (the
+    added ones are listed in ``ignored``); a file lacking one of REQUIRED_COLUMNS is not
+    the public list as the portal needs it. Raises :class:`NotAPublicList` (French).
+    """
+    if names == list(EXPECTED_COLUMNS) or tuple(names) == EXPECTED_COLUMNS:
+        return HeaderLayout(_IDENTITY, N_COLUMNS, (), ())
+    start = (raw_line or (names[0] if names else "")).lstrip().lower()
     if start.startswith("<"):
-        return (
+        raise NotAPublicList(
             "Le fichier reçu est une page HTML (ou XML), pas la liste publique des organismes "
             "de formation au format CSV : le téléchargement a probablement échoué."
         )
     if len(names) <= 1:
-        return (
+        raise NotAPublicList(
             "Le fichier n'est pas la liste publique des organismes de formation : son en-tête "
             f"ne contient pas les {N_COLUMNS} colonnes attendues séparées par des points-virgules."
         )
-    for position, (expected, found) in enumerate(zip(EXPECTED_COLUMNS, names, strict=False), 1):
-        if expected != found:
-            return (
-                "L'en-tête ne correspond pas à la liste publique des organismes de formation : "
-                f"colonne {position} attendue « {expected} », trouvée « {found} »."
-            )
-    return (
-        "L'en-tête ne correspond pas à la liste publique des organismes de formation : "
-        f"{len(names)} colonnes au lieu de {N_COLUMNS}."
-    )
+    index_of: dict[str, int] = {}
+    doubled: list[str] = []
+    for index, name in enumerate(names):
+        if name in index_of and name in _EXPECTED_SET and name not in doubled:
+            doubled.append(name)
+        index_of.setdefault(name, index)
+    absent = [name for name in REQUIRED_COLUMNS if name not in index_of]
+    if absent:
+        if len(absent) == 1:
+            which = f"colonne {_quoted(absent)} absente"
+        elif len(absent) <= 3:
+            which = f"colonnes {_quoted(absent)} absentes"
+        else:
+            which = f"{len(absent)} colonnes absentes, dont {_quoted(absent[:3])}"
+        raise NotAPublicList(
+            "L'en-tête ne correspond pas à la liste publique des organismes de formation : "
+            f"{which} (le portail en a besoin)."
+        )
+    if doubled:
+        raise NotAPublicList(
+            "L'en-tête ne correspond pas à la liste publique des organismes de formation : "
+            f"{_quoted(doubled)} en double, impossible de savoir laquelle lire."
+        )
+    positions = tuple(index_of.get(name) for name in EXPECTED_COLUMNS)
+    ignored = tuple(name or "(sans nom)" for name in names if name not in _EXPECTED_SET)
+    missing = tuple(name for name in EXPECTED_COLUMNS if name not in index_of)
+    return HeaderLayout(positions, len(names), ignored, missing)
+
+
+_EXPECTED_SET = frozenset(EXPECTED_COLUMNS)
+
+
+def readable_nda(text: str) -> str | None:
+    """The NDA a field still shows (quotes, spaces, dots and dashes aside), or None."""
+    value = text.strip()
+    if len(value) == 11 and value.isascii() and value.isdigit():
+        return value
+    compact = normalize(value.strip('"'))
+    if len(compact) == 11 and compact.isascii() and compact.isdigit():
+        return compact
+    return None
 
 
 class PublicListReader:
@@ -524,9 +679,17 @@ class PublicListReader:
     Iterate once over the reader to get the entries; meanwhile and afterwards:
 
     * :attr:`rejected`: the :class:`RejectedLine` objects, in file order;
+    * :attr:`notes`: the :class:`LineNote` objects of lines kept (a SIRET of another SIREN);
+    * :attr:`repaired`: lines whose SIREN or SIRET was completed (a lost leading zero, a
+      SIRET column holding only the NIC; see ``repair_list_identifiers``);
     * :attr:`rows_read`: data rows read (accepted + rejected; blank lines not counted);
     * :attr:`entries_read`: entries yielded;
-    * :attr:`lines_read`: physical lines read, header included.
+    * :attr:`lines_read`: physical lines read, header included;
+    * :attr:`layout`: where the columns are (read by name from the header: ``ignored``
+      and ``missing`` say what differs from the DGEFP layout);
+    * :attr:`cut_last_line`: after the iteration, the number of the last line when the
+      file ends in the middle of it (no final line end, and that line rejected: a download
+      cut short), else None.
 
     The caller's stream is never closed by the reader.
     """
@@ -537,8 +700,11 @@ class PublicListReader:
         if isinstance(stream, io.TextIOBase):
             raise TypeError("PublicListReader needs a binary stream (open the file with 'rb')")
         self.rejected: list[RejectedLine] = []
+        self.notes: list[LineNote] = []
+        self.repaired = 0
         self.rows_read = 0
         self.entries_read = 0
+        self.cut_last_line: int | None = None
         # newline="\n": a line ends with LF only (CRLF is one line end, csv removes the CR),
         # so line numbers match `wc -l` and a stray CR inside a field cannot split a record.
         self._text = io.TextIOWrapper(
@@ -549,6 +715,9 @@ class PublicListReader:
         )
         self._text._CHUNK_SIZE = _CHUNK_SIZE  # type: ignore[attr-defined]
         self._trailing_separator = self._read_header()
+        layout = self.layout
+        self._nda_index: int = layout.positions[0]  # type: ignore[assignment]  (required)
+        self._reorder = None if layout.canonical else _reorderer(layout)
         self._feed = _LineFeed(self._text)
         self._source = _LineSource(self._feed, first_line=2)
         self._dates: dict[str, date | None] = {}
@@ -610,41 +779,61 @@ class PublicListReader:
         trailing = len(names) > 1 and names[-1] == ""
         if trailing:
             names.pop()
-        reason = _header_error(names, line)
-        if reason:
-            raise NotAPublicList(reason)
+        self.layout = header_layout(names, line)
         return trailing
 
     # -- rows -----------------------------------------------------------------------------
 
-    def _reject(self, line_number: int, reason: str) -> None:
-        self.rejected.append(RejectedLine(line_number, reason))
+    def _reject(self, line_number: int, reason: str, nda: str | None = None) -> None:
+        self.rejected.append(RejectedLine(line_number, reason, nda))
+
+    def _nda_of_fields(self, fields: list[str]) -> str | None:
+        """The NDA of a rejected row read as ``fields`` (in the file's order)."""
+        index = self._nda_index
+        return readable_nda(fields[index]) if len(fields) > index else None
+
+    def _nda_of_line(self, line: str) -> str | None:
+        """The NDA of a line that csv could not read: its field, when no quote comes
+        before it (a quote there could move the separators)."""
+        index = self._nda_index
+        fields = line.split(";", index + 1)
+        if len(fields) <= index or any('"' in value for value in fields[:index]):
+            return None
+        return readable_nda(fields[index].rstrip("\r\n"))
+
+    def _mark_cut_last_line(self) -> None:
+        """At the end of the file: the last line had no line end and was rejected."""
+        last = self._source.next_line - 1
+        if self._feed.unterminated and any(r.line_number == last for r in self.rejected[-3:]):
+            self.cut_last_line = last
 
     def _iter_entries(self) -> Iterator[ListEntry]:
         """The entries, block by block: the fast path, and the careful one for odd records.
 
         The fast path reads each line of a block as one record. A line without ``"``, CR
         (but its line end) or an overlong field is one record whose fields are exactly
-        those of ``str.split(";")``, as csv would read them; only the fields the entry needs
-        are cut apart, the others are counted (``ListRow`` needs the first 13). Any other
-        line is read by csv alone, followed by an empty line: if csv consumed only the line
-        (``line_num`` 1), the record holds on it and csv gave the same row (or error) as it
-        would in the file. On a single line both paths read the same row, so the checks
-        below are those of ``_careful`` with ``multiline`` false. A record that goes on past
-        its line (a quoted line break, or a quote never closed) is left to ``_careful``,
-        from its first line.
+        those of ``str.split(";")``, as csv would read them. Any other line is read by csv
+        alone, followed by an empty line: if csv consumed only the line (``line_num`` 1),
+        the record holds on it and csv gave the same row (or error) as it would in the file.
+        On a single line both paths read the same row, so the checks below are those of
+        ``_careful`` with ``multiline`` false. A record that goes on past its line (a quoted
+        line break, or a quote never closed) is left to ``_careful``, from its first line.
+        A file whose columns are not the DGEFP layout has its rows put in that order first.
         """
         feed, source = self._feed, self._source
         careful_reader = csv.reader(source, delimiter=";")
         trailing = self._trailing_separator
         build = self._build_light if self._light else self._build
+        width = self.layout.width
+        reorder = self._reorder
         # Fields split apart at most: the rest of the line stays in one last piece.
-        max_split = _LIGHT_FIELDS if self._light else N_COLUMNS + 1
+        max_split = width + 1
         rejected = self.rejected
         field_limit = csv.field_size_limit()
         while True:
             lines, _ = feed.take()
             if not lines:
+                self._mark_cut_last_line()
                 return
             first = source.next_line  # physical number of lines[0]
             odd_bytes = "\ufffd" in "".join(lines)  # U+FFFD: undecodable bytes somewhere
@@ -662,7 +851,7 @@ class PublicListReader:
                             break
                         # Met within this line's characters: what follows cannot change it.
                         self.rows_read += 1
-                        rejected.append(RejectedLine(start, _CSV_ERROR))
+                        rejected.append(RejectedLine(start, _CSV_ERROR, self._nda_of_line(line)))
                         continue
                     if probe.line_num != 1:  # the record goes on past this line
                         careful_from = index
@@ -685,20 +874,26 @@ class PublicListReader:
                 if trailing:
                     if last_field.strip() == "":
                         fields -= 1
-                elif fields == N_COLUMNS + 1 and last_field.strip() == "":
+                elif fields == width + 1 and last_field.strip() == "":
                     fields -= 1
-                if fields != N_COLUMNS:
-                    rejected.append(RejectedLine(start, f"{fields} champs au lieu de {N_COLUMNS}"))
+                if fields != width:
+                    rejected.append(
+                        RejectedLine(
+                            start, f"{fields} champs au lieu de {width}", self._nda_of_fields(row)
+                        )
+                    )
                     continue
                 if odd_bytes and "\ufffd" in line:
-                    rejected.append(RejectedLine(start, _BAD_ENCODING))
+                    rejected.append(RejectedLine(start, _BAD_ENCODING, self._nda_of_fields(row)))
                     continue
-                if len(row) > N_COLUMNS:
-                    del row[N_COLUMNS:]  # that trailing empty field
+                if len(row) > width:
+                    del row[width:]  # that trailing empty field
+                if reorder is not None:
+                    row = reorder(row)
                 try:
                     entry = build(row, start, False)
                 except _Rejected as exc:
-                    rejected.append(RejectedLine(start, exc.reason))
+                    rejected.append(RejectedLine(start, exc.reason, readable_nda(row[0])))
                     continue
                 self.entries_read += 1
                 yield entry
@@ -709,6 +904,7 @@ class PublicListReader:
             feed.give_back(lines[careful_from:])
             del lines
             if (yield from self._careful(careful_reader)):
+                self._mark_cut_last_line()
                 return
 
     def _careful(self, reader: Iterator[list[str]]) -> Generator[ListEntry, None, bool]:
@@ -717,6 +913,8 @@ class PublicListReader:
         source = self._source
         trailing = self._trailing_separator
         build = self._build_light if self._light else self._build
+        width = self.layout.width
+        reorder = self._reorder
         first = True
         while first or source.replaying:
             first = False
@@ -726,12 +924,14 @@ class PublicListReader:
                 return True
             except _UnclosedQuote:
                 self.rows_read += 1
-                self._reject(source.record_start, _UNCLOSED_QUOTE)
+                nda = self._nda_of_line(source.record[0]) if source.record else None
+                self._reject(source.record_start, _UNCLOSED_QUOTE, nda)
                 source.replay_after_first_line()
                 continue
             except csv.Error:
                 self.rows_read += 1
-                self._reject(source.record_start, _CSV_ERROR)
+                nda = self._nda_of_line(source.record[0]) if source.record else None
+                self._reject(source.record_start, _CSV_ERROR, nda)
                 if len(source.record) > 1:
                     source.replay_after_first_line()
                 else:
@@ -753,29 +953,43 @@ class PublicListReader:
             if trailing:
                 if row[-1].strip() == "":
                     row.pop()
-            elif len(row) == N_COLUMNS + 1 and row[-1].strip() == "":
+            elif len(row) == width + 1 and row[-1].strip() == "":
                 row.pop()
-            if len(row) != N_COLUMNS:
+            if len(row) != width:
                 if multiline:
                     # Most likely a quote opened and never closed: keep the lines after it.
-                    self._reject(start, _UNCLOSED_QUOTE)
+                    self._reject(start, _UNCLOSED_QUOTE, self._nda_of_fields(row))
                     source.replay_after_first_line()
                 else:
-                    self._reject(start, f"{len(row)} champs au lieu de {N_COLUMNS}")
+                    self._reject(
+                        start, f"{len(row)} champs au lieu de {width}", self._nda_of_fields(row)
+                    )
                 continue
             if multiline:
                 source.end_record()
             if bad_encoding:
-                self._reject(start, _BAD_ENCODING)
+                self._reject(start, _BAD_ENCODING, self._nda_of_fields(row))
                 continue
+            if reorder is not None:
+                row = reorder(row)
             try:
                 entry = build(row, start, multiline)
             except _Rejected as exc:
-                self._reject(start, exc.reason)
+                self._reject(start, exc.reason, readable_nda(row[0]))
                 continue
             self.entries_read += 1
             yield entry
         return False
+
+    def _identifiers(self, siren: str, siret: str, line_number: int) -> tuple[str, str]:
+        """The line's SIREN and SIRET, repaired (see repair_list_identifiers); a SIRET of
+        another SIREN is noted."""
+        repaired_siren, repaired_siret, note = repair_list_identifiers(siren, siret)
+        if repaired_siren is not siren or repaired_siret is not siret:
+            self.repaired += 1
+        if note is not None:
+            self.notes.append(LineNote(line_number, note))
+        return repaired_siren, repaired_siret
 
     def _build_light(self, row: list[str], line_number: int, multiline: bool) -> ListRow:
         if multiline:  # fold line breaks inside quoted values, as _build does
@@ -788,6 +1002,9 @@ class PublicListReader:
             )
         if len(nda) != 11 or not nda.isdigit() or not nda.isascii():
             nda = _parse_nda(nda)
+        # The common case (9 and 14 digits, the SIRET of the SIREN) without a call.
+        if len(siren) != 9 or len(siret) != 14 or not siret.startswith(siren):
+            siren, siret = self._identifiers(siren, siret, line_number)
         # The usual spellings are keys of _BOOLEANS as they are; otherwise trim and check.
         c_formation, c_bilans, c_vae, c_apprentissage = row[9:13]
         formation = _BOOLEANS.get(c_formation)
@@ -802,6 +1019,15 @@ class PublicListReader:
         apprentissage = _BOOLEANS.get(c_apprentissage)
         if apprentissage is None:
             apprentissage = _parse_bool(c_apprentissage.strip(), 12)
+        d_declaration, c_trainees, c_entrusted, c_trainers = (
+            row[18].strip(),
+            row[27].strip(),
+            row[28].strip(),
+            row[29].strip(),
+        )
+        declared = self._dates.get(d_declaration, _UNSEEN) if d_declaration else None
+        if declared is _UNSEEN:
+            declared = _parse_date(d_declaration, self._dates)
         return _new_list_row(
             (
                 line_number,
@@ -817,6 +1043,11 @@ class PublicListReader:
                 bilans,
                 vae,
                 apprentissage,
+                declared,
+                # Plain digits (nearly all counts) without a call; _parse_int for the rest.
+                int(c_trainees) if c_trainees.isdigit() else _parse_int(c_trainees),
+                int(c_entrusted) if c_entrusted.isdigit() else _parse_int(c_entrusted),
+                int(c_trainers) if c_trainers.isdigit() else _parse_int(c_trainers),
             )
         )
 
@@ -859,6 +1090,7 @@ class PublicListReader:
             effectif,
         ) = values
         nda = _parse_nda(nda)
+        siren, siret = self._identifiers(siren, siret, line_number)
         dates = self._dates
         specialites: tuple[Specialite, ...] = ()
         if code1 or libelle1 or code2 or libelle2 or code3 or libelle3:

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from portal import audit, rnq
+from portal import audit, formatting, rnq
 from portal.access import quality_controls_scope
 from portal.clock import utcnow
 from portal.errors import Refused, Stale
@@ -492,8 +492,8 @@ def piece_choices(user: User, control: QualityControl) -> list[Piece]:
 def piece_title(piece: Piece) -> str:
     kind = PIECE_KIND_LABELS.get(piece.kind, piece.kind)
     return (
-        f"{piece.dossier.reference} — {kind} du {piece.period_start:%d/%m/%Y} au "
-        f"{piece.period_end:%d/%m/%Y} ({piece.document.original_name})"
+        f"{piece.dossier.reference} — {kind} du {formatting.date_fr(piece.period_start)} au "
+        f"{formatting.date_fr(piece.period_end)} ({piece.document.original_name})"
     )[:300]
 
 
@@ -660,7 +660,7 @@ def mail_report(control: QualityControl, recipients: Iterable[User]) -> None:
         try:
             send_mail(
                 user.email,
-                f"Contrôle qualité du {control.control_date:%d/%m/%Y} : rapport émis",
+                f"Contrôle qualité du {formatting.date_fr(control.control_date)} : rapport émis",
                 "quality/mail_report_issued.txt",
                 user=user,
                 control=control,

@@ -51,7 +51,7 @@ from portal.models import (
     User,
 )
 from portal.pagination import PageNumbers
-from portal.quality.rules import NONCONFORMITIES, NcStatus, is_overdue
+from portal.quality.rules import NONCONFORMITIES, Finding, NcStatus, is_overdue
 from portal.routing import database_id
 from portal.storage import Storage, storage_for
 from portal.uploads import (
@@ -346,6 +346,7 @@ def _mail_funder(control: QualityControl, finding: QualityFinding, text: str) ->
         "quality/mail_nc_answered.txt",
         control=control,
         finding=finding,
+        level=level_label(finding),
         text=text,
         link=absolute_url("quality.nonconformities", statut=NcStatus.ANSWERED.value),
     )
@@ -361,6 +362,7 @@ def _mail_provider(
         "quality/mail_nc_decided.txt",
         control=control,
         finding=finding,
+        level=level_label(finding),
         lifted=lifted,
         reason=reason,
         closed=closed,
@@ -541,3 +543,8 @@ def overdue(finding: QualityFinding, today: date) -> bool:
         and finding.nc_status is not None
         and is_overdue(finding.deadline, finding.nc_status, today)
     )
+
+
+def level_label(finding: QualityFinding) -> str:
+    """« majeure » or « mineure », as the mails write a non-conformity's level."""
+    return "majeure" if finding.finding == Finding.MAJOR.value else "mineure"

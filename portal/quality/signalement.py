@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from portal import audit, clock, rnq
+from portal import audit, clock, formatting, rnq
 from portal.access import can_edit_quality_control, can_view_signalement
 from portal.errors import NotAllowed, Refused
 from portal.extensions import db
@@ -105,7 +105,7 @@ def facts_what(control: QualityControl, result: rules.Result) -> str:
     mode = CONTROL_MODE_LABELS.get(ControlMode(control.mode), control.mode).lower()
     lines = [
         f"Contrôle de la qualité effective ({mode}) de {control.provider.name} "
-        f"(NDA {control.provider.nda}), le {control.control_date:%d/%m/%Y}, mené par "
+        f"(NDA {control.provider.nda}), le {formatting.date_fr(control.control_date)}, mené par "
         f"{_funders(control)}.",
         f"Résultat : {result.summary()}",
     ]
@@ -115,7 +115,7 @@ def facts_what(control: QualityControl, result: rules.Result) -> str:
             "pour une majeure (règle à confirmer)."
         )
     if control.reported_at is not None:
-        lines.append(f"Rapport émis le {clock.local(control.reported_at):%d/%m/%Y}.")
+        lines.append(f"Rapport émis le {formatting.date_fr(control.reported_at)}.")
     lines.append("")
     lines.append("Non-conformités constatées :")
     for finding in _nonconformities(control):
@@ -128,7 +128,7 @@ def facts_what(control: QualityControl, result: rules.Result) -> str:
             if not line.endswith("."):
                 line += "."
         if finding.deadline is not None:
-            line += f" À corriger avant le {finding.deadline:%d/%m/%Y}"
+            line += f" À corriger avant le {formatting.date_fr(finding.deadline)}"
             status = rules.NcStatus(finding.nc_status or rules.NcStatus.OPEN.value)
             line += f" ; état : {rules.NC_STATUS_LABELS[status].lower()}"
             if overdue(finding, today):
@@ -194,7 +194,7 @@ def _evidence(actor: User, control: QualityControl) -> list[SignalementEvidence]
                         document,
                         f"Preuve de l'organisme — {document.original_name}",
                         f"Envoyée par l'organisme en réponse à la non-conformité ({where}) le "
-                        f"{clock.local(message.created_at):%d/%m/%Y}",
+                        f"{formatting.date_fr(message.created_at)}",
                     )
                 )
     return items
@@ -249,7 +249,7 @@ def draft(actor: User, control: QualityControl) -> Drafted:
     except Refused as refused:
         raise Refused(str(refused)) from None
     signalement.facts_what = facts_what(control, result)
-    signalement.facts_when = f"Contrôle qualité du {control.control_date:%d/%m/%Y}"
+    signalement.facts_when = f"Contrôle qualité du {formatting.date_fr(control.control_date)}"
     signalement.facts_where = facts_where(control)
     signalement.seriousness = (
         Seriousness.SERIOUS.value if result.total_majors else Seriousness.MODERATE.value

@@ -28,7 +28,7 @@ from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit, clock
+from portal import audit, clock, formatting
 from portal.clock import utcnow
 from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import Period
@@ -235,10 +235,6 @@ def prepare(dossier: Dossier, actor: User, storage: Storage) -> tuple[Bundle, di
         "side_labels": requests_service.SIDE_LABELS,
         "entries": bundle.entries,
         "missing": bundle.missing,
-        "local": _local,
-        "period_label": lambda p: Period(p.period_start, p.period_end).label(),
-        "money": _money,
-        "hours": _hours,
     }
     summary = render_template("service_fait/bundle_summary.html", **context).encode("utf-8")
     bundle.entries.insert(
@@ -259,16 +255,11 @@ def _label(labels: Any, value: str) -> str:
 
 
 def _money(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",") + "\u00a0€"
+    return formatting.money(value) or "—"
 
 
 def _hours(value: Any) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
-    return f"{text}\u00a0h"
+    return formatting.hours(value) or "—"
 
 
 def record_export(actor: User, dossier: Dossier, bundle: Bundle) -> None:

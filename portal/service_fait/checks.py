@@ -42,8 +42,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from portal import formatting
 from portal.dossiers.calendar import month_periods
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.models.dossiers import Modality, PieceKind, Scheme
@@ -62,52 +63,14 @@ NNBSP = "\u202f"
 ZERO = Decimal("0")
 
 # --- Formatting the figures ------------------------------------------------------------------
+# The findings are text for users: written by `portal.formatting`, as the pages write them.
 
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
-
-def fr_date(day: date) -> str:
-    return f"{day.day:02d}/{day.month:02d}/{day.year}"
-
-
-def fr_period(start: date, end: date) -> str:
-    return f"du {fr_date(start)} au {fr_date(end)}"
-
-
-def fr_month(day: date) -> str:
-    return f"{MONTHS[day.month - 1]} {day.year}"
-
-
-def fr_int(number: int) -> str:
-    """1234 → « 1 234 » (narrow no-break space between thousands)."""
-    return f"{number:,}".replace(",", NNBSP)
-
-
-def fr_hours(value: Decimal) -> str:
-    """Hours as a French reader writes them: 14 → « 14 h », 13.5 → « 13 h 30 », 0.25 →
-    « 0 h 15 » (to the nearest minute; no-break spaces)."""
-    minutes = int((Decimal(value) * 60).to_integral_value(ROUND_HALF_UP))
-    hours, rest = divmod(minutes, 60)
-    text = f"{fr_int(hours)}{NBSP}h"
-    return f"{text}{NBSP}{rest:02d}" if rest else text
-
-
-def fr_money(value: Decimal) -> str:
-    """1234.5 → « 1 234,50 € »."""
-    return f"{Decimal(value):,.2f}".replace(",", NNBSP).replace(".", ",") + f"{NBSP}€"
+fr_date = formatting.date_fr
+fr_period = formatting.period
+fr_month = formatting.month
+fr_int = formatting.number
+fr_hours = formatting.hours
+fr_money = formatting.money
 
 
 def category_label(category: str | None) -> str:

@@ -29,7 +29,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal import audit, clock
+from portal import audit, clock, formatting
 from portal.access import is_funder_side
 from portal.clock import utcnow
 from portal.dossiers import pieces as pieces_service
@@ -372,6 +372,11 @@ def dossier_messages(dossier_id: int) -> list[ControlMessage]:
     )
 
 
+def provider_thread(dossier: Dossier, today: date) -> dict[str, Any]:
+    """The requests and messages of a dossier, for the OF's page of the dossier."""
+    return thread_context(dossier, today) | {"side_labels": SIDE_LABELS}
+
+
 def thread_context(dossier: Dossier, today: date) -> dict[str, Any]:
     """The requests of a dossier, newest first, each with its messages, and the messages
     that belong to no request."""
@@ -405,7 +410,6 @@ def panel_context(dossier: Dossier, actor: User) -> dict[str, Any]:
         funder_side=funder_side,
         side_labels=SIDE_LABELS,
         close_outcomes=CLOSE_OUTCOMES,
-        local=clock.local,
     )
     if funder_side:
         context["new"] = new_request_context(dossier, actor, today)
@@ -536,7 +540,10 @@ def create_request(
     )
     _mail_provider_users(
         request,
-        subject=f"Dossier {dossier.reference} : pièces demandées avant le {due_date:%d/%m/%Y}",
+        subject=(
+            f"Dossier {dossier.reference} : pièces demandées avant le "
+            f"{formatting.date_fr(due_date)}"
+        ),
         template="service_fait/mail_request_created.txt",
     )
     return request
@@ -717,7 +724,8 @@ def send_reminders(today: date | None = None, *, actor_label: str = "système") 
                 author_id=None,
                 side=SIDE_FUNDER,
                 body=(
-                    f"Relance automatique : la date limite du {request.due_date:%d/%m/%Y} est "
+                    "Relance automatique : la date limite du "
+                    f"{formatting.date_fr(request.due_date)} est "
                     f"passée ({days} jour{'s' if days > 1 else ''}) et les pièces demandées "
                     "n'ont pas été reçues. Sans elles, le paiement ne peut pas être effectué."
                 ),
@@ -736,7 +744,7 @@ def send_reminders(today: date | None = None, *, actor_label: str = "système") 
         _mail_provider_users(
             request,
             subject=f"Relance — dossier {request.dossier.reference} : pièces attendues depuis le "
-            f"{request.due_date:%d/%m/%Y}",
+            f"{formatting.date_fr(request.due_date)}",
             template="service_fait/mail_request_reminder.txt",
             days_late=days,
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal import clock
+from portal import formatting
 from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import Period
 from portal.dossiers.piece_rules import format_money
@@ -72,7 +72,7 @@ def existing_key(evidence: SignalementEvidence) -> str:
 def _piece_candidate(piece: Piece) -> Candidate:
     period = Period(piece.period_start, piece.period_end).label()
     figures = "; ".join(f"{label} : {value}" for label, value in pieces_service.figures(piece))
-    details = f"Déposée le {clock.local(piece.created_at):%d/%m/%Y}"
+    details = f"Déposée le {formatting.date_fr(piece.created_at)}"
     if figures:
         details += f". {figures}"
     details += f". SHA-256 {piece.document.sha256}."
@@ -115,7 +115,7 @@ def _decision_candidate(decision: InvoiceDecision, reference: str) -> Candidate:
         parts.append(f"motif : {reasons.label(decision.reason_code)}")
     if decision.note:
         parts.append(f"note : {one_line(decision.note)}")
-    parts.append(f"décidée le {clock.local(decision.decided_at):%d/%m/%Y}")
+    parts.append(f"décidée le {formatting.date_fr(decision.decided_at)}")
     return Candidate(
         key=f"decision-{decision.id}",
         kind=EvidenceKind.DECISION,

@@ -63,7 +63,6 @@ def summary_html(signalement: Signalement, packed: list[PackedEvidence]) -> str:
         indicators=[rnq.indicator(n) for n in signalement.indicators],
         region=region_name(signalement.region_code),
         generated_at=clock.local(utcnow()),
-        local=clock.local,
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from portal import rnq
+from portal import formatting, rnq
 from portal.models.signalements import Seriousness
 
 MIN_FACTS_LENGTH = 20
@@ -107,7 +107,7 @@ def check(facts: Facts) -> Substantiation:
         result.missing["period"] = REVERSED_PERIOD
     else:
         found["period"] = (
-            f"Du {facts.period_start:%d/%m/%Y} au {facts.period_end:%d/%m/%Y}."
+            formatting.period(facts.period_start, facts.period_end).capitalize() + "."
             if has_period
             else "Facultative."
         )

@@ -20,6 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from portal import formatting
 from portal.dossiers.rules import (
     CATEGORY_LABELS,
     RuleError,
@@ -147,7 +148,7 @@ def parse_as_of(value: Any, year: int) -> date | None:
     if not period[0] <= day <= period[1]:
         raise RuleError(
             f"La date d'arrêté doit tomber dans la période du plafond {year} (du "
-            f"{period[0]:%d/%m/%Y} au {period[1]:%d/%m/%Y})."
+            f"{formatting.date_fr(period[0])} au {formatting.date_fr(period[1])})."
         )
     return day
 

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from portal import formatting
 from portal.models.subcontracting import CONTRACT_MENTIONS
 from portal.public_list.history import CATEGORY_LABELS, certification_intervals
 
@@ -205,16 +206,15 @@ class ListHistory:
 
 
 def _fr(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
+    return formatting.date_fr(day)
 
 
 def _money(value: Decimal) -> str:
-    text = f"{value.quantize(CENT, ROUND_HALF_UP):,.2f}"
-    return text.replace(",", "\u202f").replace(".", ",") + "\u00a0€"
+    return formatting.money(value)
 
 
 def _percent(rate: Decimal) -> str:
-    return f"{(rate * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)}".replace(".", ",") + "\u00a0%"
+    return formatting.percent(rate)
 
 
 def _days(start: date, end: date) -> int:

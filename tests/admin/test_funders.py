@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Funder, Role
-from tests.conftest import csrf_token
 from tests.factories import FunderFactory
+from tests.support.auth import csrf_token
 
 
 def _form(client, url):

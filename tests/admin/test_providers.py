@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import FunderProvider, Provider, Role
-from tests.conftest import csrf_token
 from tests.factories import FunderProviderFactory
+from tests.support.auth import csrf_token
 
 
 def _follow(client, **data):

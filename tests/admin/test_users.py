@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Role, User
-from tests.conftest import AuthActions
 from tests.factories import FunderProviderFactory, ProviderFactory, UserFactory
+from tests.support.auth import AuthActions
 
 
 def _invite(auth, **data):

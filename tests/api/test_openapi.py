@@ -16,11 +16,14 @@ from portal.access import roles_of
 from portal.blueprints.api.openapi import DOCUMENT, IDENTIFIER_FORMAT
 from portal.models import Role
 from tests.api import bearer, import_sample, new_token
-from tests.conftest import _RUN_DIR, make_app
 from tests.factories import UserFactory
+from tests.support.apps import make_app
+from tests.support.run import CACHE_DIR
 
-# Hypothesis keeps a cache of constants: in the run's temporary folder, not in the tree.
-set_hypothesis_home_dir(os.path.join(_RUN_DIR, "hypothesis"))
+# Hypothesis keeps its tables (the characters of a codec: seconds to compute at every
+# collection) and a cache of constants: outside the tree, kept from one run to the next.
+# No example database (`database=None` below): what is kept changes no test's examples.
+set_hypothesis_home_dir(os.path.join(CACHE_DIR, "hypothesis"))
 
 API_PREFIX = "/api/v1"
 METHODS_NOT_DESCRIBED = {"HEAD", "OPTIONS"}
@@ -140,9 +143,15 @@ def test_the_check_result_schema_names_every_field(document) -> None:
         "region",
         "certified",
         "categories",
-        "found_as_previous_nda",
+        "matched_by",
     }
-    assert "found_as_previous_nda" not in schemas["Match"]["required"]
+    assert "matched_by" in schemas["Match"]["required"]
+    assert schemas["Match"]["properties"]["matched_by"]["enum"] == [
+        "nda",
+        "siret",
+        "siren",
+        "previous_nda",
+    ]
     assert set(schemas["Categories"]["required"]) == {
         "actions_formation",
         "bilans_competences",

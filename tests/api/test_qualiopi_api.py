@@ -55,6 +55,7 @@ def test_an_nda_with_a_leading_zero(api, sample) -> None:
                     "vae": True,
                     "apprentissage": False,
                 },
+                "matched_by": "nda",
             }
         ],
     }
@@ -69,6 +70,19 @@ def test_a_siret_certified_in_every_category(api, sample) -> None:
         "vae": True,
         "apprentissage": True,
     }
+
+
+def test_a_siret_of_a_training_site_answers_through_its_siren(api, sample) -> None:
+    # 30012345200033: a third establishment of Compétences Plus, not in the list.
+    body = api(f"/api/v1/qualiopi/30012345200033?on={ON}").json
+    assert [(m["nda"], m["siret"], m["matched_by"]) for m in body["matches"]] == [
+        ("11755432101", "30012345200017", "siren"),
+        ("84691234560", "30012345200025", "siren"),
+    ]
+    declaring = api(f"/api/v1/qualiopi/30012345200025?on={ON}").json["matches"]
+    assert [(m["nda"], m["matched_by"]) for m in declaring] == [("84691234560", "siret")]
+    by_siren = api(f"/api/v1/qualiopi/300123452?on={ON}").json["matches"]
+    assert {m["matched_by"] for m in by_siren} == {"siren"}
 
 
 def test_an_of_in_the_list_without_certification(api, sample) -> None:
@@ -91,7 +105,8 @@ def test_a_siren_returns_each_of_its_ndas(api, sample) -> None:
 def test_a_previous_nda_finds_its_successor(api, sample) -> None:
     (match,) = api(f"/api/v1/qualiopi/75330000002?on={ON}").json["matches"]
     assert match["nda"] == "75331234567"
-    assert match["found_as_previous_nda"] is True
+    assert match["matched_by"] == "previous_nda"
+    assert "found_as_previous_nda" not in match
 
 
 def test_the_identifier_is_normalised_but_echoed_as_asked(api, sample) -> None:
@@ -170,6 +185,7 @@ def test_without_a_date_the_answer_is_for_today(api, sample) -> None:
         ("01971234567", ON),
         ("300123452", ON),
         ("30012345200025", ON),
+        ("30012345200033", ON),
         ("75330000001", ON),
         ("732829320", ON),
         ("01971234567", "2025-05-01"),

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from portal import formatting
 from portal.blueprints.admin.services import deactivate_user
 from portal.blueprints.auth.api_tokens import TOKEN_PREFIX, revoke_token, user_for_token
 from portal.clock import utcnow
@@ -73,9 +74,7 @@ def test_the_created_token_opens_the_api_and_records_its_last_use(
     assert response.json == {"version": "v1", "user": {"email": user.email, "role": "controller"}}
     (row,) = _token_rows()
     assert row.last_used_at is not None
-    assert row.last_used_at.strftime("%d/%m/%Y %H:%M") in client.get("/compte").get_data(
-        as_text=True
-    )
+    assert formatting.datetime_fr(row.last_used_at) in client.get("/compte").get_data(as_text=True)
 
 
 def test_last_use_is_written_at_most_once_a_minute(app, count_queries) -> None:

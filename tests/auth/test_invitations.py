@@ -11,8 +11,8 @@ from sqlalchemy import select
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AccountToken, AuditEvent, Role, User, UserSession
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, UserFactory
+from tests.support.auth import csrf_token
 
 NEW_PASSWORD = "nouveau-mot-de-passe-tres-sur"
 
@@ -135,7 +135,7 @@ def test_a_weak_password_is_refused_with_a_french_message(
 def test_password_reset_ends_other_sessions(app, client, auth, outbox):
     user = UserFactory()
     other_browser = app.test_client()
-    from tests.conftest import AuthActions
+    from tests.support.auth import AuthActions
 
     AuthActions(other_browser).login(user.email)
     assert other_browser.get("/").status_code == 200
@@ -173,7 +173,7 @@ def test_password_reset_says_the_same_for_unknown_addresses(client, outbox):
 
 
 def test_changing_ones_password_keeps_this_session_and_ends_the_others(app, client, auth):
-    from tests.conftest import AuthActions
+    from tests.support.auth import AuthActions
 
     user = UserFactory()
     other = app.test_client()

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Role, UserSession
-from tests.conftest import csrf_token
 from tests.factories import PASSWORD, UserFactory
+from tests.support.auth import csrf_token
 
 FAILED = "Adresse électronique ou mot de passe incorrect."
 
@@ -40,7 +40,7 @@ def test_unknown_email_and_wrong_password_get_the_same_message(client, auth) -> 
     assert FAILED in unknown and FAILED in wrong
     assert client.get("/").status_code == 302
     failures = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "auth.login_failed")
+        select(AuditEvent).where(AuditEvent.action == "auth.login_failed").order_by(AuditEvent.id)
     ).all()
     assert [f.details["reason"] for f in failures] == ["compte inconnu", "mot de passe incorrect"]
 
@@ -60,7 +60,7 @@ def test_pending_and_deactivated_accounts_cannot_log_in(client, auth) -> None:
 
 def test_session_is_rotated_at_login(client, auth) -> None:
     user = UserFactory()
-    before = csrf_token(client)
+    before = csrf_token(client, "/login")
     auth.login(user.email)
     after = csrf_token(client, "/")
     assert before != after

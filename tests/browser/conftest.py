@@ -36,7 +36,8 @@ from portal.cli import (
 )
 from portal.extensions import db
 from portal.signalements.demo import seed_demo_certifiers
-from tests.conftest import DATABASE_URL, RunConfig
+from tests.support.apps import RunConfig
+from tests.support.run import DATABASE_URL
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -58,9 +59,16 @@ BROWSER_DIR = Path(__file__).resolve().parent
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects on markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of this folder `browser`, and keep them on one pytest-xdist worker
+    (`--dist loadgroup`): the live server and its demo data are set up once."""
+    in_folder: dict[Path, bool] = {}
     for item in items:
-        if BROWSER_DIR in Path(item.path).resolve().parents:
+        path = Path(item.path)
+        if path not in in_folder:
+            in_folder[path] = BROWSER_DIR in path.resolve().parents
+        if in_folder[path]:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def _browser_unavailable(reason: str) -> None:
@@ -77,7 +85,7 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="package")
-def live_server(chromium_path: str) -> Iterator[str]:
+def live_server(chromium_path: str, _database: None) -> Iterator[str]:
     """The portal with the demo data, served on 127.0.0.1; yields its base URL."""
     run_dir = Path(tempfile.mkdtemp(prefix="portal-browser-"))
     shared = DATABASE_URL.startswith("postgresql")

@@ -99,7 +99,7 @@ def test_the_demo_of_sends_a_certificate_and_the_controller_sees_it(new_context)
     expect(page.locator("#messages")).to_contain_text("Certificat de réalisation du ")
     expect(page.locator("#messages")).to_contain_text("fichier envoyé")
     piece = page.locator("article.piece", has_text="certificat-signe.pdf")
-    expect(piece).to_contain_text("68,5 h")
+    expect(piece).to_contain_text("68 h 30")
     assert problems == []
 
     # The demo controller sees it, with its figures, and where it came from.
@@ -109,7 +109,7 @@ def test_the_demo_of_sends_a_certificate_and_the_controller_sees_it(new_context)
     controller.goto(dossier_path)
     piece = controller.locator("article.piece", has_text="certificat-signe.pdf")
     expect(piece).to_contain_text("Certificat de réalisation")
-    expect(piece).to_contain_text("68,5 h")
+    expect(piece).to_contain_text("68 h 30")
     expect(piece).to_contain_text("Sophie Martin, directrice")
     expect(piece).to_contain_text("par Olivier Organisme")
     history = controller.locator("section", has=controller.locator("#historique"))

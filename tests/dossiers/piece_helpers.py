@@ -5,69 +5,28 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from portal import clock
-from portal.dossiers import pieces as service
-from portal.extensions import db
-from portal.models import Dossier, Funder, FunderProvider, Provider
-from tests.factories import FunderFactory, ProviderFactory
+from portal.models import Dossier, Funder, Provider
+from tests.factories import DossierFactory, month_end, month_start  # noqa: F401  (re-exported)
 from tests.test_uploads import make_pdf, make_png  # noqa: F401  (re-exported)
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
-
-
-def month_start(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def month_end(day: date, months: int) -> date:
-    return month_start(day, months + 1) - timedelta(days=1)
 
 
 def make_dossier(
     funder: Funder | None = None, provider: Provider | None = None, **values: Any
 ) -> Dossier:
     """A PTP paid monthly, begun three months ago and ending in two, written straight to
-    the database with its `first_missing_due`; the funder follows the OF."""
-    today = clock.today()
-    funder = funder or FunderFactory()
-    provider = provider or ProviderFactory()
-    fields: dict[str, Any] = {
-        "reference": f"D-{db.session.query(Dossier).count() + 1:05d}",
-        "provider_siret": provider.siret,
-        "beneficiary_last_name": "Durand",
-        "beneficiary_first_name": "Paul",
-        "action_title": "Titre professionnel Comptable assistant",
-        "category": "actions_formation",
-        "scheme": "ptp",
-        "modality": "presentiel",
-        "start_date": month_start(today, -3),
-        "end_date": month_end(today, 2),
-        "planned_hours": Decimal("600"),
-        "agreed_amount": Decimal("12000"),
-        "payment_rhythm": "mensuel",
-    }
-    fields.update(values)
-    dossier = Dossier(funder_id=funder.id, provider_id=provider.id, **fields)
-    db.session.add(dossier)
-    if (
-        db.session.query(FunderProvider)
-        .filter_by(funder_id=funder.id, provider_id=provider.id)
-        .first()
-        is None
-    ):
-        db.session.add(FunderProvider(funder_id=funder.id, provider_id=provider.id))
-    db.session.flush()
-    service.recompute_first_missing_due(dossier)
-    db.session.commit()
-    return dossier
+    the database with its `first_missing_due`; the funder follows the OF (`DossierFactory`)."""
+    if funder is not None:
+        values["funder"] = funder
+    if provider is not None:
+        values["provider"] = provider
+    return DossierFactory(**values)
 
 
 def first_month(dossier: Dossier) -> tuple[str, str]:

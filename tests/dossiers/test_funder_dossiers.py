@@ -27,14 +27,14 @@ from portal.models import (
     Role,
 )
 from portal.public_list.importer import import_list
-from tests.factories import FunderFactory, ProviderFactory, _luhn_complete
+from tests.factories import FunderFactory, ProviderFactory, luhn_complete
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "public_list_sample.csv"
 GARONNE_SIRET = "81234567600017"  # in the list: certified for actions de formation only
 GARONNE_NDA = "76311234567"
 CARAIBES_NDA = "01971234567"  # in the list: actions de formation and VAE
 DUPONT_NDA = "24451234567"  # in the list, not certified
-ABSENT_SIRET = _luhn_complete("7328293200001")  # valid, in no list
+ABSENT_SIRET = luhn_complete("7328293200001")  # valid, in no list
 NEW = "/dossiers/nouveau"
 
 
@@ -245,6 +245,37 @@ def test_the_inline_check_shows_the_of_and_its_qualiopi_status(client, login_as,
     body = client.get(url, query_string={"provider": ABSENT_SIRET}).get_data(as_text=True)
     assert "Organisme introuvable" in body
     assert client.get(url).status_code == 200
+
+
+GARONNE_TRAINING_SITE = "81234567600033"  # another establishment of Garonne, not in the list
+PLUS_TRAINING_SITE = "30012345200033"  # of Compétences Plus, whose SIREN holds two NDAs
+
+
+def test_a_training_site_siret_ties_the_dossier_to_the_company_entry(
+    client, auth, login_as, public_list
+) -> None:
+    login_as(Role.CONTROLLER)
+    body = client.get(
+        "/dossiers/organisme",
+        query_string={"provider": GARONNE_TRAINING_SITE, "category": "actions_formation"},
+    ).get_data(as_text=True)
+    assert "Atelier Formation Garonne" in body and f"NDA {GARONNE_NDA}" in body
+    assert "<strong>Établissement non déclarant</strong>" in body
+    assert "Certifié Qualiopi pour « Action de formation »" in body
+    response = post_new(auth, provider=GARONNE_TRAINING_SITE)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    dossier = db.session.scalars(select(Dossier)).one()
+    assert dossier.provider.nda == GARONNE_NDA
+    assert dossier.provider.siret == GARONNE_SIRET  # the declaring establishment
+    assert dossier.provider_siret == GARONNE_TRAINING_SITE  # the one of the dossier
+    page = client.get(f"/dossiers/{dossier.id}").get_data(as_text=True)
+    assert "(établissement non déclarant : la certification est celle du NDA" in page
+    # A company with several NDAs: which one cannot be guessed.
+    body = client.get(
+        "/dossiers/organisme", query_string={"provider": PLUS_TRAINING_SITE}
+    ).get_data(as_text=True)
+    assert "Ce SIRET est un établissement non déclarant de « Compétences Plus »" in body
+    assert "indiquez le NDA" in body
 
 
 def test_an_of_user_may_not_create(client, login_as) -> None:
@@ -576,7 +607,9 @@ def test_csv_export_has_the_documented_columns(client, listed) -> None:
     filtered = client.get("/dossiers/export.csv", query_string={"statut": "clos"})
     assert len(filtered.get_data(as_text=True).strip().splitlines()) == 2
     event = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "dossier.exported")
+        select(AuditEvent)
+        .where(AuditEvent.action == "dossier.exported")
+        .order_by(AuditEvent.id)  # in the order they were made, not in the table's
     ).all()
     assert [e.details["count"] for e in event] == [5, 1]
 

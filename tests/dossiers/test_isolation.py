@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Document, Piece, Role
-from tests.conftest import csrf_token
 from tests.dossiers.piece_helpers import fields_for, make_dossier, make_pdf, stored_files
 from tests.factories import FunderFactory, ProviderFactory, UserFactory
+from tests.support.auth import csrf_token
 
 PDF = make_pdf("Piece")
 
@@ -87,7 +87,7 @@ def denied_events() -> list[AuditEvent]:
 @pytest.mark.parametrize("index", range(7), ids=ROUTE_IDS)
 def test_an_of_guessing_another_ofs_ids_gets_404(app, client, login_as, world, index, htmx) -> None:
     intruder = login_as(Role.PROVIDER, provider=world["provider_b"])
-    token = csrf_token(client, "/")
+    token = csrf_token(client)
     before_files = stored_files(app)
     before_pieces = db.session.scalar(select(func.count(Piece.id)))
     method, path = routes(world["a"], world["piece_a"])[index]
@@ -111,7 +111,7 @@ def test_a_piece_of_another_dossier_is_404_even_through_ones_own_dossier(
     app, client, login_as, world, index
 ) -> None:
     intruder = login_as(Role.PROVIDER, provider=world["provider_b"])
-    token = csrf_token(client, "/")
+    token = csrf_token(client)
     method, path = routes(world["b"], world["piece_a"])[index]
     response = send(client, method, path, token, htmx=False)
     assert response.status_code == 404
@@ -124,7 +124,7 @@ def test_a_piece_of_another_dossier_is_404_even_through_ones_own_dossier(
 @pytest.mark.parametrize("index", range(7), ids=ROUTE_IDS)
 def test_identifiers_that_do_not_exist_are_404(client, login_as, world, index) -> None:
     login_as(Role.PROVIDER, provider=world["provider_a"])
-    token = csrf_token(client, "/")
+    token = csrf_token(client)
     method, path = routes(999_999, 999_999)[index]
     assert send(client, method, path, token, htmx=False).status_code == 404
 
@@ -132,7 +132,7 @@ def test_identifiers_that_do_not_exist_are_404(client, login_as, world, index) -
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
 def test_a_controller_of_another_funder_gets_404(client, login_as, world, htmx) -> None:
     login_as(Role.CONTROLLER, funder=FunderFactory())
-    token = csrf_token(client, "/")
+    token = csrf_token(client)
     for index in (0, 6):  # the routes funder staff may use: the page and the file
         method, path = routes(world["a"], world["piece_a"])[index]
         assert send(client, method, path, token, htmx=htmx).status_code == 404

@@ -236,6 +236,6 @@ def test_my_dossiers_runs_the_same_queries_for_3_or_30_dossiers(
 
 
 def _token(client) -> str:
-    from tests.conftest import csrf_token
+    from tests.support.auth import csrf_token
 
-    return csrf_token(client, "/")
+    return csrf_token(client)

@@ -290,7 +290,7 @@ def test_unreadable_hours_say_how_to_write_them() -> None:
     ("name", "value", "shown", "in_form"),
     [
         ("amount_excl_tax", Decimal("1250.5"), "1\u202f250,50\u00a0€", "1250,5"),
-        ("hours_billed", Decimal("69.50"), "69,5\u00a0h", "69,5"),
+        ("hours_billed", Decimal("69.50"), "69\u00a0h\u00a030", "69,5"),
         ("hours_billed", Decimal("70.00"), "70\u00a0h", "70"),
         ("months_completed", Decimal("2.50"), "2,5\u00a0mois", "2,5"),
         ("signed_on", D(2026, 2, 1), "01/02/2026", "2026-02-01"),

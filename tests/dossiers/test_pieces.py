@@ -27,7 +27,6 @@ from portal.models import (
     Role,
 )
 from portal.storage import LocalStorage
-from tests.conftest import csrf_token
 from tests.dossiers.piece_helpers import (
     JPEG,
     fields_for,
@@ -41,6 +40,7 @@ from tests.dossiers.piece_helpers import (
     stored_files,
 )
 from tests.factories import FunderFactory, ProviderFactory
+from tests.support.auth import csrf_token
 
 PDF = make_pdf("Certificat de realisation")
 
@@ -258,7 +258,7 @@ def test_a_file_above_the_size_limit_is_refused(app, auth, of_setup) -> None:
 def test_an_oversized_body_gets_413_and_nothing_is_stored(app, client, of_setup, htmx) -> None:
     app.config["MAX_CONTENT_LENGTH"] = 4096
     dossier, _ = of_setup
-    token = csrf_token(client, "/")
+    token = csrf_token(client)
     before = stored_files(app)
     data = {
         "csrf_token": token,

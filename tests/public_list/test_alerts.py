@@ -11,10 +11,10 @@ from portal.extensions import db
 from portal.models import AuditEvent, QualiopiAlert, Role
 from portal.public_list.alerts import Loss, raise_alerts
 from portal.public_list.importer import import_list
-from tests.conftest import AuthActions, csrf_token
 from tests.dossiers.piece_helpers import make_dossier
 from tests.factories import FunderProviderFactory, ProviderFactory, UserFactory
 from tests.public_list.lists import BILANS, CARAIBES, GARONNE, PLUS_PARIS, write_list
+from tests.support.auth import AuthActions, csrf_token
 
 TODAY = date.today()
 # GARONNE is certified for training actions only; CARAIBES for training actions and VAE.
@@ -117,7 +117,7 @@ def test_the_alerts_page_lists_the_dossiers_and_records_who_saw_it(client, tmp_p
     run = _import_two_lists(tmp_path, [GARONNE.but(formation=False), BILANS, PLUS_PARIS])
     raise_alerts(run)
 
-    AuthActions(client).login(controller.email)
+    AuthActions(client).log_in(controller)
     with count_queries() as counter:
         page = client.get("/qualiopi/alertes").get_data(as_text=True)
     assert "A perdu : Actions de formation" in page

@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, BulkCheck, Role
 from portal.public_list.bulk_checks import COLUMNS
 from portal.public_list.importer import import_list
-from tests.conftest import QueryCounter
+from tests.support.queries import QueryCounter
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "public_list_sample.csv"
 LIST_DATE = date(2026, 3, 1)
@@ -152,20 +152,21 @@ def test_results_can_be_filtered_by_status(client, auth, login_as, public_list) 
 
 EXPECTED_ROWS = [
     # ligne, identifiant, date, liste_du, nda, siren, siret, denomination, region,
-    # certifie, actions_formation, bilans_competences, vae, apprentissage
+    # certifie, actions_formation, bilans_competences, vae, apprentissage, trouve_par
     ["2", GARONNE_SIRET, "15/03/2026", "01/03/2026", "76311234567", "812345676",
-     GARONNE_SIRET, "Atelier Formation Garonne", "76", "oui", "oui", "non", "non", "non"],
+     GARONNE_SIRET, "Atelier Formation Garonne", "76", "oui", "oui", "non", "non", "non",
+     "siret"],
     ["3", CARAIBES_NDA, "10/03/2026", "01/03/2026", CARAIBES_NDA, "901234567",
      "90123456700013", "Caraïbes Compétences Formation", "01", "oui", "oui", "non", "oui",
-     "non"],
+     "non", "nda"],
     ["5", PLUS_SIREN, "20/03/2026", "01/03/2026", "11755432101", PLUS_SIREN,
-     "30012345200017", "Compétences Plus", "11", "oui", "oui", "non", "non", "oui"],
+     "30012345200017", "Compétences Plus", "11", "oui", "oui", "non", "non", "oui", "siren"],
     ["5", PLUS_SIREN, "20/03/2026", "01/03/2026", "84691234560", PLUS_SIREN,
-     "30012345200025", "Compétences Plus", "84", "oui", "oui", "non", "non", "non"],
+     "30012345200025", "Compétences Plus", "84", "oui", "oui", "non", "non", "non", "siren"],
     ["6", DUPONT_NDA, "10/03/2026", "01/03/2026", DUPONT_NDA, "845123470",
-     "84512347000013", "Jean Dupont Conseil", "24", "non", "non", "non", "non", "non"],
-    ["7", ABSENT_SIREN, "10/03/2026", "01/03/2026", *[""] * 10],
-    ["8", GARONNE_SIRET, "01/01/2026", "", *[""] * 10],
+     "84512347000013", "Jean Dupont Conseil", "24", "non", "non", "non", "non", "non", "nda"],
+    ["7", ABSENT_SIREN, "10/03/2026", "01/03/2026", *[""] * 11],
+    ["8", GARONNE_SIRET, "01/01/2026", "", *[""] * 11],
 ]  # fmt: skip
 
 
@@ -182,6 +183,7 @@ def test_csv_download(client, auth, login_as, public_list) -> None:
     assert rows[0] == [
         "ligne", "identifiant", "date", "liste_du", "nda", "siren", "siret", "denomination",
         "region", "certifie", "actions_formation", "bilans_competences", "vae", "apprentissage",
+        "trouve_par",
     ]  # fmt: skip
     assert rows[1:] == EXPECTED_ROWS
 
@@ -362,4 +364,34 @@ def test_a_date_between_two_lists_gets_the_older_list(
         ("2026-03-01", True),
         ("2026-04-01", False),
         ("2026-04-01", False),
+    ]
+
+
+def test_a_training_site_siret_answers_through_its_siren_in_the_bulk_check(
+    client, auth, login_as, public_list
+) -> None:
+    # 30012345200033: an establishment of Compétences Plus that is not in the list;
+    # 75330000002: a previous NDA of Formations du Littoral.
+    login_as(Role.CONTROLLER)
+    check_id = make_check(auth, b"identifiant\n30012345200033\n75330000002\n30012345200025\n")
+    check = db.session.get(BulkCheck, check_id)
+    assert [[(m["nda"], m["matched_by"]) for m in r["matches"]] for r in check.results] == [
+        [("11755432101", "siren"), ("84691234560", "siren")],
+        [("75331234567", "previous_nda")],
+        [("84691234560", "siret")],
+    ]
+    page = client.get(f"{PAGE}/{check_id}").get_data(as_text=True)
+    assert page.count("établissement non déclarant") == 2
+    assert "comme ancien NDA de l&#39;organisme" in page
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get(f"{PAGE}/{check_id}.csv").data.decode("utf-8-sig")),
+            delimiter=";",
+        )
+    )
+    assert [(row[4], row[-1]) for row in rows[1:]] == [
+        ("11755432101", "siren"),
+        ("84691234560", "siren"),
+        ("75331234567", "previous_nda"),
+        ("84691234560", "siret"),
     ]

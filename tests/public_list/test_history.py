@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,6 +11,7 @@ import pytest
 from portal.public_list.history import (
     Change,
     Interval,
+    activity_signals,
     certification_intervals,
     diff,
     fingerprint,
@@ -121,3 +123,84 @@ def test_fingerprint_is_stable_and_sensitive() -> None:
     assert base != fingerprint(*values, False, False, False, False, "")
     assert base != fingerprint(*values, True, False, False, False, "76319999999")
     assert len(base) == 16 and int(base, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("BNP  PARIBAS", "bnp paribas"),
+        ("BNP-Paribas", "bnp paribas"),
+        ("bnp  paribas", "bnp paribas"),
+        ("bnp paribas", "bnp paribas"),
+        ("  BNP\u00a0PARIBAS  ", "bnp paribas"),
+        ("B.N.P. Paribas", "b n p paribas"),
+        ("L'Atelier", "l atelier"),
+        ("L’Atelier", "l atelier"),  # typographic apostrophe: a separator too
+        ("Arts & Métiers", "arts metiers"),
+        ("«Bois» n°3", "bois n 3"),
+        ("Straße Søren", "strasse soren"),
+        ("Cœur Æther", "coeur aether"),
+        ("732-829-320", "732 829 320"),
+        ("", ""),
+        ("---", ""),
+    ],
+)
+def test_search_key_ignores_case_accents_spaces_and_punctuation(text: str, key: str) -> None:
+    assert search_key(text) == key
+
+
+def _general_search_key(text: str) -> str:
+    """search_key's general rule alone, without its fast paths."""
+    folded = text.lower()
+    for letter, spelt in {"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ð": "d", "þ": "th"}.items():
+        folded = folded.replace(letter, spelt)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    ascii_text = "".join(
+        c if c.isascii() else ("" if unicodedata.combining(c) else " ") for c in decomposed
+    )
+    return " ".join("".join(c if c.isalnum() else " " for c in ascii_text).split())
+
+
+def test_search_key_fast_paths_agree_with_the_general_rule() -> None:
+    for code in range(256):
+        text = f"a{chr(code)}b"
+        assert search_key(text) == _general_search_key(text), hex(code)
+    assert search_key("Ça  va-t-il ½") == _general_search_key("Ça  va-t-il ½") == "ca va t il 1 2"
+
+
+def test_fingerprint_tracks_the_declared_activity_and_knows_the_old_digests() -> None:
+    values = ["812345676", "81234567600017", "Atelier", "76", "31000", "Toulouse"]
+    flags = (True, False, False, False, "")
+    legacy = fingerprint(*values, *flags)
+    empty = fingerprint(*values, *flags, (None, None, None, None))
+    declared = fingerprint(*values, *flags, (date(2025, 3, 15), 120, 4, 6))
+    assert len({legacy, empty, declared}) == 3  # an old digest is never a new one
+    assert declared == fingerprint(*values, *flags, (date(2025, 3, 15), 120, 4, 6))
+    assert declared != fingerprint(*values, *flags, (date(2025, 3, 15), 120, 4, 7))
+    assert declared != fingerprint(*values, *flags, (date(2025, 3, 16), 120, 4, 6))
+    assert fingerprint(*values, *flags, (None, 0, None, None)) != empty  # 0 is not empty
+
+
+@pytest.mark.parametrize(
+    ("trainees", "entrusted", "trainers", "signals"),
+    [
+        (120, 4, 6, []),
+        (None, None, None, []),
+        (0, 0, 0, []),  # nothing declared: nothing to say
+        (40, 0, 0, ["40 stagiaire(s) déclaré(s) mais aucun formateur"]),
+        (40, 0, None, []),  # trainers unknown: not "none"
+        (40, 40, 2, ["tous les stagiaires déclarés sont confiés par un autre organisme"]),
+        (40, 39, 2, []),
+        (
+            40,
+            41,
+            0,
+            [
+                "40 stagiaire(s) déclaré(s) mais aucun formateur",
+                "tous les stagiaires déclarés sont confiés par un autre organisme",
+            ],
+        ),
+    ],
+)
+def test_activity_signals(trainees, entrusted, trainers, signals) -> None:
+    assert activity_signals(trainees, entrusted, trainers) == signals

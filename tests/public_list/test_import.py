@@ -20,7 +20,6 @@ from portal.identifiers import classify
 from portal.models import ImportStatus, ListChange, ListImport, ListVersion
 from portal.public_list.importer import import_list
 from portal.public_list.lookup import check
-from tests.conftest import DATABASE_URL
 from tests.public_list.lists import (
     BILANS,
     CARAIBES,
@@ -30,6 +29,7 @@ from tests.public_list.lists import (
     Org,
     write_list,
 )
+from tests.support.run import DATABASE_URL
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "public_list_sample.csv"
 D1, D2, D3 = date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)
@@ -188,7 +188,7 @@ def test_previous_nda_is_found(app, tmp_path) -> None:
     _import(write_list(tmp_path / "1.csv", [GARONNE.but(previous="76319999999")]), D1)
     result = check(classify("76319999999"), D1)
     assert [(m.nda, m.matched_on) for m in result.matches] == [(GARONNE.nda, "previous_nda")]
-    assert result.as_json()["matches"][0]["found_as_previous_nda"] is True
+    assert result.as_json()["matches"][0]["matched_by"] == "previous_nda"
 
 
 def test_a_siren_returns_every_nda_of_the_company(app, tmp_path) -> None:
@@ -309,6 +309,7 @@ def test_cli_import_and_check_json(app, runner, tmp_path) -> None:
                     "vae": True,
                     "apprentissage": False,
                 },
+                "matched_by": "nda",
             }
         ],
     }

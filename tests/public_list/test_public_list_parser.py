@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -15,11 +16,13 @@ from portal.public_list.parser import (
     CATEGORIES,
     EXPECTED_COLUMNS,
     MAX_RECORD_LINES,
+    LineNote,
     ListEntry,
     NotAPublicList,
     PublicListReader,
     RejectedLine,
     Specialite,
+    header_layout,
     parse,
 )
 
@@ -338,17 +341,16 @@ HEADER = ";".join(EXPECTED_COLUMNS)
         ),
         (
             b"siren;nic;denominationUniteLegale\n812345676;00017;X\n",
-            "colonne 1 attendue « numeroDeclarationActivite », trouvée « siren »",
+            "colonnes absentes, dont « numeroDeclarationActivite »",
         ),
         (
             HEADER.replace(";denomination;", ";raisonSociale;").encode() + b";\n",
-            "colonne 3 attendue « denomination », trouvée « raisonSociale »",
+            "colonne « denomination » absente (le portail en a besoin)",
         ),
         (
             ";".join(EXPECTED_COLUMNS[:-1]).encode() + b";\n",
-            "29 colonnes au lieu de 30",
+            "colonne « informationsDeclarees.effectifFormateurs » absente",
         ),
-        (HEADER.encode() + b";extra;\n", "31 colonnes au lieu de 30"),
         (HEADER.encode("utf-16") + b"\n", "L'en-tête ne correspond pas"),
         (b"x" * 40_000, "bien trop longue"),
     ],
@@ -363,7 +365,6 @@ HEADER = ";".join(EXPECTED_COLUMNS)
         "other-csv",
         "renamed-column",
         "missing-column",
-        "extra-column",
         "utf-16",
         "no-newline",
     ],
@@ -604,3 +605,254 @@ def test_streams_without_reading_everything() -> None:
     assert stream.bytes_read < len(data) / 10
     assert sum(1 for _ in reader) == 19_999
     assert stream.bytes_read == len(data)
+
+
+# -- columns read by their header name --------------------------------------------------------
+
+GEOCODAGE_TWIN = [
+    *EXPECTED_COLUMNS[:9],
+    "geocodageban",
+    *EXPECTED_COLUMNS[9:],
+    *(f"champ_ods_{i}" for i in range(1, 13)),
+]
+
+
+@pytest.mark.parametrize(
+    ("names", "positions", "width", "ignored", "missing"),
+    [
+        (list(EXPECTED_COLUMNS), tuple(range(30)), 30, (), ()),
+        ([*EXPECTED_COLUMNS, "extra"], tuple(range(30)), 31, ("extra",), ()),
+        (
+            GEOCODAGE_TWIN,
+            (*range(9), *range(10, 31)),
+            43,
+            ("geocodageban", *(f"champ_ods_{i}" for i in range(1, 13))),
+            (),
+        ),
+        (list(reversed(EXPECTED_COLUMNS)), tuple(range(29, -1, -1)), 30, (), ()),
+        (["", *EXPECTED_COLUMNS], tuple(range(1, 31)), 31, ("(sans nom)",), ()),
+        (
+            [c for c in EXPECTED_COLUMNS if c != "adressePhysiqueOrganismeFormation.voie"],
+            (*range(5), None, *range(5, 29)),
+            29,
+            (),
+            ("adressePhysiqueOrganismeFormation.voie",),
+        ),
+    ],
+    ids=["dgefp", "extra-at-end", "opendatasoft-twin", "reversed", "unnamed", "optional-absent"],
+)
+def test_header_layout(names, positions, width, ignored, missing) -> None:
+    layout = header_layout(names)
+    assert layout.positions == positions
+    assert (layout.width, layout.ignored, layout.missing) == (width, ignored, missing)
+    assert layout.canonical is (names == list(EXPECTED_COLUMNS))
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (
+            [c for c in EXPECTED_COLUMNS if c != "siren"],
+            "colonne « siren » absente (le portail en a besoin)",
+        ),
+        (
+            [c for c in EXPECTED_COLUMNS if not c.startswith("certifications.")],
+            "4 colonnes absentes, dont « certifications.actionsDeFormation », "
+            "« certifications.bilansDeCompetences », « certifications.VAE »",
+        ),
+        (
+            [c for c in EXPECTED_COLUMNS if c not in ("siren", "denomination")],
+            "colonnes « denomination », « siren » absentes",
+        ),
+        ([*EXPECTED_COLUMNS, "siren"], "« siren » en double"),
+        (["numeroDeclarationActivite"], "colonnes attendues séparées par des points-virgules"),
+    ],
+    ids=["one-needed", "four-needed", "two-needed", "doubled", "one-column"],
+)
+def test_header_refused_only_for_a_needed_column(names, message) -> None:
+    with pytest.raises(NotAPublicList, match=re.escape(message)):
+        header_layout(names)
+
+
+def _twin_bytes(rows: list[list[str]]) -> bytes:
+    """The same rows in the Opendatasoft twin's layout: a column inserted, 12 at the end."""
+    header = ";".join(GEOCODAGE_TWIN) + ";"
+    lines = [header]
+    for row in rows:
+        lines.append(";".join([*row[:9], "43.6,1.44", *row[9:], *("x" * 12)]) + ";")
+    return BOM + ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_added_and_moved_columns_read_the_same_entries() -> None:
+    rows = [
+        fields(nda="11750000001", c_vae="true", effectif="3", nb_stagiaires="40"),
+        fields(nda="11750000002", d_declaration="15/03/2025"),
+    ]
+    expected, _ = read_all(csv_bytes(*rows))
+    entries, reader = read_all(_twin_bytes(rows))
+    assert entries == expected
+    assert reader.rejected == []
+    assert reader.layout.ignored[0] == "geocodageban" and len(reader.layout.ignored) == 13
+    # Reversed order, no trailing separator.
+    reversed_header = ";".join(reversed(EXPECTED_COLUMNS))
+    data = csv_bytes(*(list(reversed(r)) for r in rows), header=reversed_header, trailing=False)
+    entries, reader = read_all(data)
+    assert entries == expected and reader.rejected == []
+    # The light rows too.
+    light = list(PublicListReader(io.BytesIO(_twin_bytes(rows)), light=True))
+    assert [(r.nda, r.vae, r.effectif_formateurs) for r in light] == [
+        ("11750000001", True, 3),
+        ("11750000002", False, None),
+    ]
+
+
+def test_a_row_of_the_wrong_width_in_a_wider_file() -> None:
+    rows = [fields(nda="11750000001")]
+    data = _twin_bytes(rows) + b"11750000002;;court;\r\n"
+    entries, reader = read_all(data)
+    assert [e.nda for e in entries] == ["11750000001"]
+    assert reader.rejected == [RejectedLine(3, "3 champs au lieu de 43")]
+    assert reader.rejected[0].nda == "11750000002"
+
+
+# -- an unreadable line whose NDA can be read -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "nda"),
+    [
+        (fields(nda="11750000009")[:12], "11750000009"),  # short
+        ([*fields(nda="11750000009"), "en trop"], "11750000009"),  # long
+        (fields(nda="11750000009", c_vae="peut-être"), "11750000009"),  # bad certification
+        (fields(nda="11750000009", denomination='"Guillemet jamais fermé'), "11750000009"),
+        (fields(nda='"11750000009"', denomination='"Guillemet jamais fermé'), "11750000009"),
+        (fields(nda="117 500 000 09")[:5], "11750000009"),
+        (fields(nda="11750000009", denomination="Retour\rchariot"), "11750000009"),
+        (fields(nda="en cours"), None),  # the NDA itself: reported as before
+        (fields(nda="1175000000")[:5], None),
+        ('"Guillemet;11750000009;' + ";" * 28, None),
+    ],
+    ids=[
+        "short",
+        "long",
+        "certification",
+        "unclosed-quote",
+        "quoted-nda-unclosed-quote",
+        "spaced-nda",
+        "carriage-return",
+        "nda-unreadable",
+        "nda-short",
+        "quote-before-nda",
+    ],
+)
+def test_the_nda_of_an_unreadable_line(row: list[str] | str, nda: str | None) -> None:
+    good = fields(nda="93130000001")
+    for light in (False, True):
+        reader = PublicListReader(io.BytesIO(csv_bytes(row, good)), light=light)
+        assert [e.nda for e in reader] == ["93130000001"]
+        assert [(r.line_number, r.nda) for r in reader.rejected] == [(2, nda)]
+
+
+def test_the_nda_of_an_unreadable_line_in_an_other_order() -> None:
+    names = ["denomination", *(c for c in EXPECTED_COLUMNS if c != "denomination")]
+    row = fields(nda="11750000009")
+    moved = [row[2], *(v for i, v in enumerate(row) if i != 2)]
+    short = ";".join(moved[:8]) + ";"
+    quoted = '"Nom;"' + ";" + ";".join(moved[1:8]) + ";"
+    data = csv_bytes(short, quoted, header=";".join(names) + ";")
+    _, reader = read_all(data)
+    assert [(r.line_number, r.nda) for r in reader.rejected] == [
+        (2, "11750000009"),
+        (3, "11750000009"),
+    ]
+
+
+# -- a file cut in the middle of its last row -------------------------------------------------
+
+GOOD = ";".join(fields(nda="11750000001")) + ";"
+LAST = ";".join(fields(nda="11750000002", effectif="12")) + ";"
+
+
+@pytest.mark.parametrize(
+    ("tail", "cut_at", "rejected"),
+    [
+        (LAST + "\r\n", None, []),  # complete
+        (LAST, None, []),  # complete, no final line end
+        (LAST.removesuffix(";"), None, []),  # only its trailing separator missing
+        (LAST[:40], 3, [3]),  # cut: short, no line end
+        (LAST[:5], 3, [3]),  # cut inside the NDA
+        (";".join(fields(nda="11750000002", denomination='"Coupé'))[:50], 3, [3]),  # unclosed
+        (LAST[:40] + "\r\n", None, [3]),  # a short line that ends: a bad line, not a cut
+        ("\r\n", None, []),
+        ("   ", None, []),  # blank: nothing cut
+    ],
+    ids=[
+        "complete",
+        "no-final-eol",
+        "no-trailing-separator",
+        "cut-short",
+        "cut-in-nda",
+        "cut-in-quotes",
+        "short-line-with-eol",
+        "blank-line",
+        "spaces",
+    ],
+)
+def test_a_last_row_cut_short(tail: str, cut_at: int | None, rejected: list[int]) -> None:
+    data = BOM + (";".join(EXPECTED_COLUMNS) + ";\r\n" + GOOD + "\r\n" + tail).encode()
+    for light in (False, True):
+        reader = PublicListReader(io.BytesIO(data), light=light)
+        list(reader)
+        assert reader.cut_last_line == cut_at
+        assert [r.line_number for r in reader.rejected] == rejected
+
+
+# -- identifiers and activity figures ---------------------------------------------------------
+
+
+def test_identifiers_repaired_and_a_siret_of_another_siren_noted() -> None:
+    data = csv_bytes(
+        fields(nda="11750000001", siren="12345674", siret="1234567400019"),
+        fields(nda="11750000002", siren="812345676", siret="00017"),
+        fields(nda="11750000003", siren="812345676", siret="90123456700013"),
+        fields(nda="11750000004"),
+    )
+    for light in (False, True):
+        reader = PublicListReader(io.BytesIO(data), light=light)
+        rows = list(reader)
+        assert [(r.siren, r.siret) for r in rows] == [
+            ("012345674", "01234567400019"),
+            ("812345676", "81234567600017"),
+            ("812345676", "90123456700013"),
+            ("812345676", "81234567600017"),
+        ]
+        assert reader.repaired == 2
+        assert reader.notes == [
+            LineNote(
+                4,
+                "SIRET 90123456700013 d'un autre SIREN que celui de la ligne (812345676) : "
+                "conservé tel que lu",
+            )
+        ]
+
+
+def test_light_rows_carry_the_activity_figures(sample_bytes: bytes) -> None:
+    full = {e.nda: e for e in PublicListReader(io.BytesIO(sample_bytes))}
+    light = list(PublicListReader(io.BytesIO(sample_bytes), light=True))
+    assert len(light) == len(full)
+    for row in light:
+        entry = full[row.nda]
+        assert (
+            row.date_derniere_declaration,
+            row.nb_stagiaires,
+            row.nb_stagiaires_confies,
+            row.effectif_formateurs,
+        ) == (
+            entry.date_derniere_declaration,
+            entry.nb_stagiaires,
+            entry.nb_stagiaires_confies,
+            entry.effectif_formateurs,
+        )
+    garonne = next(r for r in light if r.nda == "76311234567")
+    assert (garonne.nb_stagiaires, garonne.nb_stagiaires_confies) == (120, 4)
+    assert garonne.date_derniere_declaration == date(2025, 3, 15)

@@ -12,7 +12,6 @@ from decimal import Decimal
 from html import unescape
 
 from flask import Flask
-from flask.testing import FlaskClient
 
 from portal import clock
 from portal.clock import utcnow
@@ -36,9 +35,9 @@ from portal.models import (
 from portal.quality import rules
 from portal.storage import storage_for
 from portal.uploads import store_upload
-from tests.conftest import AuthActions
 from tests.dossiers.piece_helpers import first_month, make_dossier, make_pdf
 from tests.factories import FunderFactory, ProviderFactory, UserFactory
+from tests.support.auth import client_as  # noqa: F401 (re-exported)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -203,14 +202,6 @@ def add_evidence(finding: QualityFinding, *, document: Document | None = None, p
     finding.evidence.append(item)
     db.session.commit()
     return item
-
-
-def client_as(app: Flask, user: User) -> tuple[FlaskClient, AuthActions]:
-    client = app.test_client()
-    auth = AuthActions(client)
-    response = auth.login(user.email)
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return client, auth
 
 
 def text_of(response) -> str:

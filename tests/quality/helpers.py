@@ -12,18 +12,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
 
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
 from portal.models import Dossier, Funder, Piece, Provider, QualityControl, Role, User
-from tests.conftest import AuthActions
 from tests.dossiers.piece_helpers import first_month, make_dossier, make_pdf
 from tests.factories import FunderFactory, ProviderFactory, UserFactory
+from tests.support.auth import AuthActions, client_as
 
-__all__ = ["make_pdf"]
+__all__ = ["client_as", "make_pdf"]
 
 
 @dataclass
@@ -77,14 +75,6 @@ def make_world() -> World:
         other_provider_user=UserFactory(role=Role.PROVIDER.value, provider=other_provider),
         follower_dossier=follower_dossier,
     )
-
-
-def client_as(app: Flask, user: User) -> tuple[FlaskClient, AuthActions]:
-    client = app.test_client()
-    auth = AuthActions(client)
-    response = auth.login(user.email)
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return client, auth
 
 
 def plan_form(world: World, **values: Any) -> dict[str, Any]:

@@ -119,7 +119,7 @@ def _download(client, dossier_id: int):
 
 def test_the_manifest_matches_the_files_of_the_bundle(app: Flask, auth) -> None:
     s, old, new = _dossier_with_everything()
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     response, body = _download(auth.client, s.dossier.id)
     assert response.status_code == 200
     assert response.streamed_before_read  # written chunk by chunk, not built in memory
@@ -187,7 +187,7 @@ def test_a_file_missing_from_the_store_is_named_not_fatal(app: Flask, auth) -> N
     s, old, _new = _dossier_with_everything()
     with app.app_context():
         storage_for(app).delete(old.document.storage_key)
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     response, body = _download(auth.client, s.dossier.id)
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(body))
@@ -199,15 +199,15 @@ def test_a_file_missing_from_the_store_is_named_not_fatal(app: Flask, auth) -> N
 def test_only_the_funders_staff_get_the_bundle(app: Flask, auth) -> None:
     s, _old, _new = _dossier_with_everything()
     path = f"/service-fait/dossiers/{s.dossier.id}/dossier-de-controle.zip"
-    auth.login(s.provider_user.email)
+    auth.log_in(s.provider_user)
     assert auth.client.get(path).status_code == 403
     auth.logout()
     other = UserFactory(role=Role.CONTROLLER.value, funder=FunderFactory())
-    auth.login(other.email)
+    auth.log_in(other)
     assert auth.client.get(path).status_code == 404
     auth.logout()
     admin = UserFactory(role=Role.FUNDER_ADMIN.value, funder=s.dossier.funder)
-    auth.login(admin.email)
+    auth.log_in(admin)
     response, _body = _download(auth.client, s.dossier.id)
     assert response.status_code == 200
 
@@ -215,7 +215,7 @@ def test_only_the_funders_staff_get_the_bundle(app: Flask, auth) -> None:
 def test_an_empty_dossier_still_gives_a_bundle(app: Flask, auth) -> None:
     s = setup_dossier()
     assert db.session.scalar(select(ServiceFaitControl.id)) is None
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     response, body = _download(auth.client, s.dossier.id)
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(body))

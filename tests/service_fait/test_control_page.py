@@ -103,14 +103,14 @@ def test_the_figures_side_by_side_period_by_period(client, auth, setup) -> None:
         controller, dossier, invoice.id, decisions.DecisionInput("conforme"), expected_version=None
     )
     db.session.commit()
-    auth.login(controller.email)
+    auth.log_in(controller)
 
     response = client.get(page_path(dossier))
 
     assert response.status_code == 200
     first = row_text(response, f"du {dossier.start_date:%d/%m/%Y}")
     # planned (pro rata) | completed | billed | attended | half-days | agreed | invoiced | validated
-    assert "13,5 h 14 h (au-delà des heures réalisées) 10,5 h 3 / 4" in first
+    assert "13 h 30 14 h (au-delà des heures réalisées) 10 h 30 3 / 4" in first
     assert "1 500,00 € 1 500,00 €" in first.replace("\u202f", " ")
     second = row_text(response, f"du {second_start:%d/%m/%Y}")
     assert "7 h" in second and "700,00 €" in second and "1 sans décision" in second
@@ -133,7 +133,7 @@ def test_findings_are_grouped_by_severity_with_their_explanations(client, auth, 
     )
     make_finding(dossier, "HOURS_ATTENDED_MISMATCH", "alerte", label="Émargement incohérent")
     make_finding(dossier, "QUALIOPI_UNKNOWN", "information", label="Qualiopi inconnu")
-    auth.login(controller.email)
+    auth.log_in(controller)
     body = text(client.get(page_path(dossier)))
     assert "Bloquant (1) Heures facturées au-delà des heures réalisées" in body
     assert "le certificat de réalisation en atteste 13 h 30" in body
@@ -142,7 +142,7 @@ def test_findings_are_grouped_by_severity_with_their_explanations(client, auth, 
 
 def test_no_finding_and_checks_not_run(client, auth, setup) -> None:
     dossier, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     body = text(client.get(page_path(dossier)))
     assert "Aucune anomalie trouvée." in body
     assert "n'ont pas encore été faites" in body
@@ -189,7 +189,7 @@ def test_qualiopi_status_on_the_start_and_on_each_invoiced_period(client, auth, 
     make_invoice(dossier, invoice_number="F-1")
     second = month_start(start, 1)
     make_invoice(dossier, second, month_end(second, 0), invoice_number="F-2")
-    auth.login(controller.email)
+    auth.log_in(controller)
 
     body = text(client.get(page_path(dossier)))
 
@@ -207,7 +207,7 @@ def test_qualiopi_status_on_the_start_and_on_each_invoiced_period(client, auth, 
 
 def test_qualiopi_unknown_before_the_first_list(client, auth, setup) -> None:
     dossier, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     body = text(client.get(page_path(dossier)))
     assert "Inconnu : aucune liste importée n'était en vigueur" in body
 
@@ -215,7 +215,7 @@ def test_qualiopi_unknown_before_the_first_list(client, auth, setup) -> None:
 def test_pieces_open_in_a_new_tab_and_the_panels_are_there(client, auth, setup) -> None:
     dossier, controller, _ = setup
     invoice = make_invoice(dossier)
-    auth.login(controller.email)
+    auth.log_in(controller)
     body = client.get(page_path(dossier)).get_data(as_text=True)
     link = (
         f'href="/dossiers/{dossier.id}/pieces/{invoice.id}/fichier" target="_blank" rel="noopener"'
@@ -234,7 +234,7 @@ def test_the_page_runs_a_bounded_number_of_queries(client, auth, setup, count_qu
         controller, dossier, invoice.id, decisions.DecisionInput("conforme"), expected_version=None
     )
     db.session.commit()
-    auth.login(controller.email)
+    auth.log_in(controller)
     client.get(page_path(dossier))
     with count_queries() as few:
         assert client.get(page_path(dossier)).status_code == 200
@@ -254,20 +254,20 @@ def test_the_page_runs_a_bounded_number_of_queries(client, auth, setup, count_qu
 
 def test_a_funder_admin_sees_the_page_too(client, auth, setup) -> None:
     dossier, _, admin = setup
-    auth.login(admin.email)
+    auth.log_in(admin)
     assert client.get(page_path(dossier)).status_code == 200
 
 
 def test_the_queue_links_to_the_control_page(client, auth, setup) -> None:
     dossier, controller, _ = setup
     UserFactory(role=Role.CONTROLLER.value, funder=dossier.funder)
-    auth.login(controller.email)
+    auth.log_in(controller)
     assert f'href="{page_path(dossier)}"' in client.get("/service-fait/").get_data(as_text=True)
 
 
 def test_a_signalement_can_be_drafted_from_the_control(client, auth, setup) -> None:
     dossier, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     body = client.get(page_path(dossier)).get_data(as_text=True)
     link = f"/signalements/nouveau?dossier={dossier.id}&amp;depuis=controle"
     assert link in body

@@ -26,7 +26,6 @@ from portal.models import (
     ServiceFaitControl,
 )
 from portal.service_fait import decisions, reasons
-from tests.conftest import AuthActions, csrf_token
 from tests.dossiers.piece_helpers import make_pdf, month_end, month_start
 from tests.factories import FunderFactory, UserFactory
 from tests.service_fait.control_helpers import (
@@ -36,6 +35,7 @@ from tests.service_fait.control_helpers import (
     make_invoice,
     make_piece,
 )
+from tests.support.auth import AuthActions, csrf_token
 
 
 @pytest.fixture
@@ -64,8 +64,8 @@ def post_decision(auth, dossier, invoice, version: str | None = None, headers=No
         version = page_version(auth.client, dossier, invoice)
     data = {prefix + key: value for key, value in values.items()}
     data[prefix + "version"] = version
-    # The session's token, from the page (the form may be gone if the invoice was decided).
-    data[prefix + "csrf_token"] = csrf_token(auth.client, f"/service-fait/dossiers/{dossier.id}")
+    # The session's token (the form may be gone if the invoice was decided).
+    data[prefix + "csrf_token"] = csrf_token(auth.client)
     return auth.client.post(decision_path(dossier, invoice), data=data, headers=headers or {})
 
 
@@ -95,7 +95,7 @@ def test_a_conforming_decision_validates_the_amount_invoiced(auth, setup) -> Non
         start=month_start(dossier.start_date, 1),
         end=month_end(dossier.start_date, 1),
     )
-    auth.login(controller.email)
+    auth.log_in(controller)
 
     response = post_decision(auth, dossier, invoice, outcome="conforme", note="RAS")
 
@@ -127,7 +127,7 @@ def test_a_conforming_decision_validates_the_amount_invoiced(auth, setup) -> Non
 @pytest.mark.parametrize("outcome", ["partiellement_conforme", "non_conforme"])
 def test_a_decision_cannot_be_taken_without_a_reason(auth, setup, outcome: str) -> None:
     dossier, invoice, _, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
 
     response = post_decision(
         auth, dossier, invoice, outcome=outcome, amount_validated="700", reason_code=""
@@ -143,7 +143,7 @@ def test_a_decision_cannot_be_taken_without_a_reason(auth, setup, outcome: str) 
 
 def test_a_decision_needs_an_outcome(auth, setup) -> None:
     dossier, invoice, _, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = post_decision(auth, dossier, invoice, reason_code="autre")
     assert response.status_code == 200
     assert decisions.OUTCOME_REQUIRED in text(response)
@@ -152,7 +152,7 @@ def test_a_decision_needs_an_outcome(auth, setup) -> None:
 
 def test_the_reason_other_needs_a_note(auth, setup) -> None:
     dossier, invoice, _, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = post_decision(auth, dossier, invoice, outcome="non_conforme", reason_code="autre")
     assert decisions.NOTE_REQUIRED in text(response)
     assert active(invoice) == []
@@ -166,7 +166,7 @@ def test_the_reason_other_needs_a_note(auth, setup) -> None:
 
 def test_an_unknown_reason_code_is_refused(auth, setup) -> None:
     dossier, invoice, _, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = post_decision(
         auth, dossier, invoice, outcome="non_conforme", reason_code="pas_un_motif"
     )
@@ -189,7 +189,7 @@ def test_an_unknown_reason_code_is_refused(auth, setup) -> None:
 )
 def test_partial_amount_bounds(auth, setup, typed: str, message: str) -> None:
     dossier, invoice, _, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = post_decision(
         auth,
         dossier,
@@ -205,7 +205,7 @@ def test_partial_amount_bounds(auth, setup, typed: str, message: str) -> None:
 
 def test_a_partly_conforming_decision_validates_the_lower_amount(auth, setup) -> None:
     dossier, invoice, _, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = post_decision(
         auth,
         dossier,
@@ -242,7 +242,7 @@ def test_an_invoice_of_another_dossier_cannot_be_decided(auth, setup) -> None:
     dossier, _, _, controller, _ = setup
     other = dossier_of(FunderFactory())
     foreign = make_invoice(other)
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = auth.post(decision_path(dossier, foreign), {f"facture-{foreign.id}-outcome": "x"})
     assert response.status_code == 404
     assert active(foreign) == []
@@ -258,7 +258,7 @@ def test_an_invoice_of_another_dossier_cannot_be_decided(auth, setup) -> None:
 
 def test_an_htmx_decision_with_errors_returns_the_decisions_fragment(auth, setup) -> None:
     dossier, invoice, _, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = post_decision(
         auth, dossier, invoice, headers={"HX-Request": "true"}, outcome="non_conforme"
     )
@@ -270,7 +270,7 @@ def test_an_htmx_decision_with_errors_returns_the_decisions_fragment(auth, setup
 
 def test_an_htmx_decision_reloads_the_updated_page(auth, setup) -> None:
     dossier, invoice, _, controller, _ = setup
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = post_decision(
         auth, dossier, invoice, headers={"HX-Request": "true"}, outcome="conforme"
     )
@@ -286,8 +286,8 @@ def test_two_controllers_deciding_at_once_the_second_is_told(app, auth, setup) -
     dossier, invoice, _, controller, _ = setup
     second = UserFactory(role=Role.CONTROLLER.value, funder=dossier.funder)
     other_auth = AuthActions(app.test_client())
-    auth.login(controller.email)
-    other_auth.login(second.email)
+    auth.log_in(controller)
+    other_auth.log_in(second)
     # Both open the page: their forms carry the same version.
     first_version = page_version(auth.client, dossier, invoice)
     second_version = page_version(other_auth.client, dossier, invoice)
@@ -317,7 +317,7 @@ def test_a_stale_form_on_another_invoice_is_told_too(app, auth, setup) -> None:
     second_invoice = make_invoice(
         dossier, month_start(dossier.start_date, 1), month_end(dossier.start_date, 1)
     )
-    auth.login(controller.email)
+    auth.log_in(controller)
     stale = page_version(auth.client, dossier, second_invoice)
     assert post_decision(auth, dossier, invoice, stale, outcome="conforme").status_code == 303
     response = post_decision(
@@ -372,7 +372,7 @@ def test_a_piece_a_decision_relies_on_cannot_be_replaced(app, auth, setup) -> No
     )
     db.session.commit()
     of_user = _of_user(dossier)
-    auth.login(of_user.email)
+    auth.log_in(of_user)
     fields = {
         "period_start": certificate.period_start.isoformat(),
         "period_end": certificate.period_end.isoformat(),
@@ -467,7 +467,7 @@ def reopen_path(decision) -> str:
 
 def test_a_controller_cannot_reopen_a_decision(auth, setup) -> None:
     decision = _decided(setup)
-    auth.login(setup[3].email)
+    auth.log_in(setup[3])
     response = auth.post(reopen_path(decision), {f"reouvrir-{decision.id}-reason": "Erreur"})
     assert response.status_code == 403
     db.session.expire_all()
@@ -479,7 +479,7 @@ def test_a_controller_cannot_reopen_a_decision(auth, setup) -> None:
 def test_a_funder_admin_reopens_a_decision_with_a_reason(auth, setup) -> None:
     dossier, invoice, _, _, admin = setup
     decision = _decided(setup)
-    auth.login(admin.email)
+    auth.log_in(admin)
     page = text(auth.client.get(f"/service-fait/dossiers/{dossier.id}"))
     assert "Rouvrir cette décision" in page
     path = f"/service-fait/dossiers/{dossier.id}"
@@ -526,7 +526,7 @@ def test_a_funder_admin_reopens_a_decision_with_a_reason(auth, setup) -> None:
 def test_another_funders_admin_cannot_reopen(auth, setup) -> None:
     decision = _decided(setup)
     stranger = UserFactory(role=Role.FUNDER_ADMIN.value, funder=FunderFactory())
-    auth.login(stranger.email)
+    auth.log_in(stranger)
     response = auth.post(reopen_path(decision), {f"reouvrir-{decision.id}-reason": "x"})
     assert response.status_code == 404
 

@@ -121,7 +121,7 @@ def test_the_reminder_shows_in_the_thread(app: Flask, auth, runner) -> None:
     late = _request_due(s, clock.today() - timedelta(days=1))
     assert service.send_reminders() == [late.id]
     assert service.send_reminders() == []
-    auth.login(s.provider_user.email)
+    auth.log_in(s.provider_user)
     page = auth.client.get(f"/service-fait/organisme/demandes/{late.id}").get_data(as_text=True)
     assert "Relance automatique" in page
     assert "message automatique" in page

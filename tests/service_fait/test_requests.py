@@ -92,7 +92,7 @@ def test_the_request_loop_end_to_end(app: Flask, auth, outbox) -> None:
     due = today + timedelta(days=10)
 
     # The controller: the form lists the expected pieces and the pieces received.
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     form_page = auth.client.get(f"/service-fait/dossiers/{s.dossier.id}/demandes/nouvelle")
     assert form_page.status_code == 200
     html = form_page.get_data(as_text=True)
@@ -138,7 +138,7 @@ def test_the_request_loop_end_to_end(app: Flask, auth, outbox) -> None:
     auth.logout()
 
     # The OF: a notice on its home and dossiers pages, and exactly what is asked.
-    auth.login(s.provider_user.email)
+    auth.log_in(s.provider_user)
     home = text_of(auth.client.get("/").get_data(as_text=True))
     assert "1 demande de pièces attend votre réponse" in home
     assert f"Dossier {s.dossier.reference}" in home
@@ -191,7 +191,7 @@ def test_the_request_loop_end_to_end(app: Flask, auth, outbox) -> None:
     assert "Voici le certificat signé." in answered_mail.body
     assert "certificat.pdf" in answered_mail.body
     auth.logout()
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     page = auth.client.get(f"/service-fait/demandes/{created.id}")
     html = page.get_data(as_text=True)
     assert "Voici le certificat signé." in html
@@ -231,7 +231,7 @@ def test_the_panel_shows_the_thread_and_the_form(app: Flask, auth) -> None:
 
 def test_the_request_form_refuses_what_is_missing(app: Flask, auth, outbox) -> None:
     s = setup_dossier()
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     yesterday = clock.today() - timedelta(days=1)
     response = ask(auth, s.dossier, [], message="  ", due_date=yesterday.isoformat())
     assert response.status_code == 200
@@ -263,7 +263,7 @@ def test_the_request_form_refuses_what_is_missing(app: Flask, auth, outbox) -> N
 
 def test_the_request_is_sent_with_htmx(app: Flask, auth, outbox) -> None:
     s = setup_dossier()
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     response = ask(auth, s.dossier, [first_slot_key(s.dossier)], headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert response.headers["HX-Redirect"] == f"/service-fait/dossiers/{s.dossier.id}"
@@ -279,7 +279,7 @@ def test_templates_fill_the_message(app: Flask, auth) -> None:
     own = MessageTemplate(funder_id=s.dossier.funder_id, title="Le nôtre", body="Notre texte")
     db.session.add_all([other, own])
     db.session.commit()
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     page = auth.client.get(f"/service-fait/dossiers/{s.dossier.id}/demandes/nouvelle")
     html = page.get_data(as_text=True)
     assert "Le nôtre" in html
@@ -326,7 +326,7 @@ def test_another_of_or_another_funder_gets_404(app: Flask, auth, outbox) -> None
     file_path = f"/service-fait/dossiers/{s.dossier.id}/messages/{reply.id}/fichiers/{document.id}"
 
     other_of = UserFactory(role=Role.PROVIDER.value, provider=ProviderFactory())
-    auth.login(other_of.email)
+    auth.log_in(other_of)
     assert auth.client.get(f"/service-fait/organisme/demandes/{created.id}").status_code == 404
     assert answer(auth, created.id, "Intrus").status_code == 404
     assert fetch(auth.client, file_path).status_code == 404
@@ -335,7 +335,7 @@ def test_another_of_or_another_funder_gets_404(app: Flask, auth, outbox) -> None
     auth.logout()
 
     other_controller = UserFactory(role=Role.CONTROLLER.value, funder=FunderFactory())
-    auth.login(other_controller.email)
+    auth.log_in(other_controller)
     assert auth.client.get(f"/service-fait/demandes/{created.id}").status_code == 404
     assert (
         auth.client.get(f"/service-fait/dossiers/{s.dossier.id}/demandes/nouvelle").status_code
@@ -350,12 +350,12 @@ def test_another_of_or_another_funder_gets_404(app: Flask, auth, outbox) -> None
     auth.logout()
 
     # The OF cannot reach the controller's pages; the controller not the OF's.
-    auth.login(s.provider_user.email)
+    auth.log_in(s.provider_user)
     assert auth.client.get(f"/service-fait/demandes/{created.id}").status_code == 403
     own = fetch(auth.client, file_path)  # its own answer's file
     assert own.status_code == 200
     auth.logout()
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     assert auth.client.get(f"/service-fait/organisme/demandes/{created.id}").status_code == 403
 
     db.session.expire_all()
@@ -378,7 +378,7 @@ def test_a_refused_upload_leaves_everything_as_it_was(app: Flask, auth, outbox) 
     s = setup_dossier()
     created = _make_request(s)
     outbox.clear()
-    auth.login(s.provider_user.email)
+    auth.log_in(s.provider_user)
     before_files = stored_files(app)
     before_messages = db.session.scalar(select(func.count(ControlMessage.id)))
     response = answer(
@@ -409,7 +409,7 @@ def test_a_refused_upload_leaves_everything_as_it_was(app: Flask, auth, outbox) 
 def test_an_answer_needs_a_message_and_a_closed_request_takes_none(app: Flask, auth) -> None:
     s = setup_dossier()
     created = _make_request(s)
-    auth.login(s.provider_user.email)
+    auth.log_in(s.provider_user)
     response = answer(auth, created.id, "   ", [("bon.pdf", make_pdf())])
     assert response.status_code == 200
     assert service.NO_ANSWER_MESSAGE in text_of(response.get_data(as_text=True))
@@ -428,7 +428,7 @@ def test_the_controller_closes_a_request(app: Flask, auth) -> None:
     s = setup_dossier()
     created = _make_request(s)
     assert _control_status(s.dossier.id) == ControlStatus.WAITING_PROVIDER
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     response = auth.post(
         f"/service-fait/demandes/{created.id}/clore",
         {"outcome": service.CLOSE_SETTLED, "note": "Reçu par courrier."},
@@ -484,7 +484,7 @@ def test_the_of_lists_its_requests(app: Flask, auth) -> None:
         message="Autre",
         due_date=clock.today(),
     )
-    auth.login(s.provider_user.email)
+    auth.log_in(s.provider_user)
     page = text_of(auth.client.get("/service-fait/organisme/demandes/").get_data(as_text=True))
     assert f"Dossier {s.dossier.reference}" in page
     assert f"Dossier {other.reference}" not in page
@@ -536,7 +536,7 @@ def test_funder_admins_manage_their_templates(app: Flask, auth, login_as) -> Non
 def test_the_control_page_shows_the_panel(app: Flask, auth) -> None:
     s = setup_dossier()
     _make_request(s)
-    auth.login(s.controller.email)
+    auth.log_in(s.controller)
     page = auth.client.get(f"/service-fait/dossiers/{s.dossier.id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -549,7 +549,7 @@ def test_the_of_list_and_notice_take_a_fixed_number_of_queries(
     app: Flask, auth, count_queries
 ) -> None:
     s = setup_dossier()
-    auth.login(s.provider_user.email)
+    auth.log_in(s.provider_user)
 
     def counted(path: str) -> int:
         with count_queries() as counter:

@@ -221,7 +221,7 @@ def _invoice(dossier) -> int:
 
 def test_a_draw_is_recorded_reproduced_and_put_in_control(app: Flask, auth) -> None:
     funder, admin, controller, _dossiers, _providers = _funder_setup()
-    auth.login(admin.email)
+    auth.log_in(admin)
     page = auth.client.get("/service-fait/echantillonnage")
     assert page.status_code == 200
     response = auth.post(
@@ -294,7 +294,7 @@ def test_a_draw_is_recorded_reproduced_and_put_in_control(app: Flask, auth) -> N
 
 def test_the_draw_form_refuses_bad_values_and_draws_of(app: Flask, auth) -> None:
     _funder, admin, _controller, _dossiers, (old_of, new_of) = _funder_setup()
-    auth.login(admin.email)
+    auth.log_in(admin)
     data = {
         "unit": "organisme",
         "rate": "0",
@@ -347,11 +347,11 @@ def test_only_the_funder_admin_draws_and_sees_its_own_draws(app: Flask, auth) ->
         sampling.DrawRequest(unit="dossier", rate_percent=Decimal("10"), weighted=False),
         today=clock.today(),
     )
-    auth.login(controller.email)
+    auth.log_in(controller)
     assert auth.client.get("/service-fait/echantillonnage").status_code == 403
     auth.logout()
     other_admin = UserFactory(role=Role.FUNDER_ADMIN.value, funder=FunderFactory())
-    auth.login(other_admin.email)
+    auth.log_in(other_admin)
     assert auth.client.get(f"/service-fait/echantillonnage/{row.id}").status_code == 404
     response = auth.post(
         f"/service-fait/echantillonnage/{row.id}/mettre-en-controle",

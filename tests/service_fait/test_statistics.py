@@ -108,7 +108,7 @@ def test_a_period_of_decision_dates(data) -> None:
 
 def test_the_statistics_page(client, auth, data) -> None:
     _, controller, _, _, _ = data
-    auth.login(controller.email)
+    auth.log_in(controller)
     response = client.get("/service-fait/statistiques")
     assert response.status_code == 200
     body = text(response)
@@ -132,7 +132,7 @@ def test_an_of_user_cannot_see_the_statistics(client, login_as) -> None:
 
 def test_the_statistics_use_aggregate_queries(client, auth, data, count_queries) -> None:
     funder, controller, _, _, _ = data
-    auth.login(controller.email)
+    auth.log_in(controller)
     client.get("/service-fait/statistiques")
     with count_queries() as few:
         client.get("/service-fait/statistiques")

@@ -13,8 +13,6 @@ from decimal import Decimal
 from html import unescape
 from typing import Any
 
-from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from portal import clock
@@ -33,9 +31,9 @@ from portal.models import (
     User,
 )
 from portal.signalements import services
-from tests.conftest import AuthActions
 from tests.dossiers.piece_helpers import first_month, make_dossier, make_pdf
 from tests.factories import FunderFactory, ProviderFactory, UserFactory
+from tests.support.auth import client_as  # noqa: F401 (re-exported)
 
 FACTS = (
     "Lors du contrôle sur place, les feuilles d'émargement de mars étaient signées d'avance "
@@ -79,14 +77,6 @@ def make_world() -> World:
         other_controller=UserFactory(role=Role.CONTROLLER.value, funder=other_funder),
         other_dossier=other_dossier,
     )
-
-
-def client_as(app: Flask, user: User) -> tuple[FlaskClient, AuthActions]:
-    client = app.test_client()
-    auth = AuthActions(client)
-    response = auth.login(user.email)
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return client, auth
 
 
 def add_invoice(world: World, dossier: Dossier | None = None) -> Piece:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, Signalement, SignalementNotification
 from portal.signalements import services
-from tests.conftest import make_app
 from tests.signalements.helpers import bring_to, client_as, make_world, substantiated, text_of
+from tests.support.apps import make_app
 
 
 def _signalement_rules():

@@ -57,7 +57,7 @@ def test_the_of_types_its_yearly_cpf_turnover(client, auth, of_user) -> None:
     auth.post(PAGE, {"year": "2025", "amount": "190000", "as_of": "2025-06-30"}, token_from=PAGE)
     assert turnovers() == {2025: (Decimal("190000.00"), date(2025, 6, 30), "saisie")}
     saved = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "cpf_turnover.saved")
+        select(AuditEvent).where(AuditEvent.action == "cpf_turnover.saved").order_by(AuditEvent.id)
     ).all()
     assert [e.details["before"] for e in saved] == [
         None,

@@ -25,7 +25,7 @@ from portal.forms import EmptyForm, choices
 from portal.models import ROLE_LABELS, AuditEvent, Funder, Role, User
 from portal.pagination import page_from
 from portal.rendering import render_page
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 ADMINS = (Role.ADMIN, Role.FUNDER_ADMIN)
 PER_PAGE = 25
@@ -34,7 +34,7 @@ PER_PAGE = 25
 @bp.get("/")
 @roles_required(*ADMINS)
 def index() -> str:
-    actor = _actor()
+    actor = current_actor()
     counts = {
         "users": db.session.scalar(select(func.count()).select_from(users_scope(actor).subquery())),
         "providers": db.session.scalar(
@@ -75,7 +75,10 @@ def new_funder() -> Response | str:
     form = FunderForm()
     if form.validate_on_submit():
         funder = services.create_funder(
-            _actor(), name=form.name.data, kind=form.kind.data, region_code=form.region_code.data
+            current_actor(),
+            name=form.name.data,
+            kind=form.kind.data,
+            region_code=form.region_code.data,
         )
         flash(
             f"Financeur « {funder.name} » créé. Invitez maintenant son administrateur.", "success"
@@ -95,7 +98,7 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
     elif form.validate_on_submit():
         try:
             services.update_funder(
-                _actor(),
+                current_actor(),
                 funder,
                 expected_version=int(form.version.data or 0),
                 name=form.name.data,
@@ -118,7 +121,14 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
     staff = db.session.scalars(
         select(User).where(User.funder_id == funder.id).order_by(User.full_name)
     ).all()
-    return render_template("admin/funder_form.html", form=form, funder=funder, staff=staff), status
+    invite_admin_url = url_for("admin.invite", role=Role.FUNDER_ADMIN.value, funder_id=funder.id)
+    return render_template(
+        "admin/funder_form.html",
+        form=form,
+        funder=funder,
+        staff=staff,
+        invite_admin_url=invite_admin_url,
+    ), status
 
 
 # --- Users ----------------------------------------------------------------------------
@@ -126,7 +136,7 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
 
 def _get_managed_user_or_404(user_id: int) -> User:
     """The user, if the actor may manage them; 404 otherwise (and the refusal audited)."""
-    actor = _actor()
+    actor = current_actor()
     target = db.session.get(User, user_id)
     if target is None:
         abort(404)
@@ -138,7 +148,7 @@ def _get_managed_user_or_404(user_id: int) -> User:
 @bp.get("/utilisateurs")
 @roles_required(*ADMINS)
 def users() -> Response:
-    actor = _actor()
+    actor = current_actor()
     form = ListFilterForm(request.args)
     roles = (Role.ADMIN, Role.FUNDER_ADMIN, Role.CONTROLLER, Role.PROVIDER, Role.MINISTRY)
     if actor.role == Role.FUNDER_ADMIN:
@@ -170,7 +180,7 @@ def users() -> Response:
 @bp.route("/utilisateurs/inviter", methods=["GET", "POST"])
 @roles_required(*ADMINS)
 def invite() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     funders = (
         db.session.scalars(select(Funder).order_by(Funder.name)).all()
         if actor.role == Role.ADMIN
@@ -217,9 +227,9 @@ def _user_action(user_id: int, action, done: str) -> Response:
         abort(400)
     target = _get_managed_user_or_404(user_id)
     try:
-        action(_actor(), target)
+        action(current_actor(), target)
     except NotAllowed:
-        deny(_actor(), "action impossible sur cet utilisateur", target_user_id=user_id)
+        deny(current_actor(), "action impossible sur cet utilisateur", target_user_id=user_id)
     flash(done.format(email=target.email), "success")
     return redirect(
         request.referrer if _same_site(request.referrer) else url_for("admin.users"), code=303
@@ -258,7 +268,7 @@ def reinvite(user_id: int) -> Response:
 @bp.route("/organismes", methods=["GET", "POST"])
 @roles_required(*ADMINS)
 def providers() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     form = ProviderForm()
     if actor.role == Role.FUNDER_ADMIN and form.validate_on_submit():
         outcome = services.follow_provider(
@@ -279,8 +289,8 @@ def providers() -> Response | str:
 @bp.get("/journal")
 @roles_required(Role.ADMIN)
 def audit_log() -> str:
-    if not can_view_audit_log(_actor()):
-        deny(_actor(), "journal d'audit")
+    if not can_view_audit_log(current_actor()):
+        deny(current_actor(), "journal d'audit")
     page = db.paginate(
         select(AuditEvent).order_by(AuditEvent.id.desc()),
         page=page_from(request.args),

@@ -124,6 +124,7 @@ SCHEMAS: dict[str, Any] = {
             "region",
             "certified",
             "categories",
+            "matched_by",
         ],
         "additionalProperties": False,
         "properties": {
@@ -143,11 +144,18 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Certifié pour au moins une catégorie.",
             },
             "categories": _ref("Categories"),
-            "found_as_previous_nda": {
-                "type": "boolean",
-                "const": True,
-                "description": "Présent quand le numéro demandé est un ancien NDA de cet "
-                "organisme.",
+            "matched_by": {
+                "type": "string",
+                "enum": ["nda", "siret", "siren", "previous_nda"],
+                "description": "Comment l'organisme a été trouvé. `nda` : par son numéro de "
+                "déclaration d'activité ; `siret` : le SIRET demandé est celui de son "
+                "établissement déclarant ; `siren` : par le SIREN demandé, ou, pour un SIRET "
+                "absent de la liste (établissement non déclarant, par exemple un lieu de "
+                "formation), par le SIREN de ce SIRET — chaque NDA de l'entreprise est alors "
+                "donné, car la certification appartient au NDA, pas à l'établissement ; "
+                "`previous_nda` : le numéro demandé est un ancien NDA de cet organisme "
+                "(remplace `found_as_previous_nda`).",
+                "examples": ["siren"],
             },
         },
     },

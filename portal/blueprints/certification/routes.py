@@ -33,7 +33,7 @@ from portal.rendering import render_page
 from portal.routing import bounded_int
 from portal.storage import storage_for
 from portal.uploads import max_size_label, max_upload_bytes, send_stored
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (Role.PROVIDER, *FUNDER_SIDE)
@@ -78,7 +78,7 @@ def _certificate_or_404(certificate_id: int, actor: User, need: str = "view") ->
 @bp.get("/")
 @roles_required(*VIEWERS)
 def index() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     if actor.role == Role.PROVIDER:
         own = db.session.get(Provider, actor.provider_id)
         if own is None:
@@ -119,7 +119,7 @@ def _provider_space(
 @bp.get("/organismes/<int:provider_id>")
 @roles_required(*FUNDER_SIDE)
 def provider(provider_id: int) -> str:
-    actor = _actor()
+    actor = current_actor()
     target = get_provider_or_404(provider_id, actor)
     today = clock.today()
     return render_template(
@@ -149,7 +149,7 @@ def _form_page(form: CertificateForm, certificate: Certificate | None, status: i
 @bp.route("/certificats/nouveau", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def new_certificate() -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     form = CertificateForm()
     form.set_certifiers(services.certifiers())
     if form.validate_on_submit():
@@ -169,7 +169,7 @@ def new_certificate() -> Response | tuple[str, int]:
 @bp.route("/certificats/<int:certificate_id>/modifier", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     certificate = _certificate_or_404(certificate_id, actor, need="edit")
     if request.method == "GET":
         form = CertificateForm(formdata=None, data=services.form_values(certificate))
@@ -207,7 +207,7 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
 @bp.get("/certificats/<int:certificate_id>/fichier")
 @roles_required(*VIEWERS)
 def download(certificate_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     certificate = _certificate_or_404(certificate_id, actor)
     document = certificate.document
     if document is None:
@@ -230,7 +230,7 @@ def download(certificate_id: int) -> Response:
 @bp.post("/certificats/<int:certificate_id>/audits")
 @roles_required(Role.PROVIDER)
 def add_audit(certificate_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     certificate = _certificate_or_404(certificate_id, actor, need="edit")
     form = AuditForm()
     if form.validate_on_submit():
@@ -250,7 +250,7 @@ def add_audit(certificate_id: int) -> Response | tuple[str, int]:
 @bp.post("/audits/<int:audit_id>/supprimer")
 @roles_required(Role.PROVIDER)
 def delete_audit(audit_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     row = db.session.get(CertificationAudit, audit_id)
     if row is None:
         abort(404)

@@ -15,9 +15,8 @@ from sqlalchemy import select
 from portal import clock
 from portal.access import can_add_pieces, get_dossier_or_404, is_funder_side, roles_required
 from portal.blueprints.dossiers import SECTION, bp
-from portal.dossiers import piece_rules
 from portal.dossiers import pieces as service
-from portal.dossiers.calendar import DUE_AFTER_DAYS, SLOT_STATUS_LABELS, Period, slots
+from portal.dossiers.calendar import DUE_AFTER_DAYS, SLOT_STATUS_LABELS, slots
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.extensions import db
 from portal.identifiers import Identifier
@@ -33,7 +32,8 @@ from portal.models import (
     User,
 )
 from portal.public_list import lookup
-from portal.uploads import ALLOWED_TYPES, max_size_label
+from portal.service_fait import document_requests as requests_service
+from portal.uploads import ALLOWED_TYPES
 from portal.web import actor
 
 VIEWERS = tuple(SECTION.roles)
@@ -106,6 +106,7 @@ def detail(dossier_id: int) -> str:
         qualiopi=_qualiopi_status(dossier, today),
         can_add=can_add_pieces(user, dossier),
         funder_side=funder_side,
+        requests_thread=None if funder_side else requests_service.provider_thread(dossier, today),
         kinds=list(PieceKind),
         kind_labels=PIECE_KIND_LABELS,
         slot_status_labels=SLOT_STATUS_LABELS,
@@ -117,11 +118,6 @@ def detail(dossier_id: int) -> str:
             "rhythm": PAYMENT_RHYTHM_LABELS.get(dossier.payment_rhythm, dossier.payment_rhythm),
             "status": DOSSIER_STATUS_LABELS.get(dossier.status, dossier.status),
         },
-        period_label=lambda p: Period(p.period_start, p.period_end).label(),
         uploaders=_names({p.created_by_id for p in pieces if p.created_by_id}),
-        format_hours=piece_rules.format_hours,
-        format_money=piece_rules.format_money,
         type_labels=ALLOWED_TYPES,
-        size_label=max_size_label,
-        local=clock.local,
     )

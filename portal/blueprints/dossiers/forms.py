@@ -15,6 +15,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from portal import formatting
 from portal.dossiers.rules import CATEGORY_LABELS, FIELD_LABELS, FIELDS, MAX_INSTALMENTS
 from portal.dossiers.services import MAX_IMPORT_LINES
 from portal.forms import DateField, Form, choices
@@ -26,7 +27,7 @@ from portal.models import (
 )
 
 CHOOSE = ("", "— Choisir —")
-MAX_LINES_LABEL = f"{MAX_IMPORT_LINES:,}".replace(",", "\u202f")
+MAX_LINES_LABEL = formatting.number(MAX_IMPORT_LINES)
 
 
 class Needed:

@@ -9,7 +9,7 @@ from flask import request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal import clock
+from portal import clock, notices
 from portal.blueprints.dossiers import SECTION
 from portal.blueprints.dossiers.piece_forms import (
     MineFilterForm,
@@ -26,7 +26,7 @@ from portal.models import (
     FunderProvider,
 )
 from portal.pagination import page_from
-from portal.rendering import render_page
+from portal.rendering import render_page, wants_fragment
 from portal.web import actor
 
 PER_PAGE = 20
@@ -80,4 +80,5 @@ def my_dossiers() -> Response:
         due_after_days=DUE_AFTER_DAYS,
         status_labels=DOSSIER_STATUS_LABELS,
         scheme_labels=SCHEME_LABELS,
+        notices=[] if wants_fragment() else notices.notices_for(user, notices.MY_DOSSIERS),
     )

@@ -4,8 +4,6 @@ page are in `pieces.py`."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -13,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from portal import audit, clock
+from portal import audit, clock, formatting
 from portal.access import deny, get_dossier_or_404, roles_required
 from portal.blueprints.dossiers import SECTION, bp
 from portal.blueprints.dossiers.forms import (
@@ -39,7 +37,7 @@ from portal.pagination import page_from
 from portal.public_list import lookup
 from portal.public_list.history import CATEGORY_KEYS
 from portal.rendering import render_page
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 MAX_ERRORS_SHOWN = 1000
@@ -56,32 +54,6 @@ VALUE_HELP = {
     "instalments": f"de 2 à {rules.MAX_INSTALMENTS}",
     "subcontracted": "oui ou non (vide : non)",
 }
-
-
-# --- Formatting ----------------------------------------------------------------------------------
-
-
-def thousands(number: int) -> str:
-    """5000 → "5 000" (narrow no-break space)."""
-    return f"{number:,}".replace(",", "\u202f")
-
-
-@bp.app_template_filter("fr_amount")
-def fr_amount(value: Decimal | None) -> str:
-    """14250.5 → "14 250,50 €" (narrow no-break space between thousands)."""
-    if value is None:
-        return ""
-    return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",") + "\u00a0€"
-
-
-@bp.app_template_filter("fr_hours")
-def fr_hours(value: Decimal | None) -> str:
-    return services.french_decimal(value, trim=True) + "\u00a0h" if value is not None else ""
-
-
-@bp.app_template_filter("fr_date")
-def fr_date(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
 
 
 def _labels() -> dict[str, Any]:
@@ -135,7 +107,7 @@ def index() -> Response | str:
     if current_user.role == Role.PROVIDER:
         return my_dossiers()  # "Mes dossiers": the OF's space
     form, filters, sort, args = _list_state()
-    page = services.list_dossiers(_actor(), filters, sort, page=page_from(request.args))
+    page = services.list_dossiers(current_actor(), filters, sort, page=page_from(request.args))
     return render_page(
         "dossiers/index.html",
         block="results",
@@ -150,7 +122,7 @@ def index() -> Response | str:
 
 
 def _export(extension: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     _form, filters, sort, args = _list_state()
     rows = list(services.export_rows(actor, filters, sort))
     if extension == "csv":
@@ -192,7 +164,7 @@ def new() -> Response | str:
     form = DossierForm()
     if form.validate_on_submit():
         try:
-            dossier = services.create_dossier(_actor(), form.raw())
+            dossier = services.create_dossier(current_actor(), form.raw())
         except Refused as invalid:
             form.add_errors(invalid.errors)
         except IntegrityError:  # the same reference saved at the same time
@@ -206,7 +178,7 @@ def new() -> Response | str:
 @bp.route("/<int:dossier_id>/modifier", methods=["GET", "POST"])
 @roles_required(*FUNDER_SIDE)
 def edit(dossier_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor, need="edit")
     status = 200
     if request.method == "GET":
@@ -288,7 +260,7 @@ def _import_page(form: ImportForm, report: services.ImportReport | None = None) 
         field_labels=rules.FIELD_LABELS,
         value_help=VALUE_HELP,
         max_errors=MAX_ERRORS_SHOWN,
-        max_lines=thousands(services.MAX_IMPORT_LINES),
+        max_lines=formatting.number(services.MAX_IMPORT_LINES),
     )
 
 
@@ -306,7 +278,7 @@ def import_file() -> Response | str:
             form.file.errors = [*form.file.errors, str(refusal)]
         else:
             try:
-                report = services.import_dossiers(_actor(), lines, filename=filename)
+                report = services.import_dossiers(current_actor(), lines, filename=filename)
             except IntegrityError:  # a reference saved meanwhile by someone else
                 form.file.errors = [
                     *form.file.errors,

@@ -14,7 +14,7 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
 from wtforms.validators import Optional, ValidationError
 
-from portal import clock
+from portal import clock, formatting
 from portal.access import deny, roles_required
 from portal.blueprints.public_list import bp
 from portal.blueprints.public_list.routes import SECTION
@@ -39,6 +39,7 @@ from portal.public_list.bulk_input import (
     BulkInputRefused,
     read_identifiers,
 )
+from portal.public_list.lookup import MATCHED_BY, NON_DECLARING
 from portal.web import actor as _user
 
 PER_PAGE = 500
@@ -51,16 +52,6 @@ CATEGORY_SHORT: dict[str, str] = {
 }
 
 
-def _thousands(number: int) -> str:
-    return f"{number:,}".replace(",", "\u202f")
-
-
-@bp.app_template_filter("iso_date_fr")
-def iso_date_fr(value: str | None) -> str:
-    """An ISO date of the stored results, written jj/mm/aaaa ("" for None)."""
-    return date.fromisoformat(value).strftime("%d/%m/%Y") if value else ""
-
-
 class BulkCheckForm(Form):
     """The upload form; the file's content is read and checked by `validate_file`."""
 
@@ -70,7 +61,7 @@ class BulkCheckForm(Form):
         description=(
             "Un SIRET, un SIREN ou un numéro de déclaration d'activité par ligne, en première "
             "colonne ; en deuxième colonne, une date facultative (jj/mm/aaaa ou aaaa-mm-jj). "
-            f"Au plus {_thousands(MAX_LINES)} lignes."
+            f"Au plus {formatting.number(MAX_LINES)} lignes."
         ),
     )
     on = DateField(
@@ -119,7 +110,7 @@ def bulk() -> Response | str:
         "public_list/bulk.html",
         form=form,
         recent=recent_checks(_user()),
-        max_lines=_thousands(MAX_LINES),
+        max_lines=formatting.number(MAX_LINES),
     )
 
 
@@ -142,6 +133,8 @@ def bulk_result(check_id: int) -> str:
         status=status,
         status_labels=STATUS_LABELS,
         category_short=CATEGORY_SHORT,
+        matched_by_labels=MATCHED_BY,
+        non_declaring_label=NON_DECLARING,
         rows=rows[(page - 1) * PER_PAGE : page * PER_PAGE],
         total=len(rows),
         page=page,

@@ -17,7 +17,7 @@ from portal.identifiers import InvalidIdentifier, classify
 from portal.models import ListImport
 from portal.public_list.alerts import raise_alerts
 from portal.public_list.importer import import_list
-from portal.public_list.lookup import check
+from portal.public_list.lookup import NON_DECLARING, check
 from portal.service_fait.runner import rerun_after_list_import
 
 SHOWN_REJECTED = 20
@@ -90,8 +90,16 @@ def register(bp: Blueprint) -> None:
             if bar is not None:
                 bar.__exit__(None, None, None)
         click.echo(f"Liste du {run.as_of:%d/%m/%Y} ({run.status_label}) : {run.message}")
+        for note in run.notes or ():
+            if note.get("line") is None:
+                click.echo(f"  {note['message']}")
         for rejected in run.rejected_lines[:SHOWN_REJECTED]:
-            click.echo(f"  ligne {rejected['line']} écartée : {rejected['reason']}")
+            if rejected.get("kept_previous"):
+                click.echo(
+                    f"  ligne {rejected['line']} (NDA {rejected['nda']}) : {rejected['reason']}"
+                )
+            else:
+                click.echo(f"  ligne {rejected['line']} écartée : {rejected['reason']}")
         if run.rows_rejected > SHOWN_REJECTED:
             click.echo(f"  … et {run.rows_rejected - SHOWN_REJECTED} autre(s) ligne(s) écartée(s).")
 
@@ -120,7 +128,11 @@ def register(bp: Blueprint) -> None:
         for match in result.matches:
             status = "certifié" if match.certified else "non certifié"
             categories = ", ".join(k for k, v in match.categories.items() if v) or "aucune"
-            note = " (trouvé comme ancien NDA)" if match.matched_on == "previous_nda" else ""
+            note = ""
+            if match.matched_on == "previous_nda":
+                note = " (trouvé comme ancien NDA)"
+            elif result.non_declaring:
+                note = f" (trouvé par le SIREN : {ident} est un {NON_DECLARING})"
             click.echo(
                 f"- NDA {match.nda}{note} — {match.denomination} — SIRET {match.siret} — "
                 f"{status} ; catégories : {categories}"

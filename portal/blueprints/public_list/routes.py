@@ -23,6 +23,7 @@ from portal.public_list import lookup
 from portal.public_list.history import (
     CATEGORY_LABELS,
     CHANGE_LABELS,
+    activity_signals,
     certification_intervals,
     is_stale,
 )
@@ -55,6 +56,7 @@ def index() -> Response:
     query = (form.q.data or "").strip()
     results: list[lookup.Match] = []
     message = None
+    non_declaring = False
     if query:
         try:
             ident = classify(query)
@@ -63,7 +65,8 @@ def index() -> Response:
             if query.replace(" ", "").isdigit() and len(query.replace(" ", "")) in (9, 11, 14):
                 message = str(error)
         if ident is not None:
-            results = lookup.check(ident, on, query=query).matches
+            checked = lookup.check(ident, on, query=query)
+            results, non_declaring = checked.matches, checked.non_declaring
         elif message is None:
             results = lookup.search(query, on)
     return render_page(
@@ -77,6 +80,8 @@ def index() -> Response:
         stale=is_stale(in_force.as_of if in_force else None, clock.today()),
         results=results,
         message=message,
+        non_declaring=non_declaring,
+        non_declaring_label=lookup.NON_DECLARING,
     )
 
 
@@ -101,6 +106,9 @@ def provider(nda: str) -> str:
         current=current,
         in_force=current.valid_to is None,
         intervals=certification_intervals(versions),
+        activity_signals=activity_signals(
+            current.nb_stagiaires, current.nb_stagiaires_confies, current.effectif_formateurs
+        ),
         changes=changes,
         followed=followed,
     )

@@ -60,7 +60,7 @@ from portal.uploads import (
     max_upload_bytes,
     send_stored,
 )
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 FUNDER_STAFF = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 ACCEPT = ",".join([*ALLOWED_TYPES, ".pdf", ".jpg", ".jpeg", ".png"])
@@ -98,11 +98,6 @@ def code_label(code: str) -> str:
     return rnq.code_label(code)
 
 
-@bp.app_template_filter("nc_size")
-def size_label(value: int) -> str:
-    return max_size_label(value)
-
-
 @bp.app_template_global("nc_overdue")
 def nc_overdue(finding: QualityFinding, today: Any = None) -> bool:
     return service.overdue(finding, today or clock.today())
@@ -115,6 +110,11 @@ def nc_state(finding: QualityFinding) -> dict[str, bool]:
         "answerable": service.answerable(finding),
         "decidable": service.decidable(finding),
         "keepable": service.decidable(finding) and finding.nc_status != rules.NcStatus.KEPT.value,
+        "major": finding.finding == rules.Finding.MAJOR.value,
+        "open": finding.nc_status == rules.NcStatus.OPEN.value,
+        "answered": finding.nc_status == rules.NcStatus.ANSWERED.value,
+        "kept": finding.nc_status == rules.NcStatus.KEPT.value,
+        "decided": finding.nc_status in (rules.NcStatus.LIFTED.value, rules.NcStatus.KEPT.value),
     }
 
 
@@ -135,15 +135,9 @@ def deadline_rule() -> dict[str, Any]:
     }
 
 
-@bp.app_template_global("nonconformities_awaiting_answer")
-def awaiting_answer() -> list[QualityFinding]:
-    """For the OF's home page: its NCs waiting for an action plan (queried only there)."""
-    return service.awaiting_answer(_actor())
-
-
 @bp.app_template_global("quality_signalement_offer")
 def signalement_offer(control: QualityControl, result: rules.Result) -> drafting.Offer:
-    return drafting.offer(_actor(), control, result)
+    return drafting.offer(current_actor(), control, result)
 
 
 def _control_url(control_id: int, anchor: str = "") -> str:
@@ -216,7 +210,7 @@ def _done(
 @bp.post("/controles/<int:control_id>/non-conformites/<int:finding_id>/reponse")
 @roles_required(Role.PROVIDER)
 def answer(control_id: int, finding_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor, need="answer")
     finding = _finding_or_404(control, finding_id)
     if request.form.get("retour") == "espace":
@@ -258,7 +252,7 @@ def answer(control_id: int, finding_id: int) -> Response | tuple[str, int]:
 @bp.post("/controles/<int:control_id>/non-conformites/<int:finding_id>/decision")
 @roles_required(*FUNDER_STAFF)
 def decide(control_id: int, finding_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor, need="edit")
     finding = _finding_or_404(control, finding_id)
     back = _control_url(control.id, f"nc-{finding.id}")
@@ -311,7 +305,7 @@ def decide(control_id: int, finding_id: int) -> Response:
 @roles_required(Role.FUNDER_ADMIN, Role.CONTROLLER, Role.PROVIDER)
 def corrective_file(control_id: int, message_id: int, document_id: int) -> Response:
     """A file of a corrective message (the OF's proof), as a download; audited."""
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor)
     message = db.session.get(CorrectiveMessage, message_id)
     if message is None or message.finding.control_id != control.id:
@@ -357,7 +351,7 @@ def _provider_page(actor: User, *, status: int = 200, **extra: Any) -> Response:
 @bp.get("/mes-controles")
 @roles_required(Role.PROVIDER)
 def provider_index() -> Response:
-    return _provider_page(_actor())
+    return _provider_page(current_actor())
 
 
 # --- The funders' list of open non-conformities ------------------------------------------------
@@ -366,7 +360,7 @@ def provider_index() -> Response:
 @bp.get("/non-conformites")
 @roles_required(*FUNDER_STAFF)
 def nonconformities() -> Response:
-    actor = _actor()
+    actor = current_actor()
     today = clock.today()
     filters = service.NcFilters.read(request.args)
     page = service.open_nonconformities(actor, filters, today, page_from(request.args))
@@ -389,7 +383,7 @@ def nonconformities() -> Response:
 @bp.post("/controles/<int:control_id>/signalement")
 @roles_required(*FUNDER_STAFF)
 def draft_signalement(control_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor, need="edit")
     try:
         drafted = drafting.draft(actor, control)

@@ -76,7 +76,7 @@ from portal.uploads import (
     send_stored,
     store_all,
 )
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (*FUNDER_SIDE, Role.PROVIDER)
@@ -110,7 +110,7 @@ def _common() -> dict[str, Any]:
 @bp.get("/")
 @roles_required(*VIEWERS)
 def index() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     if actor.role == Role.PROVIDER:
         # The OF has its own space (engineer B's `provider_index`); shown here too, so that
         # the section's address works for every role it is offered to.
@@ -170,7 +170,7 @@ def _plan_page(form: PlanForm, control: QualityControl | None, status: int = 200
 @bp.route("/nouveau", methods=["GET", "POST"])
 @roles_required(*FUNDER_SIDE)
 def new() -> Response:
-    actor = _actor()
+    actor = current_actor()
     if request.method == "GET":
         provider_arg = request.args.get("provider", "")
         data: dict[str, Any] = {"control_date": clock.today()}
@@ -206,7 +206,7 @@ def new() -> Response:
 @bp.route("/controles/<int:control_id>/modifier", methods=["GET", "POST"])
 @roles_required(*FUNDER_SIDE)
 def edit(control_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     control = get_quality_control_or_404(control_id, actor, need="edit")
     if request.method == "GET":
         form = PlanForm(formdata=None, data=controls.plan_values(control))
@@ -268,7 +268,7 @@ def _page_context(control: QualityControl, actor: User) -> dict[str, Any]:
 @bp.get("/controles/<int:control_id>")
 @roles_required(*VIEWERS)
 def control(control_id: int) -> str:
-    actor = _actor()
+    actor = current_actor()
     item = get_quality_control_or_404(control_id, actor)
     return render_template("quality/control.html", **_page_context(item, actor))
 
@@ -288,7 +288,7 @@ def _row_answer(
 ) -> Response:
     """The row alone (HTMX) or the whole page (no JavaScript), after a refusal or a
     conflict; a success without JavaScript is a 303 to the row instead."""
-    actor = _actor()
+    actor = current_actor()
     item = get_quality_control_or_404(control_id, actor, need="edit")
     db.session.refresh(item)
     row = controls.get_row(item, code)
@@ -321,7 +321,7 @@ def _row_saved(control_id: int, code: str, message: str) -> Response:
 
 
 def _load_row(control_id: int, code: str) -> tuple[QualityControl, QualityFinding]:
-    actor = _actor()
+    actor = current_actor()
     item = get_quality_control_or_404(control_id, actor, need="edit")
     row = controls.get_row(item, code)
     if row is None:
@@ -332,7 +332,7 @@ def _load_row(control_id: int, code: str) -> tuple[QualityControl, QualityFindin
 @bp.post("/controles/<int:control_id>/indicateurs/<code>")
 @roles_required(*FUNDER_SIDE)
 def finding(control_id: int, code: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     item, row = _load_row(control_id, code)
     form = FindingForm(prefix=f"ind{code}")
     if not form.validate_on_submit():
@@ -371,7 +371,7 @@ def finding(control_id: int, code: str) -> Response:
 @bp.post("/controles/<int:control_id>/indicateurs/<code>/fichiers")
 @roles_required(*FUNDER_SIDE)
 def evidence_upload(control_id: int, code: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     item, row = _load_row(control_id, code)
     form = EvidenceUploadForm(prefix=f"ev{code}")
     if not form.validate_on_submit():
@@ -419,7 +419,7 @@ def evidence_upload(control_id: int, code: str) -> Response:
 @bp.post("/controles/<int:control_id>/indicateurs/<code>/pieces")
 @roles_required(*FUNDER_SIDE)
 def evidence_pieces(control_id: int, code: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     item, row = _load_row(control_id, code)
     form = EvidencePiecesForm(prefix=f"pc{code}")
     if not form.validate_on_submit():
@@ -444,7 +444,7 @@ def evidence_pieces(control_id: int, code: str) -> Response:
 def _load_evidence(
     control_id: int, evidence_id: int, need: str
 ) -> tuple[QualityControl, QualityEvidence]:
-    actor = _actor()
+    actor = current_actor()
     item = get_quality_control_or_404(control_id, actor, need=need)
     evidence = db.session.get(QualityEvidence, evidence_id)
     if evidence is None or evidence.finding.control_id != item.id:
@@ -457,7 +457,7 @@ def _load_evidence(
 @bp.post("/controles/<int:control_id>/preuves/<int:evidence_id>/retirer")
 @roles_required(*FUNDER_SIDE)
 def evidence_remove(control_id: int, evidence_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     item, evidence = _load_evidence(control_id, evidence_id, "edit")
     if not VersionForm().validate_on_submit():
         abort(400)
@@ -473,7 +473,7 @@ def evidence_remove(control_id: int, evidence_id: int) -> Response:
 @bp.get("/controles/<int:control_id>/preuves/<int:evidence_id>")
 @roles_required(*VIEWERS)
 def evidence_file(control_id: int, evidence_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     item, evidence = _load_evidence(control_id, evidence_id, "view")
     document = controls.evidence_document(evidence)
     if document is None:
@@ -496,7 +496,7 @@ def evidence_file(control_id: int, evidence_id: int) -> Response:
 @bp.post("/controles/<int:control_id>/rapport/emettre")
 @roles_required(*FUNDER_SIDE)
 def issue(control_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     item = get_quality_control_or_404(control_id, actor, need="edit")
     form = VersionForm()
     if not form.validate_on_submit():
@@ -528,7 +528,7 @@ def issue(control_id: int) -> Response:
 @bp.post("/controles/<int:control_id>/partage")
 @roles_required(*FUNDER_SIDE)
 def share(control_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     item = get_quality_control_or_404(control_id, actor, need="edit")
     form = ShareForm()
     if not form.validate_on_submit():
@@ -550,7 +550,7 @@ def share(control_id: int) -> Response:
 @bp.get("/controles/<int:control_id>/rapport")
 @roles_required(*VIEWERS)
 def report_page(control_id: int) -> str:
-    actor = _actor()
+    actor = current_actor()
     item = get_quality_control_or_404(control_id, actor)
     audit.record(
         "quality_control.report_viewed", actor=actor, target=item, funder_id=item.funder_id
@@ -563,7 +563,7 @@ def report_page(control_id: int) -> str:
 def report_pack(control_id: int) -> Response:
     """The report with every evidence file and the files of the corrective actions, and the
     manifest of their SHA-256 sums (which the audit event keeps too)."""
-    actor = _actor()
+    actor = current_actor()
     item = get_quality_control_or_404(control_id, actor)
     files, missing = report.pack_files(item, storage_for(current_app), viewer=actor)
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115

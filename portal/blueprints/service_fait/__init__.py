@@ -3,6 +3,8 @@ decisions, control bundles, sampling, statistics; the `flask service-fait` comma
 
 from flask import Blueprint
 
+from portal import notices
+
 bp = Blueprint("service_fait", __name__, url_prefix="/service-fait", template_folder="templates")
 
 from portal.blueprints.service_fait import (  # noqa: E402, F401  (register their views on bp)
@@ -14,8 +16,12 @@ from portal.blueprints.service_fait import (  # noqa: E402, F401  (register thei
 )
 from portal.blueprints.service_fait.checks_cli import register_checks  # noqa: E402
 from portal.blueprints.service_fait.cli import register  # noqa: E402
+from portal.service_fait.notices import open_requests  # noqa: E402
 
 register(bp)
 register_checks(bp)
+notices.register(
+    "document_requests", open_requests, pages=(notices.HOME, notices.MY_DOSSIERS), order=10
+)
 
 __all__ = ["bp"]

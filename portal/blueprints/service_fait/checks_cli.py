@@ -9,6 +9,7 @@ import click
 from flask import Blueprint
 from sqlalchemy import select
 
+from portal import formatting
 from portal.extensions import db
 from portal.models import Dossier
 from portal.service_fait.runner import RunSummary, run_all_checks, run_checks
@@ -17,7 +18,7 @@ CLI_GROUP = "service-fait"
 
 
 def _count(number: int, one: str, many: str) -> str:
-    return f"{number:,}".replace(",", "\u202f") + " " + (one if number < 2 else many)
+    return formatting.plural(number, one, many)
 
 
 def describe(summary: RunSummary) -> str:

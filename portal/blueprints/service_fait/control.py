@@ -26,7 +26,7 @@ from portal.blueprints.service_fait.control_forms import (
 )
 from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers import locks, piece_rules
-from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period
+from portal.dossiers.calendar import SLOT_STATUS_LABELS
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
@@ -48,7 +48,7 @@ from portal.rendering import render_page, wants_fragment
 from portal.service_fait import decisions, figures, reasons
 from portal.service_fait import document_requests as requests_service
 from portal.service_fait import statistics as stats_service
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 FUNDER_STAFF = tuple(SECTION.roles)
 
@@ -156,10 +156,6 @@ def _page_context(
         "slot_status_labels": SLOT_STATUS_LABELS,
         "category_label": CATEGORY_LABELS.get(Category(dossier.category), dossier.category),
         "scheme_label": SCHEME_LABELS.get(dossier.scheme, dossier.scheme),
-        "period_label": lambda p: Period(p.period_start, p.period_end).label(),
-        "format_money": piece_rules.format_money,
-        "format_hours": piece_rules.format_hours,
-        "local": lambda moment: clock.local(moment),
     }
 
 
@@ -167,7 +163,7 @@ def _page_context(
 @roles_required(*FUNDER_STAFF)
 def control(dossier_id: int) -> Response:
     """The control page of a dossier."""
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
     return render_page("service_fait/control.html", **_page_context(dossier, actor))
 
@@ -197,7 +193,7 @@ def _decisions_block(context: dict[str, Any], status: int) -> Response:
 @bp.post("/dossiers/<int:dossier_id>/factures/<int:invoice_id>/decision")
 @roles_required(*FUNDER_STAFF)
 def decide(dossier_id: int, invoice_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
     get_piece_or_404(dossier, invoice_id, actor)  # another dossier's invoice: 404, audited
     form = DecisionForm(prefix=decision_prefix(invoice_id))
@@ -242,7 +238,7 @@ def decide(dossier_id: int, invoice_id: int) -> Response:
 @bp.post("/decisions/<int:decision_id>/reouvrir")
 @roles_required(Role.FUNDER_ADMIN)
 def reopen(decision_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     decision = db.session.get(InvoiceDecision, decision_id)
     if decision is None:
         abort(404)
@@ -278,7 +274,7 @@ def reopen(decision_id: int) -> Response:
 @bp.get("/statistiques")
 @roles_required(*FUNDER_STAFF)
 def statistics() -> Response:
-    actor = _actor()
+    actor = current_actor()
     form = StatisticsFilterForm(request.args)
     form.validate()
     start = None if form.du.errors else form.du.data
@@ -291,5 +287,4 @@ def statistics() -> Response:
         report=stats_service.report(actor, start, end),
         reason_label=reasons.label,
         reason_codes=list(reasons.REASONS),
-        format_money=piece_rules.format_money,
     )

@@ -12,7 +12,6 @@ from datetime import date
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
@@ -25,7 +24,6 @@ from portal.access import can_add_pieces, deny, get_dossier_or_404, roles_requir
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.routes import SECTION
-from portal.dossiers.calendar import Period
 from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, Form
@@ -47,8 +45,8 @@ from portal.routing import database_id
 from portal.service_fait import document_requests as service
 from portal.storage import storage_for
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
-from portal.web import actor as _actor
-from portal.web import redirect_after_post as _redirect_after_post
+from portal.web import actor as current_actor
+from portal.web import redirect_after_post
 
 FUNDER = tuple(SECTION.roles)  # funder admins and controllers
 READERS = (*FUNDER, Role.PROVIDER)
@@ -110,7 +108,7 @@ def _render_request_form(dossier: Dossier, actor: User, new: dict[str, Any]) -> 
 @roles_required(*FUNDER)
 def new_request(dossier_id: int) -> Response:
     """The request form (also embedded in the control page's panel), and its sending."""
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
     today = clock.today()
     if request.method == "GET":
@@ -146,21 +144,21 @@ def new_request(dossier_id: int) -> Response:
         return _render_request_form(dossier, actor, new)
     except Stale:
         flash("Le dossier a changé pendant l'envoi : rien n'a été envoyé, réessayez.", "warning")
-        return _redirect_after_post(control_url(dossier.id))
+        return redirect_after_post(control_url(dossier.id))
     count = len(created.items)
     flash(
         f"Demande de pièces envoyée à l'organisme ({count} pièce{'s' if count > 1 else ''}, "
         f"au plus tard le {created.due_date:%d/%m/%Y}).",
         "success",
     )
-    return _redirect_after_post(control_url(dossier.id), "requests-panel")
+    return redirect_after_post(control_url(dossier.id), "requests-panel")
 
 
 @bp.get("/dossiers/<int:dossier_id>/demandes/modele")
 @roles_required(*FUNDER)
 def template_message(dossier_id: int) -> str:
     """HTMX: the message box filled with the chosen template."""
-    actor = _actor()
+    actor = current_actor()
     get_dossier_or_404(dossier_id, actor)
     template_id = request.args.get("modele", "")
     template = (
@@ -178,7 +176,7 @@ def template_message(dossier_id: int) -> str:
 @bp.get("/demandes/<int:request_id>")
 @roles_required(*FUNDER)
 def request_detail(request_id: int) -> str:
-    actor = _actor()
+    actor = current_actor()
     found = get_request_or_404(request_id, actor)
     dossier = found.dossier
     context = service.thread_context(dossier, clock.today())
@@ -191,14 +189,13 @@ def request_detail(request_id: int) -> str:
         back=control_url(dossier.id),
         side_labels=service.SIDE_LABELS,
         close_outcomes=service.CLOSE_OUTCOMES,
-        local=clock.local,
     )
 
 
 @bp.post("/demandes/<int:request_id>/clore")
 @roles_required(*FUNDER)
 def close_request(request_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     found = get_request_or_404(request_id, actor)
     dossier_id = found.dossier_id
     try:
@@ -214,7 +211,7 @@ def close_request(request_id: int) -> Response:
         flash("Le dossier a changé entre-temps : rien n'a été modifié, réessayez.", "warning")
     else:
         flash("Demande close.", "success")
-    return _redirect_after_post(control_url(dossier_id), "requests-panel")
+    return redirect_after_post(control_url(dossier_id), "requests-panel")
 
 
 # --- Message templates (funder admins) -------------------------------------------------------
@@ -247,7 +244,7 @@ def _own_template_or_404(template_id: int, actor: User) -> MessageTemplate:
 @bp.get("/modeles")
 @roles_required(Role.FUNDER_ADMIN)
 def templates() -> str:
-    actor = _actor()
+    actor = current_actor()
     rows = service.templates_for(actor.funder_id)
     return render_template(
         "service_fait/templates.html",
@@ -261,7 +258,7 @@ def templates() -> str:
 @bp.route("/modeles/nouveau", methods=["GET", "POST"])
 @roles_required(Role.FUNDER_ADMIN)
 def new_template() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     form = TemplateForm()
     source_id = database_id(request.args.get("depuis"))
     if request.method == "GET" and source_id is not None:
@@ -280,7 +277,7 @@ def new_template() -> Response | str:
 @bp.route("/modeles/<int:template_id>/modifier", methods=["GET", "POST"])
 @roles_required(Role.FUNDER_ADMIN)
 def edit_template(template_id: int) -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     template = _own_template_or_404(template_id, actor)
     form = TemplateForm(obj=template)
     if form.validate_on_submit():
@@ -298,7 +295,7 @@ def edit_template(template_id: int) -> Response | str:
 @bp.post("/modeles/<int:template_id>/supprimer")
 @roles_required(Role.FUNDER_ADMIN)
 def delete_template(template_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     template = _own_template_or_404(template_id, actor)
     if EmptyForm().validate_on_submit():
         title = template.title
@@ -313,7 +310,7 @@ def delete_template(template_id: int) -> Response:
 @bp.get("/dossiers/<int:dossier_id>/messages/<int:message_id>/fichiers/<int:document_id>")
 @roles_required(*READERS)
 def message_file(dossier_id: int, message_id: int, document_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
     message = db.session.get(ControlMessage, message_id)
     document = db.session.get(Document, document_id)
@@ -400,21 +397,20 @@ def upload_links(found: DocumentRequest, dossier: Dossier, actor: User) -> dict[
 @bp.get("/organisme/demandes/")
 @roles_required(Role.PROVIDER)
 def provider_requests() -> str:
-    actor = _actor()
+    actor = current_actor()
     rows = service.provider_requests(actor.provider_id)
     today = clock.today()
     return render_template(
         "service_fait/provider_requests.html",
         section=None,
         views=[service.request_view(r, today) for r in rows],
-        local=clock.local,
     )
 
 
 @bp.route("/organisme/demandes/<int:request_id>", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def provider_request(request_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     found = get_request_or_404(request_id, actor)
     dossier = found.dossier
     form = AnswerForm()
@@ -437,7 +433,7 @@ def provider_request(request_id: int) -> Response:
                 "Réponse envoyée au financeur : le dossier repart en contrôle.",
                 "success",
             )
-            return _redirect_after_post(
+            return redirect_after_post(
                 url_for("service_fait.provider_request", request_id=found.id)
             )
     context = service.thread_context(dossier, clock.today())
@@ -455,37 +451,8 @@ def provider_request(request_id: int) -> Response:
         submitted=request.method == "POST",
         links=upload_links(found, dossier, actor),
         side_labels=service.SIDE_LABELS,
-        local=clock.local,
         max_file_label=max_size_label(limit),
         max_files=max_files_per_upload(),
-        period_label=lambda s, e: Period(s, e).label(),
         status_labels=REQUEST_STATUS_LABELS,
         closed=found.status == RequestStatus.CLOSED,
     )
-
-
-# --- What the OF's pages show of the requests (home, "Mes dossiers", the dossier) -----------
-
-
-def _open_requests_of_current_provider() -> list[DocumentRequest]:
-    actor = current_user
-    if not actor or not actor.is_authenticated or actor.role != Role.PROVIDER:
-        return []
-    return service.open_requests_for_provider(actor.provider_id)
-
-
-def _thread_of(dossier: Dossier) -> dict[str, Any]:
-    """The requests and messages of a dossier, for the OF's page of the dossier."""
-    return service.thread_context(dossier, clock.today()) | {
-        "side_labels": service.SIDE_LABELS,
-        "local": clock.local,
-    }
-
-
-@bp.app_context_processor
-def request_notices() -> dict[str, Any]:
-    """Functions, called only by the templates that show them (no query otherwise)."""
-    return {
-        "open_document_requests": _open_requests_of_current_provider,
-        "document_requests_thread": _thread_of,
-    }

@@ -28,7 +28,7 @@ from portal.pagination import page_from
 from portal.rendering import render_page
 from portal.routing import database_id
 from portal.service_fait import decisions, queue
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 SECTION = section("service_fait")
 FUNDER_STAFF = tuple(SECTION.roles)  # funder admins and controllers
@@ -67,7 +67,7 @@ def queue_state(
 ) -> tuple[Any, queue.QueueFilters, str, dict[str, str]]:
     """The filter form read from the query string, the filters, the sort, and the query
     arguments that reproduce them in links (tabs, sort headers, pages, exports)."""
-    actor = _actor()
+    actor = current_actor()
     form = QueueFilterForm(request.args)
     form.set_choices(queue.anomaly_codes(), staff if staff is not None else queue.staff(actor))
     form.validate()
@@ -124,7 +124,7 @@ def _plain(amount: Decimal | None) -> str:
 @roles_required(*SECTION.roles)
 def index() -> Response:
     """The controller's queue."""
-    actor = _actor()
+    actor = current_actor()
     staff = queue.staff(actor)
     form, filters, sort, args = queue_state(staff)
     # Creates the controls of dossiers the checks never saw (committed at the edge).
@@ -171,7 +171,7 @@ def _download(
 
 
 def _export(extension: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     _form, filters, sort, args = queue_state()
     rows = list(queue.export_rows(actor, filters, sort))
     return _download(actor, rows, extension, {"filters": args})
@@ -214,7 +214,7 @@ def bulk() -> Response:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    actor = _actor()
+    actor = current_actor()
     back = _back_url(request.form.get("retour", ""))
     action = request.form.get("action", "")
     ids = [i for i in map(database_id, request.form.getlist("dossier")) if i is not None]

@@ -32,7 +32,7 @@ from portal.models import (
 )
 from portal.routing import coerce_id
 from portal.service_fait import sampling as service
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 DRAWS_SHOWN = 50
 
@@ -194,7 +194,7 @@ def _draws(actor: User) -> list[SamplingDraw]:
 @bp.route("/echantillonnage", methods=["GET", "POST"])
 @roles_required(Role.FUNDER_ADMIN)
 def sampling() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     form = _draw_form()
     if form.validate_on_submit():
         request = form.draw_request()
@@ -219,7 +219,7 @@ def sampling() -> Response | str:
 @bp.get("/echantillonnage/<int:draw_id>")
 @roles_required(Role.FUNDER_ADMIN)
 def sampling_draw(draw_id: int) -> str:
-    actor = _actor()
+    actor = current_actor()
     row = _get_draw_or_404(draw_id, actor)
     apply_form = ApplyForm()
     apply_form.assignee.choices = choices(
@@ -252,7 +252,7 @@ def _control_url(dossier_id: int) -> str:
 @bp.post("/echantillonnage/<int:draw_id>/mettre-en-controle")
 @roles_required(Role.FUNDER_ADMIN)
 def apply_sampling_draw(draw_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     row = _get_draw_or_404(draw_id, actor)
     form = ApplyForm()
     staff = {u.id: u for u in _staff(actor)}

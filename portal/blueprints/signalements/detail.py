@@ -22,7 +22,7 @@ from portal import audit, clock, rnq
 from portal.access import deny, get_signalement_or_404, is_funder_side, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.signalements import bp
-from portal.blueprints.signalements.routes import READERS, SECTION, _actor
+from portal.blueprints.signalements.routes import READERS, SECTION
 from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.models import (
@@ -43,6 +43,7 @@ from portal.signalements import services as service
 from portal.signalements.workflow import Action, TransitionRefused
 from portal.storage import storage_for
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
+from portal.web import actor as current_actor
 
 #: The label of each action's button.
 ACTION_BUTTONS = {
@@ -158,7 +159,7 @@ def detail_context(
 @bp.get("/<int:signalement_id>")
 @roles_required(*READERS)
 def detail(signalement_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
     service.mark_read(actor, signalement.id)
     return render_page("signalements/detail.html", **detail_context(signalement, actor))
@@ -168,7 +169,7 @@ def detail(signalement_id: int) -> Response:
 @roles_required(*READERS)
 def act(signalement_id: int, action: str) -> Response:
     """Any transition: the workflow decides whether this role may, from this state."""
-    actor = _actor()
+    actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
     payload = service.Payload.read(request.form)
     files = [f for f in request.files.getlist("fichiers") if f and f.filename]
@@ -206,7 +207,7 @@ def act(signalement_id: int, action: str) -> Response:
 @bp.post("/<int:signalement_id>/messages")
 @roles_required(*READERS)
 def post_message(signalement_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
     body = request.form.get("message", "")
     try:
@@ -231,7 +232,7 @@ def post_message(signalement_id: int) -> Response:
 @bp.get("/<int:signalement_id>/preuves/<int:evidence_id>/fichier")
 @roles_required(*READERS)
 def evidence_file(signalement_id: int, evidence_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
     evidence = db.session.get(SignalementEvidence, evidence_id)
     document = evidence.file if evidence is not None else None
@@ -261,7 +262,7 @@ def evidence_file(signalement_id: int, evidence_id: int) -> Response:
 def transmission_pack(signalement_id: int) -> Response:
     """The pack for the certifier: the printable summary, the evidence files, and the
     manifest of their SHA-256 sums (which the audit event keeps too)."""
-    actor = _actor()
+    actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
     response, entries = pack_response(
         pack.pack_files(signalement, storage_for(current_app)), pack.filename(signalement)

@@ -16,7 +16,7 @@ from portal import rnq
 from portal.access import get_signalement_or_404, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.signalements import bp
-from portal.blueprints.signalements.routes import FUNDER_STAFF, SECTION, _actor
+from portal.blueprints.signalements.routes import FUNDER_STAFF, SECTION
 from portal.errors import Refused, Stale
 from portal.models import (
     SERIOUSNESS_LABELS,
@@ -29,6 +29,7 @@ from portal.routing import database_id
 from portal.signalements import evidence, rules, workflow
 from portal.signalements import services as service
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes
+from portal.web import actor as current_actor
 
 
 def _go(url: str) -> Response:
@@ -57,7 +58,7 @@ def _start_context(actor: User, provider: Provider | None, ticked: list[int]) ->
 def new() -> Response | str:
     """From an OF's page (?organisme=NDA), a dossier or a control (?dossier=id): the OF and
     the dossiers concerned, then the draft is created and its form opens."""
-    actor = _actor()
+    actor = current_actor()
     values = request.values
     dossier = service.find_dossier(actor, values.get("dossier"))
     provider = service.find_provider(actor, values.get("organisme"))
@@ -91,7 +92,7 @@ def new() -> Response | str:
 @roles_required(*FUNDER_STAFF)
 def new_dossier_choices() -> Response:
     """HTMX: the dossiers of the OF chosen in the start form."""
-    actor = _actor()
+    actor = current_actor()
     provider = service.find_provider(actor, request.args.get("organisme"))
     return render_page(
         "signalements/new.html",
@@ -148,7 +149,7 @@ def _editable_or_redirect(actor: User, signalement: Signalement) -> Response | N
 @bp.route("/<int:signalement_id>/modifier", methods=["GET", "POST"])
 @roles_required(*FUNDER_STAFF)
 def edit(signalement_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
     if (moved := _editable_or_redirect(actor, signalement)) is not None:
         return moved
@@ -195,7 +196,7 @@ def edit(signalement_id: int) -> Response:
 @roles_required(*FUNDER_STAFF)
 def verify(signalement_id: int) -> str:
     """HTMX: the checklist of what is missing, for the form as typed (nothing saved)."""
-    actor = _actor()
+    actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
     values = service.read_draft(request.form)
     return render_template(
@@ -208,7 +209,7 @@ def verify(signalement_id: int) -> str:
 @roles_required(*FUNDER_STAFF)
 def evidence_choices(signalement_id: int) -> Response:
     """HTMX: the evidence that the dossiers ticked offer (the form's evidence block)."""
-    actor = _actor()
+    actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
     values = service.read_draft(request.form)
     return render_page(

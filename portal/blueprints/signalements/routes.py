@@ -10,8 +10,6 @@ roles are the funder's staff and the ministry (`navigation.section("signalements
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -32,7 +30,7 @@ from portal.regions import region_choices
 from portal.rendering import render_page
 from portal.signalements import inbox
 from portal.signalements import services as service
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 SECTION = section("signalements")
 READERS = tuple(SECTION.roles)  # funder admins, controllers, the ministry
@@ -44,15 +42,10 @@ def state_label(state: str) -> str:
     return SIGNALEMENT_STATE_LABELS.get(SignalementState(state), state)
 
 
-@bp.app_template_filter("sig_local")
-def local_time(moment: Any) -> Any:
-    return clock.local(moment) if moment is not None else None
-
-
 @bp.get("/")
 @roles_required(*READERS)
 def index() -> Response:
-    actor = _actor()
+    actor = current_actor()
     filters = inbox.read_filters(request.args, actor)
     page = inbox.page(actor, filters, page_from(request.args))
     rows = list(page.items)
@@ -79,7 +72,7 @@ def index() -> Response:
 
 
 def _export(extension: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     filters = inbox.read_filters(request.args, actor)
     rows = list(inbox.export_rows(actor, filters))
     if extension == "csv":
@@ -115,7 +108,7 @@ def export_xlsx() -> Response:
 @bp.get("/notifications")
 @roles_required(*READERS)
 def notifications() -> str:
-    actor = _actor()
+    actor = current_actor()
     return render_template(
         "signalements/notifications.html",
         section=SECTION,
@@ -127,7 +120,7 @@ def notifications() -> str:
 @bp.post("/notifications/lues")
 @roles_required(*READERS)
 def notifications_read() -> Response:
-    actor = _actor()
+    actor = current_actor()
     if EmptyForm().validate_on_submit():
         count = service.mark_read(actor)
         flash(
@@ -145,7 +138,7 @@ def notifications_read() -> Response:
 @bp.route("/parametres", methods=["GET", "POST"])
 @roles_required(Role.FUNDER_ADMIN)
 def settings() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         required = request.form.get("approbation") == "1"
@@ -172,7 +165,7 @@ def settings() -> Response | str:
 @bp.get("/organismes/<nda>")
 @roles_required(Role.MINISTRY)
 def provider(nda: str) -> str:
-    actor = _actor()
+    actor = current_actor()
     found = db.session.scalar(db.select(Provider).where(Provider.nda == nda))
     if found is None:
         abort(404)

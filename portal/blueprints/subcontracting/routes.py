@@ -48,7 +48,7 @@ from portal.routing import database_id
 from portal.storage import storage_for
 from portal.subcontracting import rules, services
 from portal.uploads import ALLOWED_TYPES, max_size_label, max_upload_bytes, send_stored
-from portal.web import actor as _actor
+from portal.web import actor as current_actor
 
 SECTION = section("subcontracting")
 VIEWERS = tuple(SECTION.roles)
@@ -76,7 +76,7 @@ def _common() -> dict[str, Any]:
 @bp.get("/")
 @roles_required(*VIEWERS)
 def index() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     if actor.role == Role.PROVIDER:
         return _provider_space(actor)
     show_all = request.args.get("tous") == "1"
@@ -106,7 +106,7 @@ def _provider_space(actor: User) -> str:
 @bp.get("/organismes/<int:provider_id>")
 @roles_required(*FUNDER_SIDE)
 def provider_page(provider_id: int) -> str:
-    provider = get_provider_or_404(provider_id, _actor())
+    provider = get_provider_or_404(provider_id, current_actor())
     return render_template(
         "subcontracting/provider.html",
         overview=services.overview(provider),
@@ -121,7 +121,7 @@ def provider_page(provider_id: int) -> str:
 @bp.get("/contrats/<int:contract_id>")
 @roles_required(*VIEWERS)
 def contract_page(contract_id: int) -> str:
-    actor = _actor()
+    actor = current_actor()
     contract = get_subcontract_or_404(contract_id, actor)
     compliance = services.evaluate([contract])[contract.id]
     can_edit = can_edit_subcontract(actor, contract)
@@ -163,7 +163,7 @@ def _contract_form_page(
 @bp.route("/contrats/nouveau", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def new_contract() -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     form = ContractForm()
     if form.validate_on_submit():
         try:
@@ -182,7 +182,7 @@ def new_contract() -> Response | tuple[str, int]:
 @bp.route("/contrats/<int:contract_id>/modifier", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def edit_contract(contract_id: int) -> Response | tuple[str, int]:
-    actor = _actor()
+    actor = current_actor()
     contract = get_subcontract_or_404(contract_id, actor, need="edit")
     if request.method == "GET":
         form = ContractForm(data=services.form_values(contract))
@@ -221,7 +221,7 @@ def edit_contract(contract_id: int) -> Response | tuple[str, int]:
 @bp.post("/contrats/<int:contract_id>/dossiers")
 @roles_required(Role.PROVIDER)
 def link_dossiers(contract_id: int) -> Response:
-    actor = _actor()
+    actor = current_actor()
     contract = get_subcontract_or_404(contract_id, actor, need="edit")
     form = EmptyForm()
     if not form.validate_on_submit():
@@ -244,7 +244,7 @@ def link_dossiers(contract_id: int) -> Response:
 @bp.get("/contrats/<int:contract_id>/fichiers/<kind>")
 @roles_required(*VIEWERS)
 def download(contract_id: int, kind: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     contract = get_subcontract_or_404(contract_id, actor)
     if kind not in DOCUMENT_KINDS:
         abort(404)
@@ -297,7 +297,7 @@ def check_subcontractor() -> str:
 
 
 def _turnover_page(form: TurnoverForm, import_form: TurnoverImportForm, report: Any = None) -> str:
-    actor = _actor()
+    actor = current_actor()
     return render_template(
         "subcontracting/turnover.html",
         form=form,
@@ -312,7 +312,7 @@ def _turnover_page(form: TurnoverForm, import_form: TurnoverImportForm, report: 
 @bp.route("/chiffre-affaires", methods=["GET", "POST"])
 @roles_required(Role.PROVIDER)
 def turnover() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     today = clock.today()
     form = TurnoverForm(data={"year": str(today.year), "as_of": today.isoformat()})
     if form.validate_on_submit():
@@ -332,7 +332,7 @@ def turnover() -> Response | str:
 @bp.post("/chiffre-affaires/import")
 @roles_required(Role.PROVIDER)
 def import_turnover() -> Response | str:
-    actor = _actor()
+    actor = current_actor()
     form = TurnoverImportForm()
     report = None
     if form.validate_on_submit():
@@ -368,7 +368,7 @@ def turnover_template() -> Response:
 
 
 def _export(what: str, extension: str) -> Response:
-    actor = _actor()
+    actor = current_actor()
     if what == "contrats":
         columns, rows = services.CONTRACT_COLUMNS, list(services.contract_rows(actor))
     else:

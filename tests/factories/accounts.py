@@ -1,34 +1,12 @@
-"""factory_boy factories for test data (committed through Flask-SQLAlchemy's session)."""
+"""Factories of the accounts: funders, OF (providers), the funders following an OF, users."""
 
 from __future__ import annotations
 
 import factory
-from factory.alchemy import SQLAlchemyModelFactory
 
-from portal.extensions import db
 from portal.models import Funder, FunderKind, FunderProvider, Provider, Role, User
 from portal.passwords import hash_password
-
-PASSWORD = "un-mot-de-passe-solide-42"
-
-
-def _luhn_complete(prefix: str) -> str:
-    for digit in "0123456789":
-        candidate = prefix + digit
-        total = 0
-        for index, char in enumerate(reversed(candidate)):
-            value = int(char) * (2 if index % 2 else 1)
-            total += value - 9 if value > 9 else value
-        if total % 10 == 0:
-            return candidate
-    raise AssertionError("unreachable")
-
-
-class Base(SQLAlchemyModelFactory):
-    class Meta:
-        abstract = True
-        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
-        sqlalchemy_session_persistence = "commit"
+from tests.factories.base import PASSWORD, Base, luhn_complete
 
 
 class FunderFactory(Base):
@@ -45,8 +23,8 @@ class ProviderFactory(Base):
         model = Provider
 
     nda = factory.Sequence(lambda n: f"76{n:09d}")
-    siren = factory.Sequence(lambda n: _luhn_complete(f"9{n:07d}"))
-    siret = factory.LazyAttribute(lambda o: _luhn_complete(o.siren + "0001"))
+    siren = factory.Sequence(lambda n: luhn_complete(f"9{n:07d}"))
+    siret = factory.LazyAttribute(lambda o: luhn_complete(o.siren + "0001"))
     name = factory.Sequence(lambda n: f"Organisme de formation {n}")
 
 
