@@ -94,13 +94,13 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
     form = FunderForm(funder=funder)
     status = 200
     if request.method == "GET":
-        form.version.data = str(funder.version)
+        form.version.show(funder.version)
     elif form.validate_on_submit():
         try:
             services.update_funder(
                 current_actor(),
                 funder,
-                expected_version=int(form.version.data or 0),
+                expected_version=form.version.expected,
                 name=form.name.data,
                 kind=form.kind.data,
                 region_code=form.region_code.data,
@@ -113,7 +113,7 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
             )
             db.session.refresh(funder)
             form = FunderForm(funder=funder, formdata=None)
-            form.version.data = str(funder.version)
+            form.version.show(funder.version)
             status = 409
         else:
             flash("Financeur enregistré.", "success")

@@ -26,7 +26,7 @@ from portal.blueprints.certification.forms import AuditForm, CalculatorForm, Cer
 from portal.certification import rules, services
 from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
-from portal.forms import EmptyForm, int_or_zero
+from portal.forms import EmptyForm
 from portal.models import Certificate, CertificationAudit, Provider, Role, User
 from portal.pagination import MAX_PAGE
 from portal.rendering import render_page
@@ -174,7 +174,7 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
     if request.method == "GET":
         form = CertificateForm(formdata=None, data=services.form_values(certificate))
         form.set_certifiers(services.certifiers())
-        form.version.data = str(certificate.version)
+        form.version.show(certificate.version)
         return _form_page(form, certificate)
     form = CertificateForm()
     form.set_certifiers(services.certifiers())
@@ -186,7 +186,7 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
             form.raw(),
             form.uploaded(),
             certificate=certificate,
-            expected_version=int_or_zero(form.version.data),
+            expected_version=form.version.expected,
         )
     except Refused as invalid:
         services.record_refusal(actor, certificate, invalid)
@@ -197,7 +197,7 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
         db.session.refresh(certificate)
         form = CertificateForm(formdata=None, data=services.form_values(certificate))
         form.set_certifiers(services.certifiers())
-        form.version.data = str(certificate.version)
+        form.version.show(certificate.version)
         flash(STALE, "error")
         return _form_page(form, certificate, 409)
     flash("Certificat enregistré.", "success")

@@ -24,7 +24,6 @@ from portal.blueprints.dossiers.mine import my_dossiers
 from portal.dossiers import rules, services
 from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
-from portal.forms import int_or_zero
 from portal.identifiers import classify
 from portal.models import (
     DOSSIER_STATUS_LABELS,
@@ -183,13 +182,13 @@ def edit(dossier_id: int) -> Response | tuple[str, int]:
     status = 200
     if request.method == "GET":
         form = DossierEditForm(data=services.form_values(dossier))
-        form.version.data = str(dossier.version)
+        form.version.show(dossier.version)
     else:
         form = DossierEditForm()
         if form.validate_on_submit():
             try:
                 services.update_dossier(
-                    actor, dossier, form.raw(), expected_version=int_or_zero(form.version.data)
+                    actor, dossier, form.raw(), expected_version=form.version.expected
                 )
             except NotAllowed:
                 deny(actor, "dossier : modification refusée", dossier_id=dossier_id)
@@ -202,7 +201,7 @@ def edit(dossier_id: int) -> Response | tuple[str, int]:
                 dossier = get_dossier_or_404(dossier_id, actor, need="edit")
                 db.session.refresh(dossier)
                 form = DossierEditForm(formdata=None, data=services.form_values(dossier))
-                form.version.data = str(dossier.version)
+                form.version.show(dossier.version)
                 status = 409
             except Refused as invalid:
                 form.add_errors(invalid.errors)

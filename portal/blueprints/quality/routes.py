@@ -82,13 +82,6 @@ FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (*FUNDER_SIDE, Role.PROVIDER)
 
 
-def _version(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
 def _common() -> dict[str, Any]:
     return {
         **controls.labels(),
@@ -210,7 +203,7 @@ def edit(control_id: int) -> Response:
     control = get_quality_control_or_404(control_id, actor, need="edit")
     if request.method == "GET":
         form = PlanForm(formdata=None, data=controls.plan_values(control))
-        form.version.data = str(control.version)
+        form.version.show(control.version)
         _plan_choices(form, actor, control)
         if control.status != QualityControlStatus.PLANNED.value:
             form.general_error = controls.FIXED  # type: ignore[attr-defined]
@@ -221,9 +214,7 @@ def edit(control_id: int) -> Response:
     if not form.validate_on_submit():
         return _plan_page(form, control)
     try:
-        controls.update_control(
-            actor, control, form.data_for_service(), _version(form.version.data)
-        )
+        controls.update_control(actor, control, form.data_for_service(), form.version.expected)
     except Refused as refused:
         control = get_quality_control_or_404(control_id, actor, need="edit")
         form.add_errors(refused.errors)
@@ -233,7 +224,7 @@ def edit(control_id: int) -> Response:
         control = get_quality_control_or_404(control_id, actor, need="edit")
         db.session.refresh(control)
         form = PlanForm(formdata=None, data=controls.plan_values(control))
-        form.version.data = str(control.version)
+        form.version.show(control.version)
         _plan_choices(form, actor, control)
         form.general_error = controls.CONFLICT  # type: ignore[attr-defined]
         return _plan_page(form, control, 409)
@@ -350,7 +341,7 @@ def finding(control_id: int, code: str) -> Response:
             finding=form.finding.data,
             not_applicable_reason=form.not_applicable_reason.data or "",
             observations=form.observations.data or "",
-            expected_version=_version(form.version.data),
+            expected_version=form.version.expected,
         )
     except Refused as refused:
         errors = dict(refused.errors)
@@ -502,7 +493,7 @@ def issue(control_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        recipients = controls.issue_report(actor, item, _version(form.version.data))
+        recipients = controls.issue_report(actor, item, form.version.expected)
     except Refused as refused:
         for message in refused.messages:
             flash(message, "error")
@@ -534,7 +525,7 @@ def share(control_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        controls.set_shared(actor, item, bool(form.shared.data), _version(form.version.data))
+        controls.set_shared(actor, item, bool(form.shared.data), form.version.expected)
     except Stale:
         flash(controls.CONFLICT, "error")
     else:

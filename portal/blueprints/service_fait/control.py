@@ -62,13 +62,6 @@ def _names(user_ids: set[int | None]) -> dict[int, str]:
     )
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value or "")
-    except ValueError:
-        return None
-
-
 def _control(dossier: Dossier) -> ServiceFaitControl | None:
     return db.session.scalar(
         select(ServiceFaitControl)
@@ -110,11 +103,11 @@ def _page_context(
         if invoice.id in active:
             continue
         if posted is not None and posted_invoice == invoice.id:
-            posted.version.data = str(version)
+            posted.version.show(version)
             forms[invoice.id] = posted
         else:
             form = DecisionForm(formdata=None, prefix=decision_prefix(invoice.id))
-            form.version.data = str(version)
+            form.version.show(version)
             forms[invoice.id] = form
     can_reopen = decisions.can_reopen(actor, dossier)
     reopen_forms: dict[int, ReopenForm] = {}
@@ -208,7 +201,7 @@ def decide(dossier_id: int, invoice_id: int) -> Response:
     )
     try:
         decision = decisions.decide(
-            actor, dossier, invoice_id, data, expected_version=_int(form.version.data)
+            actor, dossier, invoice_id, data, expected_version=form.version.expected
         )
     except NotAllowed:
         deny(actor, "service fait : décision refusée", dossier_id=dossier_id)

@@ -38,7 +38,7 @@ from portal.blueprints.subcontracting.gauge import Gauge
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.errors import Refused, Stale
 from portal.extensions import db
-from portal.forms import EmptyForm, int_or_zero
+from portal.forms import EmptyForm
 from portal.identifiers import InvalidIdentifier, validate
 from portal.models import CONTRACT_MENTIONS, Provider, Role, Subcontract, User
 from portal.navigation import section
@@ -186,7 +186,7 @@ def edit_contract(contract_id: int) -> Response | tuple[str, int]:
     contract = get_subcontract_or_404(contract_id, actor, need="edit")
     if request.method == "GET":
         form = ContractForm(data=services.form_values(contract))
-        form.version.data = str(contract.version)
+        form.version.show(contract.version)
         return _contract_form_page(form, contract)
     form = ContractForm()
     if not form.validate_on_submit():
@@ -197,7 +197,7 @@ def edit_contract(contract_id: int) -> Response | tuple[str, int]:
             form.raw(),
             form.uploaded(),
             contract=contract,
-            expected_version=int_or_zero(form.version.data),
+            expected_version=form.version.expected,
         )
     except Refused as invalid:
         services.record_refusal(actor, contract, invalid)
@@ -212,7 +212,7 @@ def edit_contract(contract_id: int) -> Response | tuple[str, int]:
         contract = get_subcontract_or_404(contract_id, actor, need="edit")
         db.session.refresh(contract)
         form = ContractForm(formdata=None, data=services.form_values(contract))
-        form.version.data = str(contract.version)
+        form.version.show(contract.version)
         return _contract_form_page(form, contract, 409)
     flash("Contrat enregistré.", "success")
     return redirect(url_for("subcontracting.contract_page", contract_id=contract_id), code=303)
