@@ -31,7 +31,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import audit, clock, rnq
+from portal import audit, clock, formatting, rnq
 from portal.access import (
     can_answer_quality_control,
     can_edit_quality_control,
@@ -137,8 +137,7 @@ def _plan_choices(form: PlanForm, actor: User, control: QualityControl | None) -
     form.dossiers.choices = choices(
         (
             d.id,
-            f"{d.reference} — {d.action_title} (du {d.start_date:%d/%m/%Y} "
-            f"au {d.end_date:%d/%m/%Y})",
+            f"{d.reference} — {d.action_title} ({formatting.period(d.start_date, d.end_date)})",
         )
         for d in dossiers
     )
@@ -355,7 +354,7 @@ def finding(control_id: int, code: str) -> Response:
     label = rules.FINDING_LABELS[rules.Finding(row.finding)] if row.finding else "à renseigner"
     message = f"{rnq.code_label(code)} : constat enregistré ({label.lower()})."
     if row.deadline:
-        message += f" Échéance de l'action corrective : {row.deadline:%d/%m/%Y}."
+        message += f" Échéance de l'action corrective : {formatting.date_fr(row.deadline)}."
     return _row_saved(control_id, code, message)
 
 
