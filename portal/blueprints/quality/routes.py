@@ -65,6 +65,7 @@ from portal.models import (
 from portal.packs import stream_pack
 from portal.pagination import page_from
 from portal.quality import controls, report, rules
+from portal.quality import signalement as drafting
 from portal.rendering import render_page, wants_fragment
 from portal.routing import database_id
 from portal.storage import storage_for
@@ -238,11 +239,14 @@ def _page_context(control: QualityControl, actor: User) -> dict[str, Any]:
     can_edit = can_edit_quality_control(actor, control)
     editable = can_edit and control.status == QualityControlStatus.PLANNED.value
     controls.preload_grid(control)
+    result = controls.control_result(control)
     return {
         "control": control,
         "withheld": withheld_quality_evidence(actor, control),
         "groups": controls.grid_groups(control),
-        "result": controls.control_result(control),
+        "result": result,
+        # The offer to draft a signalement (`_signalement_offer.html`), for its editors.
+        "signalement_offer": drafting.offer(actor, control, result) if can_edit else None,
         "can_edit": can_edit,
         "editable": editable,
         "can_answer": can_answer_quality_control(actor, control),
