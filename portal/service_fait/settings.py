@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from portal import audit
+from portal.errors import NotAllowed
 from portal.extensions import db
 from portal.models import Dossier, Funder, Role, User
 from portal.service_fait import runner
@@ -29,10 +30,10 @@ def save_qualiopi_loss_setting(actor: User, *, blocks_payment: bool) -> bool:
     """Set the funder's choice; re-run its dossiers' checks when it changed. Returns
     whether it changed."""
     if actor.role != Role.FUNDER_ADMIN or actor.funder_id is None:
-        raise PermissionError("Seul un administrateur du financeur règle ceci.")
+        raise NotAllowed("Seul un administrateur du financeur règle ceci.")
     funder = db.session.get(Funder, actor.funder_id)
     if funder is None:  # pragma: no cover - a funder admin always has a funder
-        raise PermissionError("Financeur introuvable.")
+        raise NotAllowed("Financeur introuvable.")
     before = bool(funder.qualiopi_loss_blocks_payment)
     if before == blocks_payment:
         return False

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from portal.access import roles_required
 from portal.blueprints.service_fait import bp
-from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.models import Role
 from portal.navigation import section
 from portal.service_fait import settings as service
 from portal.web import actor as current_actor
+from portal.web import redirect_after_post
 
 SECTION = section("service_fait")
 
@@ -24,8 +24,7 @@ def settings() -> Response | str:
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         blocks = request.form.get("perte_bloquante") == "1"
-        if service.save_qualiopi_loss_setting(actor, blocks_payment=blocks):
-            db.session.commit()  # until the unit of work commits for every request
+        service.save_qualiopi_loss_setting(actor, blocks_payment=blocks)
         flash(
             "Une certification perdue en cours d'action bloque désormais le paiement ; les "
             "vérifications de vos dossiers ont été relancées."
@@ -34,7 +33,7 @@ def settings() -> Response | str:
             "examiner avant de payer ; les vérifications de vos dossiers ont été relancées.",
             "success",
         )
-        return redirect(url_for("service_fait.settings"), code=303)
+        return redirect_after_post(url_for("service_fait.settings"))
     assert actor.funder_id is not None
     return render_template(
         "service_fait/settings.html",
