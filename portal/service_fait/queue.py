@@ -12,7 +12,7 @@ this feature).
 
 Filters (:class:`QueueFilters`): status (one tab per `ControlStatus`, with its count, and
 "tous"); the OF (its name, SIRET, SIREN or NDA, as in the dossiers list); the scheme; an
-anomaly code (an ``EXISTS`` on `CheckFinding`, served by its (dossier_id, code) index),
+anomaly code (an ``EXISTS`` on `CheckFinding`, served by its (dossier_id, code, severity) index),
 with or without a severity; a severity alone (the control's count of findings of that
 severity, kept by the runner); a period (dossiers whose dates overlap it); the agreed
 amount (min, max); the assignee (me, nobody, someone, or a named member of the staff).
@@ -211,7 +211,7 @@ class QueueFilters:
         `key`: the dossier id the findings are matched on."""
         conditions: list[Any] = []
         if self.code:
-            # Served by the findings' (dossier_id, code) index.
+            # Served by the findings' (dossier_id, code, severity) index.
             finding = [CheckFinding.dossier_id == key, CheckFinding.code == self.code]
             if self.severity:
                 finding.append(CheckFinding.severity == self.severity)
@@ -657,6 +657,38 @@ def assign(actor: User, dossiers: Sequence[Dossier], assignee: User | None) -> i
 # --- Export ---------------------------------------------------------------------------------
 
 
+def _export_where(
+    actor: User, filters: QueueFilters | None, ids: Sequence[int] | None
+) -> list[Any]:
+    where = [Control.funder_id == actor.funder_id, *_scope(actor)]
+    if ids is not None:
+        where.append(Dossier.id.in_(list(ids)))
+    if filters is not None:
+        where += filters.conditions(actor)
+    return where
+
+
+def export_count(
+    actor: User, filters: QueueFilters | None = None, *, ids: Sequence[int] | None = None
+) -> int:
+    """How many rows the export will have (for its audit record, written before the rows
+    stream). Creates the missing controls first (:func:`ensure_controls`, flushed: the
+    caller commits before streaming :func:`export_rows`)."""
+    ensure_controls(actor.funder_id)
+    query = (
+        select(func.count(Control.id))
+        .select_from(Control)
+        .join(Dossier, Dossier.id == Control.dossier_id)
+        .where(*_export_where(actor, filters, ids))
+    )
+    return int(db.session.scalar(query) or 0)
+
+
+#: Rows read at a time by the export (and the findings of those rows): memory does not
+#: grow with the size of the queue.
+EXPORT_BATCH = 2_000
+
+
 def export_rows(
     actor: User,
     filters: QueueFilters | None = None,
@@ -665,14 +697,10 @@ def export_rows(
     ids: Sequence[int] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of the export, in :data:`EXPORT_COLUMNS` order: the queue's filters, or
-    the selected `ids` (within the actor's scope). Creates the missing controls first
-    (:func:`ensure_controls`, flushed: the caller commits)."""
-    ensure_controls(actor.funder_id)
-    where = [Control.funder_id == actor.funder_id, *_scope(actor)]
-    if ids is not None:
-        where.append(Dossier.id.in_(list(ids)))
-    if filters is not None:
-        where += filters.conditions(actor)
+    the selected `ids` (within the actor's scope), read :data:`EXPORT_BATCH` at a time
+    with the findings of each batch (constant memory, first rows at once). Call
+    :func:`export_count` first: it creates the controls of the dossiers that had none.
+    The query is built at once (the actor is read now), the rows when iterated."""
     Assignee = db.aliased(User)
     query = (
         select(
@@ -701,41 +729,44 @@ def export_rows(
         .join(Dossier, Dossier.id == Control.dossier_id)
         .join(Provider, Provider.id == Dossier.provider_id)
         .outerjoin(Assignee, Assignee.id == Control.assigned_to_id)
-        .where(*where)
+        .where(*_export_where(actor, filters, ids))
         .order_by(*_order(sort))
     )
-    base = (
-        select(Control.dossier_id)
-        .select_from(Control)
-        .join(Dossier, Dossier.id == Control.dossier_id)
+    return _export_batches(query)
+
+
+def _export_batches(query: Any) -> Iterator[tuple[Any, ...]]:
+    result = db.session.execute(query.execution_options(yield_per=EXPORT_BATCH))
+    for batch in result.partitions():
+        findings: dict[int, list[tuple[str, str]]] = {}
+        for dossier_id, severity, code in db.session.execute(
+            select(CheckFinding.dossier_id, CheckFinding.severity, CheckFinding.code).where(
+                CheckFinding.dossier_id.in_([row[-1] for row in batch])
+            )
+        ):
+            findings.setdefault(dossier_id, []).append((severity, code))
+        for row in batch:
+            yield _export_row(row, findings.get(row[-1], []))
+
+
+def _export_row(row: Sequence[Any], found: list[tuple[str, str]]) -> tuple[Any, ...]:
+    (*head, status, invoiced, validated, email, checked_at, decided_at, dossier_id) = row
+    found = sorted(found, key=lambda f: (SEVERITY_ORDER.get(f[0], 9), f[1]))
+    codes = list(dict.fromkeys(code for _, code in found))
+    return (
+        *head,
+        status,
+        sum(1 for s, _ in found if s == Severity.BLOCKING.value),
+        sum(1 for s, _ in found if s == Severity.WARNING.value),
+        sum(1 for s, _ in found if s == Severity.INFO.value),
+        ", ".join(codes),
+        invoiced if invoiced is not None else Decimal("0"),
+        validated if validated is not None else Decimal("0"),
+        email,
+        _day(checked_at),
+        _day(decided_at),
+        dossier_id,
     )
-    findings: dict[int, list[tuple[str, str]]] = {}
-    for dossier_id, severity, code in db.session.execute(
-        select(CheckFinding.dossier_id, CheckFinding.severity, CheckFinding.code).where(
-            CheckFinding.dossier_id.in_(base.where(*where))
-        )
-    ):
-        findings.setdefault(dossier_id, []).append((severity, code))
-    for row in db.session.execute(query.execution_options(yield_per=2000)):
-        (*head, status, invoiced, validated, email, checked_at, decided_at, dossier_id) = row
-        found = sorted(
-            findings.get(dossier_id, []), key=lambda f: (SEVERITY_ORDER.get(f[0], 9), f[1])
-        )
-        codes = list(dict.fromkeys(code for _, code in found))
-        yield (
-            *head,
-            status,
-            sum(1 for s, _ in found if s == Severity.BLOCKING.value),
-            sum(1 for s, _ in found if s == Severity.WARNING.value),
-            sum(1 for s, _ in found if s == Severity.INFO.value),
-            ", ".join(codes),
-            invoiced if invoiced is not None else Decimal("0"),
-            validated if validated is not None else Decimal("0"),
-            email,
-            _day(checked_at),
-            _day(decided_at),
-            dossier_id,
-        )
 
 
 def _day(moment: datetime | None) -> date | None:
@@ -749,4 +780,14 @@ def to_csv(rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 def to_xlsx(rows: Iterable[Sequence[Any]]) -> bytes:
-    return exports.to_xlsx(EXPORT_COLUMNS, rows, "Contrôles")
+    return exports.to_xlsx(EXPORT_COLUMNS, rows, XLSX_SHEET)
+
+
+XLSX_SHEET = "Contrôles"
+
+
+def export_chunks(rows: Iterable[Sequence[Any]], extension: str) -> Iterator[bytes]:
+    """The export file in pieces (CSV or XLSX), as the rows come."""
+    if extension == "csv":
+        return exports.csv_chunks(EXPORT_COLUMNS, rows)
+    return exports.xlsx_chunks(EXPORT_COLUMNS, rows, XLSX_SHEET)

@@ -155,29 +155,35 @@ def index() -> Response:
 
 
 def _download(
-    actor: User, rows: list[tuple[Any, ...]], extension: str, details: dict[str, Any]
+    actor: User,
+    extension: str,
+    details: dict[str, Any],
+    filters: queue.QueueFilters | None = None,
+    sort: str | None = None,
+    ids: list[int] | None = None,
 ) -> Response:
-    if extension == "csv":
-        body, content_type = queue.to_csv(rows), exports.CSV_TYPE
-    else:
-        body, content_type = queue.to_xlsx(rows), exports.XLSX_TYPE
+    """The export, streamed: audited (with its count) and committed first, then the rows
+    read in batches as the file is sent (constant memory, first bytes at once)."""
+    count = queue.export_count(actor, filters, ids=ids)
     audit.record(
         "service_fait.queue_exported",
         actor=actor,
         funder_id=actor.funder_id,
-        details={"format": extension, "count": len(rows), **details},
+        details={"format": extension, "count": count, **details},
     )
     db.session.commit()
-    return exports.download(
-        body, content_type, f"controles-service-fait-{clock.today():%Y-%m-%d}.{extension}"
+    rows = queue.export_rows(actor, filters, sort, ids=ids)
+    return exports.stream(
+        queue.export_chunks(rows, extension),
+        exports.CSV_TYPE if extension == "csv" else exports.XLSX_TYPE,
+        f"controles-service-fait-{clock.today():%Y-%m-%d}.{extension}",
     )
 
 
 def _export(extension: str) -> Response:
     actor = current_actor()
     _form, filters, sort, args = queue_state()
-    rows = list(queue.export_rows(actor, filters, sort))
-    return _download(actor, rows, extension, {"filters": args})
+    return _download(actor, extension, {"filters": args}, filters, sort)
 
 
 @bp.get("/export.csv")
@@ -230,8 +236,12 @@ def bulk() -> Response:
         flash("Aucun des dossiers cochés n'est dans votre file : rien n'a été fait.", "error")
         return redirect(back, code=303)
     if action in ("exporter_csv", "exporter_xlsx"):
-        rows = list(queue.export_rows(actor, ids=[d.id for d in selected]))
-        return _download(actor, rows, action.removeprefix("exporter_"), {"selection": len(ids)})
+        return _download(
+            actor,
+            action.removeprefix("exporter_"),
+            {"selection": len(ids)},
+            ids=[d.id for d in selected],
+        )
     if action == "assigner":
         return _bulk_assign(actor, selected, back)
     if action == "valider":
