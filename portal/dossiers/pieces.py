@@ -13,6 +13,8 @@ never learns of other OF's dossiers, and a funder never of another funder's.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,8 @@ from portal.dossiers.calendar import (
     slots,
 )
 from portal.dossiers.locks import locked_message
+from portal.einvoice.model import Reading
+from portal.einvoice.reader import read_document
 from portal.extensions import db
 from portal.models import (
     PIECE_KIND_LABELS,
@@ -52,8 +56,12 @@ from portal.models import (
     PieceKind,
     User,
 )
-from portal.storage import Storage, storage_for
+from portal.storage import Storage, new_key, storage_for
 from portal.uploads import (
+    ALLOWED_TYPES,
+    CHOOSE_AGAIN,
+    INVOICE_TYPES,
+    XML_TYPE,
     StoredFile,
     UploadLike,
     UploadsRefused,
@@ -277,12 +285,71 @@ def duplicates(
 # --- Adding and replacing pieces ---------------------------------------------------------------
 
 
-def _store_all(storage: Storage, files: Sequence[UploadLike], max_bytes: int) -> list[StoredFile]:
-    """Store every file, or none: on a refused file, the others are deleted again."""
+def _store_all(
+    storage: Storage, files: Sequence[UploadLike], max_bytes: int, kind: PieceKind
+) -> list[StoredFile]:
+    """Store every file, or none: on a refused file, the others are deleted again. An
+    invoice may also be an XML file (an electronic invoice)."""
+    allowed = INVOICE_TYPES if kind == PieceKind.INVOICE else ALLOWED_TYPES
     try:
-        return store_all(storage, files, max_bytes=max_bytes)
+        return store_all(storage, files, max_bytes=max_bytes, allowed=allowed)
     except UploadsRefused as refused:
         raise PiecesRefused({"files": refused.messages}, refused_files=refused.refused) from None
+
+
+def _read_all(
+    storage: Storage, kind: PieceKind, stored_files: Sequence[StoredFile]
+) -> list[Reading]:
+    """What each stored file says of itself (`portal.einvoice`). An XML file that is not a
+    readable invoice is refused (`PiecesRefused`; the caller deletes the stored files);
+    any other file that cannot be read as it claims is kept, with a notice."""
+    readings, refused = [], []
+    for stored in stored_files:
+        with storage.open(stored.key) as stream:
+            data = stream.read()
+        reading = read_document(data, stored.content_type, kind)
+        if reading.refused:
+            refused.append((stored.original_name, reading.message or ""))
+        readings.append(reading)
+    if refused:
+        messages = [*(f"« {name} » : {reason}" for name, reason in refused), CHOOSE_AGAIN]
+        raise PiecesRefused({"files": messages}, refused_files=refused)
+    return readings
+
+
+def _keep_reading(
+    storage: Storage, actor: User, piece: Piece, stored: StoredFile, reading: Reading
+) -> None:
+    """Record the reading with the piece; store the XML of a Factur-X beside its PDF."""
+    piece.figures_source = reading.source.value
+    piece.file_figures = reading.stored()
+    if reading.xml is None or stored.content_type == XML_TYPE:
+        return
+    key = new_key()
+    storage.save(key, io.BytesIO(reading.xml))
+    stem = stored.original_name.rsplit(".", 1)[0] or "facture"
+    piece.xml_document = Document(
+        storage_key=key,
+        sha256=hashlib.sha256(reading.xml).hexdigest(),
+        size=len(reading.xml),
+        content_type=XML_TYPE,
+        original_name=f"{stem}.xml"[:200],
+        uploaded_by_id=actor.id,
+    )
+
+
+def stored_keys(pieces: Sequence[Piece]) -> list[str]:
+    """The store keys of the pieces' files (their XML included)."""
+    keys = [p.document.storage_key for p in pieces]
+    keys += [p.xml_document.storage_key for p in pieces if p.xml_document is not None]
+    return keys
+
+
+def reading_notices(pieces: Sequence[Piece]) -> list[str]:
+    """The French notices of files that could not be read as they claim (kept as plain
+    pieces with the typed figures), one per distinct message."""
+    found = [(p.file_figures or {}).get("message") for p in pieces]
+    return list(dict.fromkeys(m for m in found if m))
 
 
 def _lock(dossier: Dossier) -> None:
@@ -350,13 +417,18 @@ def add_pieces(
     if errors:
         raise PiecesRefused(errors)
     storage = storage or storage_for(current_app)
-    stored_files = _store_all(storage, files, max_bytes or max_upload_bytes())
+    stored_files = _store_all(storage, files, max_bytes or max_upload_bytes(), kind)
+    pieces: list[Piece] = []
     try:
+        readings = _read_all(storage, kind, stored_files)
         _lock(dossier)
         others = duplicates_by_sha(
             [s.sha256 for s in stored_files], dossier.id, funder_id=dossier.funder_id
         )
-        pieces = [_new_piece(actor, dossier, kind, checked.values, s) for s in stored_files]
+        for stored, reading in zip(stored_files, readings, strict=True):
+            piece = _new_piece(actor, dossier, kind, checked.values, stored)
+            pieces.append(piece)
+            _keep_reading(storage, actor, piece, stored, reading)
         db.session.flush()
         recompute_first_missing_due(dossier)
         _pieces_changed(dossier, pieces)
@@ -369,7 +441,8 @@ def add_pieces(
                 details=_details(dossier, piece, stored, others.get(stored.sha256, [])),
             )
     except BaseException:
-        discard_stored(storage, [s.key for s in stored_files])
+        extra = [p.xml_document.storage_key for p in pieces if p.xml_document is not None]
+        discard_stored(storage, [*(s.key for s in stored_files), *extra])
         raise
     return pieces
 
@@ -414,8 +487,10 @@ def replace_piece(
     if errors:
         raise PiecesRefused(errors)
     storage = storage or storage_for(current_app)
-    (stored,) = _store_all(storage, [file], max_bytes or max_upload_bytes())
+    (stored,) = _store_all(storage, [file], max_bytes or max_upload_bytes(), kind)
+    new: Piece | None = None
     try:
+        (reading,) = _read_all(storage, kind, [stored])
         _lock(dossier)
         _refuse_if_locked(piece)  # again, now that decisions on the dossier wait for us
         superseded = db.session.execute(
@@ -429,6 +504,7 @@ def replace_piece(
         others = duplicates_by_sha([stored.sha256], dossier.id, funder_id=dossier.funder_id)
         new = _new_piece(actor, dossier, kind, checked.values, stored)
         new.replaces_id = piece.id
+        _keep_reading(storage, actor, new, stored, reading)
         db.session.flush()
         recompute_first_missing_due(dossier)
         _pieces_changed(dossier, [piece, new])
@@ -441,7 +517,8 @@ def replace_piece(
             details={**details, "replaces": piece.id},
         )
     except BaseException:
-        discard_stored(storage, [stored.key])
+        extra = [new.xml_document.storage_key] if new and new.xml_document else []
+        discard_stored(storage, [stored.key, *extra])
         raise
     return new
 
@@ -449,7 +526,7 @@ def replace_piece(
 def commit_pieces(pieces: Sequence[Piece], *, storage: Storage | None = None) -> None:
     """Commit; if the commit fails, roll back and delete the files of `pieces` (no stray
     file: the database and the store stay in step)."""
-    keys = [p.document.storage_key for p in pieces]
+    keys = stored_keys(pieces)
     try:
         db.session.commit()
     except BaseException:
