@@ -616,6 +616,21 @@ def figures(piece: Piece) -> list[tuple[str, str]]:
     return rows
 
 
+def typed_values(piece: Piece) -> dict[str, Any]:
+    """The figures typed next to a piece's file, by field."""
+    return {
+        spec.name: getattr(piece, spec.name) for spec in piece_rules.FIELDS[PieceKind(piece.kind)]
+    }
+
+
+def provenance(piece: Piece) -> str:
+    """Where a piece's figures come from (« lues dans la facture électronique »…)."""
+    from portal.einvoice import compare
+
+    read = compare.read_values(piece.file_figures)
+    return compare.provenance(piece.figures_source, typed_values(piece), read)
+
+
 # --- History -----------------------------------------------------------------------------------
 
 ACTION_LABELS = {
@@ -685,3 +700,89 @@ def _summary(event: AuditEvent, pieces_by_id: Mapping[str, Piece]) -> str:
     if event.action == "piece.upload_refused":
         parts.extend(details.get("reasons", []))
     return " ; ".join(parts)
+
+
+# --- Prefilling the upload form from the file chosen ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """What the upload form shows once a file is chosen: the values to fill in (figures
+    read), the suggestions (found in a PDF's text), and a French notice."""
+
+    source: str  # a portal.einvoice.model.Source value
+    values: dict[str, str] = field(default_factory=dict)  # as the form fields show them
+    suggestions: dict[str, str] = field(default_factory=dict)  # as a reader reads them
+    notice: str = ""
+    problem: bool = False  # the notice says the file could not be read (or is refused)
+
+
+READ_FROM = {
+    "einvoice": "Champs remplis d'après la facture électronique ({detail}) : vérifiez-les, "
+    "corrigez-les si besoin, puis envoyez.",
+    "pdf_form": "Champs remplis d'après le formulaire du certificat ({detail}) : vérifiez-les, "
+    "corrigez-les si besoin, puis envoyez.",
+}
+SUGGESTED = (
+    "Des chiffres ont été trouvés dans le texte du PDF ({detail}) : ce sont des suggestions, "
+    "affichées sous les champs ; elles ne remplissent rien d'elles-mêmes."
+)
+NOTHING_READ = (
+    "Aucun chiffre n'a pu être lu dans ce fichier ({detail}) : saisissez les informations "
+    "de la pièce."
+)
+
+
+def read_upload(
+    kind: PieceKind | str,
+    file: UploadLike | None,
+    context: piece_rules.Context,
+    *,
+    max_bytes: int | None = None,
+) -> Prefill | None:
+    """Read the chosen file in memory (not stored) to prefill the form; None without file."""
+    from portal.einvoice.model import PROFILE_LABELS, Source
+    from portal.uploads import (
+        MESSAGE_EMPTY,
+        MESSAGE_TYPE,
+        MESSAGE_TYPE_INVOICE,
+        clean_filename,
+        message_too_large,
+        sniff,
+    )
+
+    kind = PieceKind(kind)
+    if file is None:
+        return None
+    limit = max_bytes or max_upload_bytes()
+    data = file.stream.read(limit + 1)
+    name = clean_filename(file.filename)
+    if not data:
+        return Prefill(Source.TYPED.value, notice=f"« {name} » : {MESSAGE_EMPTY}", problem=True)
+    if len(data) > limit:
+        return Prefill(Source.TYPED.value, notice=message_too_large(limit), problem=True)
+    invoice = kind == PieceKind.INVOICE
+    content_type = sniff(data[:64], INVOICE_TYPES if invoice else ALLOWED_TYPES)
+    if content_type is None:
+        message = MESSAGE_TYPE_INVOICE if invoice else MESSAGE_TYPE
+        return Prefill(Source.TYPED.value, notice=f"« {name} » : {message}", problem=True)
+    reading = read_document(data, content_type, kind)
+    if reading.message:
+        return Prefill(Source.TYPED.value, notice=f"« {name} » : {reading.message}", problem=True)
+    specs = {spec.name: spec for spec in piece_rules.fields_for(kind, context)}
+    figures = {k: v for k, v in reading.figures.items() if k in specs}
+    if reading.read:
+        label = f"« {name} »"
+        if reading.invoice is not None and reading.invoice.profile in PROFILE_LABELS:
+            label = f"{PROFILE_LABELS[reading.invoice.profile]}, {label}"
+        values = {k: piece_rules.input_value(specs[k], v) for k, v in figures.items()}
+        notice = READ_FROM[reading.source].format(detail=label)
+        return Prefill(reading.source.value, values=values, notice=notice)
+    if reading.source == Source.PDF_TEXT and figures:
+        suggestions = {k: piece_rules.format_value(specs[k], v) for k, v in figures.items()}
+        return Prefill(
+            reading.source.value,
+            suggestions=suggestions,
+            notice=SUGGESTED.format(detail=f"« {name} »"),
+        )
+    return Prefill(Source.TYPED.value, notice=NOTHING_READ.format(detail=f"« {name} »"))
