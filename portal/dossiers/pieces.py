@@ -39,7 +39,8 @@ from portal.dossiers.calendar import (
     slots,
 )
 from portal.dossiers.locks import locked_message
-from portal.einvoice.model import Reading
+from portal.einvoice import compare
+from portal.einvoice.model import PROFILE_LABELS, Reading, Source
 from portal.einvoice.reader import read_document
 from portal.extensions import db
 from portal.models import (
@@ -61,13 +62,19 @@ from portal.uploads import (
     ALLOWED_TYPES,
     CHOOSE_AGAIN,
     INVOICE_TYPES,
+    MESSAGE_EMPTY,
+    MESSAGE_TYPE,
+    MESSAGE_TYPE_INVOICE,
     XML_TYPE,
     StoredFile,
     UploadLike,
     UploadsRefused,
+    clean_filename,
     discard_stored,
     max_files_per_upload,
     max_upload_bytes,
+    message_too_large,
+    sniff,
     store_all,
     too_many_files,
 )
@@ -625,8 +632,6 @@ def typed_values(piece: Piece) -> dict[str, Any]:
 
 def provenance(piece: Piece) -> str:
     """Where a piece's figures come from (« lues dans la facture électronique »…)."""
-    from portal.einvoice import compare
-
     read = compare.read_values(piece.file_figures)
     return compare.provenance(piece.figures_source, typed_values(piece), read)
 
@@ -741,16 +746,6 @@ def read_upload(
     max_bytes: int | None = None,
 ) -> Prefill | None:
     """Read the chosen file in memory (not stored) to prefill the form; None without file."""
-    from portal.einvoice.model import PROFILE_LABELS, Source
-    from portal.uploads import (
-        MESSAGE_EMPTY,
-        MESSAGE_TYPE,
-        MESSAGE_TYPE_INVOICE,
-        clean_filename,
-        message_too_large,
-        sniff,
-    )
-
     kind = PieceKind(kind)
     if file is None:
         return None

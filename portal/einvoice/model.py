@@ -8,6 +8,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from portal import formatting
+
 
 class Source(StrEnum):
     """Where a piece's figures come from (stored with the piece)."""
@@ -94,8 +96,6 @@ class InvoiceData:
 
     def total_problems(self) -> list[str]:
         """Where the totals do not add up (French, naming the figures)."""
-        from portal import formatting
-
         problems = []
         amounts = [x.net_amount for x in self.lines]
         if self.lines and all(a is not None for a in amounts) and self.line_total is not None:
