@@ -1,9 +1,9 @@
 """The pieces of a dossier: adding and replacing them with their files, what the OF still
 has to send, and files sent to several dossiers.
 
-No request here: the views pass the acting user, the files and the limits, and commit
-with :func:`commit_pieces`, which deletes the stored files if the commit fails. A refused
-piece raises :class:`PiecesRefused` before anything is written to the database, with no
+No request here: the views pass the acting user, the files and the limits; the edge
+commits (`portal.unit_of_work`), and deletes the stored files if the commit fails. A refused
+piece raises :class:`Refused` before anything is written to the database, with no
 file left in the store: nothing is ever half-done.
 
 Files sent to other dossiers (same SHA-256) are flagged to the funder's staff, and only
@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from portal import audit, clock
+from portal import audit, clock, unit_of_work
 from portal.access import dossiers_scope
 from portal.clock import utcnow
 from portal.dossiers import piece_rules, signals
@@ -42,6 +42,7 @@ from portal.dossiers.locks import locked_message
 from portal.einvoice import compare
 from portal.einvoice.model import PROFILE_LABELS, Reading, Source
 from portal.einvoice.reader import read_document
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import (
     PIECE_KIND_LABELS,
@@ -70,6 +71,7 @@ from portal.uploads import (
     UploadLike,
     UploadsRefused,
     clean_filename,
+    commit_or_discard,
     discard_stored,
     max_files_per_upload,
     max_upload_bytes,
@@ -96,26 +98,6 @@ ALREADY_REPLACED = (
     "Cette pièce a déjà été remplacée entre-temps : rien n'a été enregistré. Rechargez le "
     "dossier pour voir sa version actuelle."
 )
-
-
-class PiecesRefused(Exception):
-    """A piece (or a file) is refused; nothing was written, no file is left in the store.
-
-    `errors` holds the French messages by field name (``files`` for the files), `general`
-    a message about the whole form, `refused_files` the (name, reason) of refused files.
-    """
-
-    def __init__(
-        self,
-        errors: Mapping[str, list[str]] | None = None,
-        *,
-        general: str | None = None,
-        refused_files: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        self.errors = {name: list(messages) for name, messages in (errors or {}).items()}
-        self.general = general
-        self.refused_files = list(refused_files)
-        super().__init__(general or "; ".join(m for ms in self.errors.values() for m in ms))
 
 
 # --- The calendar of a dossier ---------------------------------------------------------------
@@ -301,14 +283,14 @@ def _store_all(
     try:
         return store_all(storage, files, max_bytes=max_bytes, allowed=allowed)
     except UploadsRefused as refused:
-        raise PiecesRefused({"files": refused.messages}, refused_files=refused.refused) from None
+        raise Refused({"files": refused.messages}, refused_files=refused.refused) from None
 
 
 def _read_all(
     storage: Storage, kind: PieceKind, stored_files: Sequence[StoredFile]
 ) -> list[Reading]:
     """What each stored file says of itself (`portal.einvoice`). An XML file that is not a
-    readable invoice is refused (`PiecesRefused`; the caller deletes the stored files);
+    readable invoice is refused (`Refused`; the caller deletes the stored files);
     any other file that cannot be read as it claims is kept, with a notice."""
     readings, refused = [], []
     for stored in stored_files:
@@ -320,7 +302,7 @@ def _read_all(
         readings.append(reading)
     if refused:
         messages = [*(f"« {name} » : {reason}" for name, reason in refused), CHOOSE_AGAIN]
-        raise PiecesRefused({"files": messages}, refused_files=refused)
+        raise Refused({"files": messages}, refused_files=refused)
     return readings
 
 
@@ -334,6 +316,7 @@ def _keep_reading(
         return
     key = new_key()
     storage.save(key, io.BytesIO(reading.xml))
+    unit_of_work.stored([key])  # deleted again if the request's changes are rolled back
     stem = stored.original_name.rsplit(".", 1)[0] or "facture"
     piece.xml_document = Document(
         storage_key=key,
@@ -409,7 +392,7 @@ def add_pieces(
 ) -> list[Piece]:
     """One piece of `kind` per file, all with the same `fields`; the caller commits.
 
-    Raises `PiecesRefused` (nothing written, no file left) when a field or a file is
+    Raises `Refused` (nothing written, no file left) when a field or a file is
     refused. The access check (`get_dossier_or_404(..., need="add_pieces")`) is the view's.
     """
     kind = PieceKind(kind)
@@ -422,7 +405,7 @@ def add_pieces(
     elif len(files) > max_files:
         errors["files"] = [too_many_files(max_files)]
     if errors:
-        raise PiecesRefused(errors)
+        raise Refused(errors)
     storage = storage or storage_for(current_app)
     stored_files = _store_all(storage, files, max_bytes or max_upload_bytes(), kind)
     pieces: list[Piece] = []
@@ -466,7 +449,7 @@ def _refuse_if_locked(piece: Piece) -> None:
     a funder admin reopens the decision."""
     message = locked_message(piece)
     if message:
-        raise PiecesRefused(general=message)
+        raise Refused(general=message)
 
 
 def replace_piece(
@@ -480,19 +463,19 @@ def replace_piece(
     today: date | None = None,
 ) -> Piece:
     """A new version of `piece` (same kind), which is kept, marked superseded; the caller
-    commits. Raises `PiecesRefused` as `add_pieces` does, and when the piece was already
+    commits. Raises `Refused` as `add_pieces` does, and when the piece was already
     replaced."""
     dossier = piece.dossier
     kind = PieceKind(piece.kind)
     if piece.superseded_at is not None:
-        raise PiecesRefused(general=ALREADY_REPLACED)
+        raise Refused(general=ALREADY_REPLACED)
     _refuse_if_locked(piece)
     checked = _prepare(dossier, kind, fields, today)
     errors = dict(checked.errors)
     if file is None:
         errors["files"] = [NO_FILE_REPLACE]
     if errors:
-        raise PiecesRefused(errors)
+        raise Refused(errors)
     storage = storage or storage_for(current_app)
     (stored,) = _store_all(storage, [file], max_bytes or max_upload_bytes(), kind)
     new: Piece | None = None
@@ -507,7 +490,7 @@ def replace_piece(
             .execution_options(synchronize_session="fetch")
         )
         if superseded.rowcount != 1:
-            raise PiecesRefused(general=ALREADY_REPLACED)
+            raise Refused(general=ALREADY_REPLACED)
         others = duplicates_by_sha([stored.sha256], dossier.id, funder_id=dossier.funder_id)
         new = _new_piece(actor, dossier, kind, checked.values, stored)
         new.replaces_id = piece.id
@@ -531,23 +514,19 @@ def replace_piece(
 
 
 def commit_pieces(pieces: Sequence[Piece], *, storage: Storage | None = None) -> None:
-    """Commit; if the commit fails, roll back and delete the files of `pieces` (no stray
-    file: the database and the store stay in step)."""
-    keys = stored_keys(pieces)
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        discard_stored(storage or storage_for(current_app), keys)
-        raise
+    """Outside a request (a CLI command, a script, a test body): commit; if the commit
+    fails, roll back and delete the files of `pieces` (their XML included). In a request
+    the edge does this."""
+    commit_or_discard(stored_keys(pieces), storage)
 
 
-def record_refusal(actor: User, dossier: Dossier, kind: str, refused: PiecesRefused) -> None:
+def record_refusal(actor: User, dossier: Dossier, kind: str, refused: Refused) -> None:
     """Audit refused files (a file whose content is not what its name says may be an
-    attack); field errors are typing slips and are not recorded. The caller commits."""
+    attack); field errors are typing slips and are not recorded. Kept when the refused
+    change is rolled back."""
     if not refused.refused_files:
         return
-    audit.record(
+    audit.record_refusal(
         "piece.upload_refused",
         actor=actor,
         object_type="dossiers",

@@ -11,11 +11,12 @@ import click
 from flask import Blueprint, current_app
 
 from portal import clock
+from portal.errors import Refused
 from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import ListImport
 from portal.public_list.alerts import raise_alerts
-from portal.public_list.importer import ImportRefused, import_list
+from portal.public_list.importer import import_list
 from portal.public_list.lookup import NON_DECLARING, check
 from portal.service_fait.runner import rerun_after_list_import
 
@@ -81,7 +82,7 @@ def register(bp: Blueprint) -> None:
                 progress=progress if sys.stderr.isatty() else None,
                 on_imported=after_import,
             )
-        except ImportRefused as refusal:
+        except Refused as refusal:
             click.echo(f"Import refusé : {refusal}", err=True)
             click.echo("La liste en vigueur reste inchangée.", err=True)
             sys.exit(1)

@@ -29,7 +29,6 @@ from flask import (
     send_file,
     url_for,
 )
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import audit, clock, rnq
@@ -52,6 +51,7 @@ from portal.blueprints.quality.forms import (
     ShareForm,
     VersionForm,
 )
+from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.forms import choices
 from portal.models import (
@@ -70,7 +70,6 @@ from portal.routing import database_id
 from portal.storage import storage_for
 from portal.uploads import (
     UploadsRefused,
-    discard_stored,
     max_files_per_upload,
     max_size_label,
     max_upload_bytes,
@@ -81,13 +80,6 @@ from portal.web import actor as current_actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (*FUNDER_SIDE, Role.PROVIDER)
-
-
-def _version(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 def _common() -> dict[str, Any]:
@@ -192,9 +184,7 @@ def new() -> Response:
     if form.validate_on_submit():
         try:
             control = controls.create_control(actor, form.data_for_service())
-            db.session.commit()
-        except controls.ControlRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             form.add_errors(refused.errors)
             form.general_error = refused.general  # type: ignore[attr-defined]
         else:
@@ -213,7 +203,7 @@ def edit(control_id: int) -> Response:
     control = get_quality_control_or_404(control_id, actor, need="edit")
     if request.method == "GET":
         form = PlanForm(formdata=None, data=controls.plan_values(control))
-        form.version.data = str(control.version)
+        form.version.show(control.version)
         _plan_choices(form, actor, control)
         if control.status != QualityControlStatus.PLANNED.value:
             form.general_error = controls.FIXED  # type: ignore[attr-defined]
@@ -224,22 +214,17 @@ def edit(control_id: int) -> Response:
     if not form.validate_on_submit():
         return _plan_page(form, control)
     try:
-        controls.update_control(
-            actor, control, form.data_for_service(), _version(form.version.data)
-        )
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+        controls.update_control(actor, control, form.data_for_service(), form.version.expected)
+    except Refused as refused:
         control = get_quality_control_or_404(control_id, actor, need="edit")
         form.add_errors(refused.errors)
         form.general_error = refused.general  # type: ignore[attr-defined]
         return _plan_page(form, control)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         control = get_quality_control_or_404(control_id, actor, need="edit")
         db.session.refresh(control)
         form = PlanForm(formdata=None, data=controls.plan_values(control))
-        form.version.data = str(control.version)
+        form.version.show(control.version)
         _plan_choices(form, actor, control)
         form.general_error = controls.CONFLICT  # type: ignore[attr-defined]
         return _plan_page(form, control, 409)
@@ -356,17 +341,14 @@ def finding(control_id: int, code: str) -> Response:
             finding=form.finding.data,
             not_applicable_reason=form.not_applicable_reason.data or "",
             observations=form.observations.data or "",
-            expected_version=_version(form.version.data),
+            expected_version=form.version.expected,
         )
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         errors = dict(refused.errors)
         if refused.general:
             errors["general"] = [refused.general]
         return _row_answer(control_id, code, errors=errors, posted=posted)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         return _row_answer(
             control_id, code, errors={"general": [controls.FINDING_CONFLICT]}, status=409
         )
@@ -411,19 +393,11 @@ def evidence_upload(control_id: int, code: str) -> Response:
             funder_id=item.funder_id,
             details={"control_id": item.id, "refused": refused.refused},
         )
-        db.session.commit()
         return _row_answer(control_id, code, errors={"files": refused.messages})
     try:
         controls.add_evidence_files(actor, item, row, stored)
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
-        discard_stored(storage, [s.key for s in stored])
+    except Refused as refused:  # the unit of work deletes the stored files
         return _row_answer(control_id, code, errors={"general": refused.messages})
-    except BaseException:
-        db.session.rollback()
-        discard_stored(storage, [s.key for s in stored])
-        raise
     count = len(stored)
     return _row_saved(
         control_id,
@@ -443,9 +417,7 @@ def evidence_pieces(control_id: int, code: str) -> Response:
         abort(400)
     try:
         added = controls.add_evidence_pieces(actor, item, row, form.pieces.data or [])
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         errors = dict(refused.errors)
         if refused.general:
             errors["general"] = [refused.general]
@@ -484,9 +456,7 @@ def evidence_remove(control_id: int, evidence_id: int) -> Response:
     title = evidence.title
     try:
         controls.remove_evidence(actor, item, evidence)
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         return _row_answer(control_id, code, errors={"general": refused.messages})
     return _row_saved(control_id, code, f"Preuve « {title} » retirée.")
 
@@ -506,7 +476,6 @@ def evidence_file(control_id: int, evidence_id: int) -> Response:
         document.size,
     )
     controls.record_download(actor, item, evidence)
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -524,15 +493,12 @@ def issue(control_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        recipients = controls.issue_report(actor, item, _version(form.version.data))
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+        recipients = controls.issue_report(actor, item, form.version.expected)
+    except Refused as refused:
         for message in refused.messages:
             flash(message, "error")
         return redirect(url_for("quality.control", control_id=control_id) + "#resultat", code=303)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         flash(controls.CONFLICT, "error")
         return redirect(url_for("quality.control", control_id=control_id) + "#resultat", code=303)
     controls.mail_report(item, recipients)
@@ -559,10 +525,8 @@ def share(control_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        controls.set_shared(actor, item, bool(form.shared.data), _version(form.version.data))
-        db.session.commit()
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+        controls.set_shared(actor, item, bool(form.shared.data), form.version.expected)
+    except Stale:
         flash(controls.CONFLICT, "error")
     else:
         flash(
@@ -582,7 +546,6 @@ def report_page(control_id: int) -> str:
     audit.record(
         "quality_control.report_viewed", actor=actor, target=item, funder_id=item.funder_id
     )
-    db.session.commit()
     return report.render(item, viewer=actor)
 
 
@@ -609,7 +572,6 @@ def report_pack(control_id: int) -> Response:
             "missing": missing,
         },
     )
-    db.session.commit()
     response = send_file(
         spool, mimetype="application/zip", as_attachment=True, download_name=report.filename(item)
     )
