@@ -9,13 +9,18 @@ incompressible image), then reads each --runs times through
 `portal.einvoice.reader.read_document`, as an upload does, and prints the median and p95
 read time. The memory growth of one read is measured in a fresh Python process per document
 (peak resident memory, `ru_maxrss`, after a warm-up read of a small file, before and after
-reading the big one, the file's own bytes already in memory). Targets (issue 17): p95 ≤
-300 ms, peak memory growth ≤ 50 MB for a 10 MB file.
+reading the big one, the file's own bytes already in memory). Then an upload of 10 such
+Factur-X at once: the files stored (`portal.uploads.store_all`, local store) and read where
+they lie, one after the other, as `portal.dossiers.pieces.add_pieces` does; printed: the
+time and peak memory growth of reading the 10 files. Targets (issue 17): p95 ≤ 300 ms,
+peak memory growth ≤ 50 MB for a 10 MB file; the upload of 10 files within the existing
+upload budgets (bench/upload_memory.py: < 20 MB for a 10 MB file).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import resource
 import statistics
@@ -71,14 +76,53 @@ def child(kind: str, path: str) -> None:
     print(after - before, peak)
 
 
+def upload_child(path: str) -> None:
+    """Ten copies of one Factur-X stored then read as an upload does: prints the growth of
+    the peak resident memory (KiB) and the seconds the readings took."""
+    from werkzeug.datastructures import FileStorage
+
+    from portal.dossiers import pieces
+    from portal.models import PieceKind
+    from portal.storage import LocalStorage
+    from portal.uploads import INVOICE_TYPES, store_all
+
+    data = Path(path).read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalStorage(Path(tmp))
+        warm = store_all(storage, [FileStorage(io.BytesIO(data[:2048]), "w.pdf")], max_bytes=MB)
+        del warm
+        files = [FileStorage(io.BytesIO(data), f"f{i}.pdf") for i in range(10)]
+        stored = store_all(storage, files, max_bytes=len(data), allowed=INVOICE_TYPES)
+        del files
+        small = pieces._read_all(storage, PieceKind.INVOICE, [])  # imports
+        del small
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        readings = pieces._read_all(storage, PieceKind.INVOICE, stored)
+        seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        assert all(r.figures for r in readings)
+        import tracemalloc
+
+        tracemalloc.start()
+        pieces._read_all(storage, PieceKind.INVOICE, stored)
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    print(after - before, seconds, peak)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=10)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--upload-child", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.upload_child:
+        upload_child(args.upload_child)
         return
 
     from portal.einvoice import reader
@@ -111,6 +155,17 @@ def main() -> None:
                 f"peak memory growth={int(rss) / 1024:5.1f} MB (RSS), "
                 f"{int(traced) / MB:5.1f} MB (Python allocations)"
             )
+        rss, seconds, traced = subprocess.run(
+            [sys.executable, __file__, "--upload-child", str(files["facture"])],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        print(
+            f"upload of 10 Factur-X of {files['facture'].stat().st_size / MB:.1f} MB: read in "
+            f"{float(seconds) * 1000:.0f} ms, peak memory growth {int(rss) / 1024:.1f} MB (RSS), "
+            f"{int(traced) / MB:.1f} MB (Python allocations)"
+        )
 
 
 if __name__ == "__main__":

@@ -295,8 +295,9 @@ def _read_all(
     readings, refused = [], []
     for stored in stored_files:
         with storage.open(stored.key) as stream:
-            data = stream.read()
-        reading = read_document(data, stored.content_type, kind)
+            seekable = getattr(stream, "seekable", lambda: False)()
+            source = stream if seekable else stream.read()
+            reading = read_document(source, stored.content_type, kind)
         if reading.refused:
             refused.append((stored.original_name, reading.message or ""))
         readings.append(reading)
@@ -717,6 +718,13 @@ NOTHING_READ = (
 )
 
 
+def _prefill_value(spec: piece_rules.FieldSpec, value: Any) -> str:
+    """A value read, as its form field shows it (amounts with their cents: 1500,10)."""
+    if spec.type == piece_rules.FieldType.MONEY:
+        return f"{value:.2f}".replace(".", ",")
+    return piece_rules.input_value(spec, value)
+
+
 def read_upload(
     kind: PieceKind | str,
     file: UploadLike | None,
@@ -749,7 +757,7 @@ def read_upload(
         label = f"« {name} »"
         if reading.invoice is not None and reading.invoice.profile in PROFILE_LABELS:
             label = f"{PROFILE_LABELS[reading.invoice.profile]}, {label}"
-        values = {k: piece_rules.input_value(specs[k], v) for k, v in figures.items()}
+        values = {k: _prefill_value(specs[k], v) for k, v in figures.items()}
         notice = READ_FROM[reading.source].format(detail=label)
         return Prefill(reading.source.value, values=values, notice=notice)
     if reading.source == Source.PDF_TEXT and figures:

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
@@ -42,9 +42,10 @@ class PdfContent:
     reader: PdfReader
 
 
-def open_pdf(data: bytes) -> PdfContent:
+def open_pdf(data: bytes | BinaryIO) -> PdfContent:
+    """`data`: the PDF's bytes, or a seekable stream, read where it lies."""
     try:
-        reader = PdfReader(io.BytesIO(data))
+        reader = PdfReader(io.BytesIO(data) if isinstance(data, bytes) else data)
         attachments = []
         for attachment in reader.attachment_list:
             name = (attachment.name or "").lower()

@@ -7,11 +7,11 @@ XML file that is no invoice gives a refused reading (an XML is accepted for an i
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 from portal.einvoice import pdf
 from portal.einvoice.model import InvoiceData, Reading, Source
-from portal.einvoice.xml import TWO_INVOICES, XmlRefused, read_invoice
+from portal.einvoice.xml import MAX_XML_BYTES, TWO_INVOICES, XmlRefused, read_invoice
 from portal.models.dossiers import PieceKind
 
 XML_TYPE = "application/xml"
@@ -57,9 +57,13 @@ def _cents(value: Decimal | None) -> Decimal | None:
     return value.quantize(CENT) if value is not None else None
 
 
-def read_document(data: bytes, content_type: str, kind: PieceKind | str) -> Reading:
+def read_document(data: bytes | BinaryIO, content_type: str, kind: PieceKind | str) -> Reading:
+    """What the file says of itself. `data`: its bytes, or a seekable binary stream (a
+    stored file: a PDF is then read where it lies, never copied whole into memory)."""
     kind = PieceKind(kind)
     if content_type == XML_TYPE:
+        if not isinstance(data, bytes):
+            data = data.read(MAX_XML_BYTES + 1)
         if kind != PieceKind.INVOICE:
             return Reading(Source.TYPED, message=XML_ONLY_INVOICES, refused=True)
         try:

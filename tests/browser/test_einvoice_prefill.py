@@ -57,8 +57,8 @@ def test_the_demo_of_drops_a_facturx_and_the_controller_sees_the_difference(
     expect(page.get_by_label("Début de la période couverte")).to_have_value(start.isoformat())
     expect(page.get_by_label("Fin de la période couverte")).to_have_value(end.isoformat())
     expect(page.get_by_label("Date de la facture")).to_have_value(end.isoformat())
-    expect(page.get_by_label("Montant HT (€)")).to_have_value("1500,1")
-    expect(page.get_by_label("Montant TTC (€)")).to_have_value("1500,1")
+    expect(page.get_by_label("Montant HT (€)")).to_have_value("1500,10")
+    expect(page.get_by_label("Montant TTC (€)")).to_have_value("1500,10")
     expect(page.get_by_label("Heures facturées")).to_have_value("70")
     expect(page.locator("[data-file-list]")).to_contain_text("facture-facturx-demo.pdf")
 

@@ -100,8 +100,8 @@ def test_a_facturx_fills_the_form_as_soon_as_it_is_chosen(app, auth, setup):
     assert input_value(page, "invoice_number") == "FX-2026-7"
     assert input_value(page, "invoice_date") == end
     assert (input_value(page, "period_start"), input_value(page, "period_end")) == (start, end)
-    assert input_value(page, "amount_excl_tax") == "700"
-    assert input_value(page, "amount_incl_tax") == "700"
+    assert input_value(page, "amount_excl_tax") == "700,00"
+    assert input_value(page, "amount_incl_tax") == "700,00"
     assert input_value(page, "hours_billed") == "14"
     assert stored_files(app) == before  # read in memory, nothing stored
 
