@@ -1080,7 +1080,7 @@ def export_rows(
             *head,
             missing_due,
             missing_due is not None and missing_due <= today,
-            created_at.date() if isinstance(created_at, datetime) else created_at,
+            clock.local(created_at).date() if isinstance(created_at, datetime) else created_at,
             dossier_id,
         )
 

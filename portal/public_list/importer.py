@@ -295,10 +295,17 @@ def _import(
 
 def _summary(run: ListImport) -> str:
     kept_previous = sum(1 for r in run.rejected_lines if r.get("kept_previous"))
-    message = f"{run.rows_kept} organismes importés, {run.rows_rejected} ligne(s) écartée(s)"
+    message = (
+        f"{formatting.plural(run.rows_kept, 'organisme importé', 'organismes importés')}, "
+        f"{formatting.plural(run.rows_rejected, 'ligne écartée', 'lignes écartées')}"
+    )
     if kept_previous:
         message += f" (dont {kept_previous} {KEPT_PREVIOUS})"
-    message += f" ; {run.added} entrée(s), {run.removed} sortie(s), {run.changed} modification(s)."
+    message += (
+        f" ; {formatting.plural(run.added, 'entrée', 'entrées')}, "
+        f"{formatting.plural(run.removed, 'sortie', 'sorties')}, "
+        f"{formatting.plural(run.changed, 'modification', 'modifications')}."
+    )
     columns = [n["message"] for n in run.notes or () if n.get("line") is None]
     if columns:
         message += " " + " ; ".join(columns) + "."
@@ -639,16 +646,19 @@ def _notes(reader: PublicListReader, writer: _Writer) -> list[dict[str, Any]]:
         notes.append(
             {
                 "line": None,
-                "message": f"{reader.repaired} ligne(s) au SIREN ou SIRET complété (zéro initial "
-                "perdu, ou SIRET réduit au numéro d'établissement)",
+                "message": formatting.plural(reader.repaired, "ligne", "lignes")
+                + " au SIREN ou SIRET complété (zéro initial perdu, "
+                "ou SIRET réduit au numéro d'établissement)",
             }
         )
     if writer.completed_count:
         notes.append(
             {
                 "line": None,
-                "message": f"{writer.completed_count} organisme(s) complété(s) des chiffres "
-                "d'activité déclarés, que le portail ne gardait pas encore",
+                "message": formatting.plural(
+                    writer.completed_count, "organisme complété", "organismes complétés"
+                )
+                + " des chiffres d'activité déclarés, que le portail ne gardait pas encore",
             }
         )
     notes.extend(
@@ -657,7 +667,13 @@ def _notes(reader: PublicListReader, writer: _Writer) -> list[dict[str, Any]]:
     )
     if len(reader.notes) > MAX_NOTES_KEPT:
         notes.append(
-            {"line": None, "message": f"… et {len(reader.notes) - MAX_NOTES_KEPT} autre(s) SIRET"}
+            {
+                "line": None,
+                "message": "… et "
+                + formatting.plural(
+                    len(reader.notes) - MAX_NOTES_KEPT, "autre SIRET", "autres SIRET"
+                ),
+            }
         )
     return notes
 

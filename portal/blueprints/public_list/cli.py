@@ -10,7 +10,7 @@ from datetime import date
 import click
 from flask import Blueprint, current_app
 
-from portal import clock
+from portal import clock, formatting
 from portal.errors import Refused
 from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, classify
@@ -89,7 +89,7 @@ def register(bp: Blueprint) -> None:
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
-        click.echo(f"Liste du {run.as_of:%d/%m/%Y} ({run.status_label}) : {run.message}")
+        click.echo(f"Liste du {formatting.date_fr(run.as_of)} ({run.status_label}) : {run.message}")
         for note in run.notes or ():
             if note.get("line") is None:
                 click.echo(f"  {note['message']}")
@@ -120,9 +120,14 @@ def register(bp: Blueprint) -> None:
             click.echo(json.dumps(result.as_json(), ensure_ascii=False))
             return
         if result.list_as_of is None:
-            click.echo(f"Aucune liste importée au {when:%d/%m/%Y} : impossible de répondre.")
+            click.echo(
+                f"Aucune liste importée au {formatting.date_fr(when)} : impossible de répondre."
+            )
             return
-        click.echo(f"Liste en vigueur au {when:%d/%m/%Y} : celle du {result.list_as_of:%d/%m/%Y}.")
+        click.echo(
+            f"Liste en vigueur au {formatting.date_fr(when)} : "
+            f"celle du {formatting.date_fr(result.list_as_of)}."
+        )
         if not result.matches:
             click.echo(f"{ident} n'est pas dans la liste publique à cette date.")
         for match in result.matches:

@@ -135,11 +135,6 @@ def deadline_rule() -> dict[str, Any]:
     }
 
 
-@bp.app_template_global("quality_signalement_offer")
-def signalement_offer(control: QualityControl, result: rules.Result) -> drafting.Offer:
-    return drafting.offer(current_actor(), control, result)
-
-
 def _control_url(control_id: int, anchor: str = "") -> str:
     return url_for("quality.control", control_id=control_id) + (f"#{anchor}" if anchor else "")
 

@@ -31,7 +31,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import audit, clock, rnq
+from portal import audit, clock, formatting, rnq
 from portal.access import (
     can_answer_quality_control,
     can_edit_quality_control,
@@ -65,6 +65,7 @@ from portal.models import (
 from portal.packs import stream_pack
 from portal.pagination import page_from
 from portal.quality import controls, report, rules
+from portal.quality import signalement as drafting
 from portal.rendering import render_page, wants_fragment
 from portal.routing import database_id
 from portal.storage import storage_for
@@ -137,8 +138,7 @@ def _plan_choices(form: PlanForm, actor: User, control: QualityControl | None) -
     form.dossiers.choices = choices(
         (
             d.id,
-            f"{d.reference} — {d.action_title} (du {d.start_date:%d/%m/%Y} "
-            f"au {d.end_date:%d/%m/%Y})",
+            f"{d.reference} — {d.action_title} ({formatting.period(d.start_date, d.end_date)})",
         )
         for d in dossiers
     )
@@ -239,11 +239,14 @@ def _page_context(control: QualityControl, actor: User) -> dict[str, Any]:
     can_edit = can_edit_quality_control(actor, control)
     editable = can_edit and control.status == QualityControlStatus.PLANNED.value
     controls.preload_grid(control)
+    result = controls.control_result(control)
     return {
         "control": control,
         "withheld": withheld_quality_evidence(actor, control),
         "groups": controls.grid_groups(control),
-        "result": controls.control_result(control),
+        "result": result,
+        # The offer to draft a signalement (`_signalement_offer.html`), for its editors.
+        "signalement_offer": drafting.offer(actor, control, result) if can_edit else None,
         "can_edit": can_edit,
         "editable": editable,
         "can_answer": can_answer_quality_control(actor, control),
@@ -355,7 +358,7 @@ def finding(control_id: int, code: str) -> Response:
     label = rules.FINDING_LABELS[rules.Finding(row.finding)] if row.finding else "à renseigner"
     message = f"{rnq.code_label(code)} : constat enregistré ({label.lower()})."
     if row.deadline:
-        message += f" Échéance de l'action corrective : {row.deadline:%d/%m/%Y}."
+        message += f" Échéance de l'action corrective : {formatting.date_fr(row.deadline)}."
     return _row_saved(control_id, code, message)
 
 

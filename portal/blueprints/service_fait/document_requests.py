@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal import audit, clock
+from portal import audit, clock, formatting
 from portal.access import can_add_pieces, deny, get_dossier_or_404, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.service_fait import bp
@@ -147,8 +147,9 @@ def new_request(dossier_id: int) -> Response:
         return redirect_after_post(control_url(dossier.id))
     count = len(created.items)
     flash(
-        f"Demande de pièces envoyée à l'organisme ({count} pièce{'s' if count > 1 else ''}, "
-        f"au plus tard le {created.due_date:%d/%m/%Y}).",
+        f"Demande de pièces envoyée à l'organisme "
+        f"({formatting.plural(count, 'pièce', 'pièces')}, "
+        f"au plus tard le {formatting.date_fr(created.due_date)}).",
         "success",
     )
     return redirect_after_post(control_url(dossier.id), "requests-panel")
