@@ -21,6 +21,7 @@ from sqlalchemy import select
 from portal import audit, backup, clock, formatting
 from portal.blueprints.auth.services import normalize_email
 from portal.dossiers import pieces as pieces_service
+from portal.einvoice.demo import write_demo_documents
 from portal.extensions import db
 from portal.models import (
     CONTRACT_MENTIONS,
@@ -104,11 +105,33 @@ def demo_seed() -> None:
     created.extend(seed_demo_quality())
 
     run_all_checks()  # every demo dossier gets its control and its automatic checks
+    documents = seed_demo_documents()
     if created:
         click.echo(f"Démo créée : {', '.join(created)}.")
     else:
         click.echo("Démo déjà en place : rien à créer.")
     click.echo("Comptes : " + ", ".join(email for email, _, _ in DEMO_ACCOUNTS))
+    if documents:
+        click.echo(
+            "Documents à déposer par l'organisme de démonstration (dossier DEMO-PTP-0001, "
+            "mois dernier) : " + ", ".join(str(path) for path in documents)
+        )
+
+
+def seed_demo_documents() -> list[Path]:
+    """A Factur-X invoice and a fillable certificat for the demo OF's last month, written
+    into the instance folder (`instance/demo/`), for the prefill of the upload form."""
+    provider = db.session.scalar(select(Provider).where(Provider.nda == DEMO_PROVIDERS[0][0]))
+    if provider is None:
+        return []
+    return write_demo_documents(
+        Path(current_app.instance_path) / "demo",
+        seller_name=provider.name.removesuffix(" (démo)"),
+        siren=provider.siren,
+        siret=provider.siret,
+        buyer_name=DEMO_FUNDER,
+        today=clock.today(),
+    )
 
 
 def seed_demo(password: str) -> list[str]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -246,9 +247,16 @@ class Piece(db.Model):
     hours_attended: Mapped[Decimal | None] = mapped_column(HOURS)
     # Relevé de dépenses.
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    # What the file says of itself (portal.einvoice): where the figures read come from
+    # (a `portal.einvoice.model.Source` value; None for pieces sent before files were
+    # read), the record of the reading, and the invoice's XML kept beside its PDF.
+    figures_source: Mapped[str | None] = mapped_column(String(20))
+    file_figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    xml_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
 
     dossier: Mapped[Dossier] = relationship()
-    document: Mapped[Document] = relationship()
+    document: Mapped[Document] = relationship(foreign_keys=[document_id])
+    xml_document: Mapped[Document | None] = relationship(foreign_keys=[xml_document_id])
 
     __mapper_args__: ClassVar[dict[str, object]] = {"polymorphic_on": kind}
 

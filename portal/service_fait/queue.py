@@ -97,7 +97,7 @@ from portal.models import (
 )
 from portal.pagination import PageNumbers
 from portal.routing import database_id
-from portal.service_fait.checks import CHECKS
+from portal.service_fait.checks import CHECKS, DOCUMENT_MISMATCH_CODES
 from portal.service_fait.controls import control_for
 
 PER_PAGE = 50
@@ -163,6 +163,9 @@ class QueueFilters:
     amount_min: Decimal | None = None  # agreed amount
     amount_max: Decimal | None = None
     assignee: str = ""  # "moi", "personne", "quelqu_un", or a user id as text
+    # Figures typed that differ from those of the document (electronic invoice, PDF form
+    # or text): a finding of `DOCUMENT_MISMATCH_CODES`.
+    documents_differ: bool = False
 
     @property
     def on_dossier(self) -> bool:
@@ -220,6 +223,15 @@ class QueueFilters:
         elif self.severity:
             # The control's counts of findings per severity, kept by the checks' runner.
             conditions.append(SEVERITY_COUNTS[self.severity] > 0)
+        if self.documents_differ:
+            conditions.append(
+                select(CheckFinding.id)
+                .where(
+                    CheckFinding.dossier_id == key,
+                    CheckFinding.code.in_(DOCUMENT_MISMATCH_CODES),
+                )
+                .exists()
+            )
         if self.assignee == ASSIGNEE_ME:
             conditions.append(Control.assigned_to_id == actor.id)
         elif self.assignee == ASSIGNEE_NOBODY:

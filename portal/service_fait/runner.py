@@ -446,7 +446,9 @@ def _dossier_rows(conn: Connection, ids: Sequence[int]) -> list[Any]:
             Dossier.agreed_amount,
             Dossier.payment_rhythm,
             Dossier.subcontracted,
+            Dossier.provider_siret,
             Provider.nda,
+            Provider.siren.label("provider_siren"),
             ServiceFaitControl.id.label("control_id"),
             ServiceFaitControl.status,
             ServiceFaitControl.decided_at,
@@ -482,6 +484,8 @@ PIECE_COLUMNS = (
     Piece.half_days_planned,
     Piece.half_days_signed,
     Piece.hours_attended,
+    Piece.figures_source,
+    Piece.file_figures,
 )
 
 
@@ -646,6 +650,8 @@ def _facts(
         agreed_amount=dossier.agreed_amount,
         payment_rhythm=dossier.payment_rhythm,
         provider_nda=dossier.nda,
+        provider_siren=dossier.provider_siren or "",
+        provider_siret=dossier.provider_siret or "",
         subcontracted=dossier.subcontracted,
         modality=dossier.modality,
         pieces=tuple(pieces),

@@ -33,7 +33,7 @@ from portal.models import (
 )
 from portal.public_list import lookup
 from portal.service_fait import document_requests as requests_service
-from portal.uploads import ALLOWED_TYPES
+from portal.uploads import STORED_TYPES
 from portal.web import actor
 
 VIEWERS = tuple(SECTION.roles)
@@ -95,6 +95,7 @@ def detail(dossier_id: int) -> str:
         pieces_by_id=by_id,
         versions=service.with_versions(pieces),
         figures=service.figures,
+        provenance=service.provenance,
         duplicates=(
             service.duplicates_by_sha(
                 {p.document.sha256 for p in pieces}, dossier.id, funder_id=dossier.funder_id
@@ -119,5 +120,5 @@ def detail(dossier_id: int) -> str:
             "status": DOSSIER_STATUS_LABELS.get(dossier.status, dossier.status),
         },
         uploaders=_names({p.created_by_id for p in pieces if p.created_by_id}),
-        type_labels=ALLOWED_TYPES,
+        type_labels=STORED_TYPES,
     )

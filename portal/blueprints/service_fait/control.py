@@ -26,6 +26,7 @@ from portal.blueprints.service_fait.control_forms import (
 )
 from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers import locks, piece_rules
+from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import SLOT_STATUS_LABELS
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.errors import NotAllowed, Refused, Stale
@@ -128,6 +129,7 @@ def _page_context(
         "rows": rows,
         "totals": totals,
         "current": current,
+        "provenance": {p.id: pieces_service.provenance(p) for p in current},
         "invoices": invoices,
         "active": active,
         "history": history,

@@ -87,6 +87,7 @@ def queue_state(
         amount_min=_amount(form.montant_min),
         amount_max=_amount(form.montant_max),
         assignee=valid(form.assigne) or "",
+        documents_differ=bool(valid(form.differents)),
     )
     sort = queue.parse_sort(request.args.get("tri"))
     args = {
@@ -100,6 +101,7 @@ def queue_state(
         "montant_min": _plain(filters.amount_min),
         "montant_max": _plain(filters.amount_max),
         "assigne": filters.assignee,
+        "differents": "1" if filters.documents_differ else "",
         "tri": sort if sort != queue.DEFAULT_SORT else "",
     }
     return form, filters, sort, {key: value for key, value in args.items() if value}
