@@ -1,8 +1,8 @@
 """pieces: the figures read in their file (electronic invoice, PDF form or text) and the
 invoice's XML kept beside its PDF
 
-Revision ID: 0011_einvoice
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 09:30:00.000000
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011_einvoice'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
