@@ -88,8 +88,10 @@ from portal.models import (
     SEVERITY_LABELS,
     CheckFinding,
     ControlStatus,
+    DocumentRequest,
     Dossier,
     Provider,
+    RequestStatus,
     ServiceFaitControl,
     Severity,
     User,
@@ -106,6 +108,14 @@ DEFAULT_STATUS = ControlStatus.TO_CONTROL.value
 ASSIGNEE_ME = "moi"
 ASSIGNEE_NOBODY = "personne"
 ASSIGNEE_SOMEONE = "quelqu_un"
+#: The request filter (``?demande=``): a request answered by the OF and not yet closed, or a
+#: request still open past its due date.
+REQUEST_ANSWERED = "repondue"
+REQUEST_LATE = "en_retard"
+REQUEST_FILTER_LABELS = {
+    REQUEST_ANSWERED: "Réponse de l'organisme reçue",
+    REQUEST_LATE: "Date limite dépassée",
+}
 SEVERITY_ORDER = {Severity.BLOCKING.value: 0, Severity.WARNING.value: 1, Severity.INFO.value: 2}
 
 Control = ServiceFaitControl
@@ -162,6 +172,8 @@ class QueueFilters:
     amount_min: Decimal | None = None  # agreed amount
     amount_max: Decimal | None = None
     assignee: str = ""  # "moi", "personne", "quelqu_un", or a user id as text
+    request: str = ""  # "repondue" or "en_retard": dossiers with such a document request
+    today: date | None = None  # the day "en_retard" is judged on (Paris)
 
     @property
     def on_dossier(self) -> bool:
@@ -227,6 +239,12 @@ class QueueFilters:
             conditions.append(Control.assigned_to_id.is_not(None))
         elif (assignee_id := database_id(self.assignee)) is not None:
             conditions.append(Control.assigned_to_id == assignee_id)
+        if self.request in REQUEST_FILTER_LABELS:
+            conditions.append(
+                select(DocumentRequest.id)
+                .where(*request_conditions(self.request, key, self.today))
+                .exists()
+            )
         return conditions
 
     def conditions(self, actor: User, *, with_status: bool = True) -> list[Any]:
@@ -236,6 +254,22 @@ class QueueFilters:
             *self.dossier_conditions(self.of_clause()),
             *self.control_conditions(actor),
         ]
+
+
+def request_conditions(kind: str, dossier_key: Any = None, today: date | None = None) -> list[Any]:
+    """The document requests of the request filter `kind` (served by the requests'
+    (dossier_id, status) and (status, due_date) indexes); `dossier_key`: matched on it."""
+    conditions: list[Any] = []
+    if dossier_key is not None:
+        conditions.append(DocumentRequest.dossier_id == dossier_key)
+    if kind == REQUEST_ANSWERED:
+        conditions.append(DocumentRequest.status == RequestStatus.ANSWERED.value)
+    else:
+        conditions += [
+            DocumentRequest.status == RequestStatus.OPEN.value,
+            DocumentRequest.due_date < (today or clock.today()),
+        ]
+    return conditions
 
 
 SEVERITY_COUNTS: dict[str, Any] = {
@@ -410,6 +444,13 @@ class QueuePage(PageNumbers):
     per_page: int
     counts: dict[str, int] = field(default_factory=dict)  # per status, and "tous"
     created: int = 0  # controls created for dossiers that had none (to commit)
+
+
+def count(actor: User, filters: QueueFilters) -> Any:
+    """The number of dossiers the queue lists under `filters` (its status included), as a
+    statement on the controls' indexes (the home page puts it in its one query of counts)."""
+    query = _over_controls(select(func.count(Control.id)), actor, filters, filters.of_clause())
+    return query.where(*filters.status_conditions())
 
 
 def status_counts(actor: User, filters: QueueFilters, of_clause: Any = None) -> dict[str, int]:

@@ -46,6 +46,7 @@ QUEUE_ARGS = (
     "montant_min",
     "montant_max",
     "assigne",
+    "demande",
     "tri",
     "page",
 )
@@ -88,6 +89,8 @@ def queue_state(
         amount_min=_amount(form.montant_min),
         amount_max=_amount(form.montant_max),
         assignee=valid(form.assigne) or "",
+        request=valid(form.demande) or "",
+        today=clock.today(),
     )
     sort = queue.parse_sort(request.args.get("tri"))
     args = {
@@ -101,6 +104,7 @@ def queue_state(
         "montant_min": _plain(filters.amount_min),
         "montant_max": _plain(filters.amount_max),
         "assigne": filters.assignee,
+        "demande": filters.request,
         "tri": sort if sort != queue.DEFAULT_SORT else "",
     }
     return form, filters, sort, {key: value for key, value in args.items() if value}
