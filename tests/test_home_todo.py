@@ -47,9 +47,7 @@ def _request(dossier, status: str, due_in_days: int) -> DocumentRequest:
 
 
 def _import(status: str) -> ListImport:
-    run = ListImport(
-        source="liste.csv", as_of=clock.today(), status=status, triggered_by="système"
-    )
+    run = ListImport(source="liste.csv", as_of=clock.today(), status=status, triggered_by="système")
     db.session.add(run)
     db.session.commit()
     return run
