@@ -411,6 +411,20 @@ class FindingSummary:
 
 
 @dataclass(frozen=True)
+class FindingBadge:
+    css: str  # badge-blocking, badge-warning, badge-info
+    text: str  # « 2 bloquantes »
+    labels: str  # the findings' labels, for the hover text and screen readers
+
+
+BADGES = {
+    Severity.BLOCKING.value: ("blocking", "bloquante", "bloquantes"),
+    Severity.WARNING.value: ("warning", "alerte", "alertes"),
+    Severity.INFO.value: ("info", "info.", "info."),
+}
+
+
+@dataclass(frozen=True)
 class QueueRow:
     dossier: Dossier
     control: ServiceFaitControl | None
@@ -426,6 +440,19 @@ class QueueRow:
 
     def count(self, severity: str) -> int:
         return sum(f.count for f in self.findings if f.severity == severity)
+
+    @property
+    def badges(self) -> list[FindingBadge]:
+        """One badge per severity found (« 2 bloquantes »), the findings' labels in it for
+        the hover text and the accessible description."""
+        badges = []
+        for severity, (css, one, many) in BADGES.items():
+            found = [f for f in self.findings if f.severity == severity]
+            count = sum(f.count for f in found)
+            if count:
+                labels = " · ".join(f.label for f in found)
+                badges.append(FindingBadge(css, f"{count} {one if count < 2 else many}", labels))
+        return badges
 
     @property
     def invoiced_total(self) -> Decimal:

@@ -147,6 +147,10 @@ def index() -> Response:
         staff=staff,
         bulk_form=EmptyForm(),
         status_tabs=_status_tabs(args),
+        more_filters=any(
+            args.get(name)
+            for name in ("dispositif", "gravite", "du", "au", "montant_min", "montant_max")
+        ),
         status_labels=queue.status_labels(),
         severity_labels=queue.severity_labels(),
         scheme_labels={str(k): v for k, v in SCHEME_LABELS.items()},
