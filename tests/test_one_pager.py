@@ -38,3 +38,15 @@ def test_the_pager_keeps_the_filters_and_leaves_page_one_out(app) -> None:
     assert _pager(app, 1, 1, {}).strip() == ""  # one page: no pager
     plain = _pager(app, 1, 2, {})
     assert "hx-get" not in plain and "Page précédente" not in plain
+
+
+def test_every_template_that_uses_the_pager_compiles(app) -> None:
+    users = [
+        path
+        for path in ROOT.rglob("*.html")
+        if "pager(" in path.read_text() and path.name != "_pagination.html"
+    ]
+    assert len(users) >= 12
+    for path in users:
+        name = "/".join(path.parts[path.parts.index("templates") + 1 :])
+        app.jinja_env.get_template(name)  # a syntax error raises

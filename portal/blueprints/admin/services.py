@@ -238,6 +238,9 @@ def list_users(actor: User, filters: UserFilters):
 # --- The audit log -------------------------------------------------------------------------
 
 
+AUDIT_FIRST_DAY, AUDIT_LAST_DAY = date(1900, 1, 1), date(9999, 12, 30)
+
+
 @dataclass(frozen=True)
 class AuditFilters:
     """The audit log's filters (query-string names are French): who, which action, which
@@ -254,9 +257,11 @@ class AuditFilters:
     def read(cls, args: Mapping[str, str]) -> AuditFilters:
         def day(name: str) -> date | None:
             try:
-                return date.fromisoformat((args.get(name) or "").strip())
+                value = date.fromisoformat((args.get(name) or "").strip())
             except ValueError:
                 return None
+            # Beyond these, a day has no instant in UTC (and no event of the log).
+            return value if AUDIT_FIRST_DAY <= value <= AUDIT_LAST_DAY else None
 
         object_type = (args.get("objet") or "").strip()
         return cls(
