@@ -19,6 +19,7 @@ from portal import audit
 from portal.extensions import db, login_manager
 from portal.models import (
     FUNDER_ROLES,
+    AuditEvent,
     Dossier,
     DossierStatus,
     Funder,
@@ -167,7 +168,24 @@ def manageable_users(user: User, targets: Iterable[User]) -> set[int]:
 
 
 def can_view_audit_log(user: User) -> bool:
+    """The platform admin reads the whole log; a funder admin, their funder's trail."""
+    return user.role in (Role.ADMIN, Role.FUNDER_ADMIN)
+
+
+def can_verify_audit_chain(user: User) -> bool:
+    """The seal covers the whole log: only the platform admin checks it."""
     return user.role == Role.ADMIN
+
+
+def audit_scope(user: User) -> Select[tuple[AuditEvent]]:
+    """The events of the log a user may read: all of them for the platform admin, those
+    of their funder for a funder admin, none otherwise."""
+    query = select(AuditEvent)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.FUNDER_ADMIN and user.funder_id is not None:
+        return query.where(AuditEvent.funder_id == user.funder_id)
+    return query.where(AuditEvent.id.is_(None))
 
 
 def can_view_list_imports(user: User) -> bool:
@@ -513,6 +531,7 @@ USER_PERMISSIONS: dict[str, Callable[[User], bool]] = {
     "can_manage_funders": can_manage_funders,
     "can_manage_providers": can_manage_providers,
     "can_view_audit_log": can_view_audit_log,
+    "can_verify_audit_chain": can_verify_audit_chain,
     "can_invite_providers": lambda user: Role.PROVIDER in invitable_roles(user),
     "can_invite_liaisons": lambda user: Role.MINISTRY in invitable_roles(user),
     "can_view_list_imports": can_view_list_imports,

@@ -215,6 +215,15 @@ class MineFilters:
     funder_id: int | None = None
     missing_only: bool = False
 
+    def args(self) -> dict[str, str]:
+        """The query string that reproduces them (the pager's links), empty ones left out."""
+        values = {
+            "q": self.q,
+            "financeur": str(self.funder_id or ""),
+            "manquantes": "y" if self.missing_only else "",
+        }
+        return {key: value for key, value in values.items() if value}
+
 
 def provider_dossiers(user: User, filters: MineFilters, today: date) -> Select:
     """The OF user's dossiers, from every funder, newest first: `access.dossiers_scope`."""

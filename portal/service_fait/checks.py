@@ -113,6 +113,16 @@ def _of(text: str) -> str:
     return "de " + text
 
 
+# --- The comparisons the checks make, shared with the control page's figures -------------
+
+
+def exceeds(value: Decimal | int | None, bound: Decimal | int | None) -> bool:
+    """Whether a figure goes beyond its bound (hours billed beyond the hours completed,
+    completed beyond planned, invoiced beyond agreed); an unknown figure exceeds nothing.
+    The checks raise their anomalies on it, and the control page marks its cells with it."""
+    return value is not None and bound is not None and value > bound
+
+
 def normalize_invoice_number(number: str) -> str:
     """What makes two invoice numbers the same: no spaces, no case (« f 2026-01 » is
     « F2026-01 »)."""
@@ -585,7 +595,7 @@ def amount_over_agreed(facts: DossierFacts) -> Iterator[Found]:
     crossing: PieceFacts | None = None
     for invoice in invoices:
         total += invoice.amount or ZERO
-        if crossing is None and total > facts.agreed_amount:
+        if crossing is None and exceeds(total, facts.agreed_amount):
             crossing = invoice
     if crossing is None:
         return
@@ -701,7 +711,7 @@ def hours_billed_over_completed(facts: DossierFacts) -> Iterator[Found]:
         if not same:
             continue  # INVOICE_WITHOUT_CERTIFICATE says it
         completed = sum((c.hours_completed or ZERO for c in same), ZERO)
-        if invoice.hours_billed <= completed:
+        if not exceeds(invoice.hours_billed, completed):
             continue
         yield Found(
             f"{fr_hours(invoice.hours_billed)} facturées ({invoice.describe()}), "
@@ -723,7 +733,7 @@ def _completed(facts: DossierFacts) -> tuple[list[PieceFacts], Decimal]:
 )
 def hours_completed_over_planned(facts: DossierFacts) -> Iterator[Found]:
     certificates, completed = _completed(facts)
-    if not certificates or completed <= facts.planned_hours:
+    if not certificates or not exceeds(completed, facts.planned_hours):
         return
     yield Found(
         f"{fr_hours(facts.planned_hours)} prévues à la convention, {fr_hours(completed)} "

@@ -89,8 +89,10 @@ from portal.models import (
     SEVERITY_LABELS,
     CheckFinding,
     ControlStatus,
+    DocumentRequest,
     Dossier,
     Provider,
+    RequestStatus,
     ServiceFaitControl,
     Severity,
     User,
@@ -107,6 +109,14 @@ DEFAULT_STATUS = ControlStatus.TO_CONTROL.value
 ASSIGNEE_ME = "moi"
 ASSIGNEE_NOBODY = "personne"
 ASSIGNEE_SOMEONE = "quelqu_un"
+#: The request filter (``?demande=``): a request answered by the OF and not yet closed, or a
+#: request still open past its due date.
+REQUEST_ANSWERED = "repondue"
+REQUEST_LATE = "en_retard"
+REQUEST_FILTER_LABELS = {
+    REQUEST_ANSWERED: "Réponse de l'organisme reçue",
+    REQUEST_LATE: "Date limite dépassée",
+}
 SEVERITY_ORDER = {Severity.BLOCKING.value: 0, Severity.WARNING.value: 1, Severity.INFO.value: 2}
 
 Control = ServiceFaitControl
@@ -166,6 +176,8 @@ class QueueFilters:
     # Figures typed that differ from those of the document (electronic invoice, PDF form
     # or text): a finding of `DOCUMENT_MISMATCH_CODES`.
     documents_differ: bool = False
+    request: str = ""  # "repondue" or "en_retard": dossiers with such a document request
+    today: date | None = None  # the day "en_retard" is judged on (Paris)
 
     @property
     def on_dossier(self) -> bool:
@@ -240,6 +252,12 @@ class QueueFilters:
             conditions.append(Control.assigned_to_id.is_not(None))
         elif (assignee_id := database_id(self.assignee)) is not None:
             conditions.append(Control.assigned_to_id == assignee_id)
+        if self.request in REQUEST_FILTER_LABELS:
+            conditions.append(
+                select(DocumentRequest.id)
+                .where(*request_conditions(self.request, key, self.today))
+                .exists()
+            )
         return conditions
 
     def conditions(self, actor: User, *, with_status: bool = True) -> list[Any]:
@@ -249,6 +267,22 @@ class QueueFilters:
             *self.dossier_conditions(self.of_clause()),
             *self.control_conditions(actor),
         ]
+
+
+def request_conditions(kind: str, dossier_key: Any = None, today: date | None = None) -> list[Any]:
+    """The document requests of the request filter `kind` (served by the requests'
+    (dossier_id, status) and (status, due_date) indexes); `dossier_key`: matched on it."""
+    conditions: list[Any] = []
+    if dossier_key is not None:
+        conditions.append(DocumentRequest.dossier_id == dossier_key)
+    if kind == REQUEST_ANSWERED:
+        conditions.append(DocumentRequest.status == RequestStatus.ANSWERED.value)
+    else:
+        conditions += [
+            DocumentRequest.status == RequestStatus.OPEN.value,
+            DocumentRequest.due_date < (today or clock.today()),
+        ]
+    return conditions
 
 
 SEVERITY_COUNTS: dict[str, Any] = {
@@ -390,6 +424,20 @@ class FindingSummary:
 
 
 @dataclass(frozen=True)
+class FindingBadge:
+    css: str  # badge-blocking, badge-warning, badge-info
+    text: str  # « 2 bloquantes »
+    labels: str  # the findings' labels, for the hover text and screen readers
+
+
+BADGES = {
+    Severity.BLOCKING.value: ("blocking", "bloquante", "bloquantes"),
+    Severity.WARNING.value: ("warning", "alerte", "alertes"),
+    Severity.INFO.value: ("info", "info.", "info."),
+}
+
+
+@dataclass(frozen=True)
 class QueueRow:
     dossier: Dossier
     control: ServiceFaitControl | None
@@ -405,6 +453,19 @@ class QueueRow:
 
     def count(self, severity: str) -> int:
         return sum(f.count for f in self.findings if f.severity == severity)
+
+    @property
+    def badges(self) -> list[FindingBadge]:
+        """One badge per severity found (« 2 bloquantes »), the findings' labels in it for
+        the hover text and the accessible description."""
+        badges = []
+        for severity, (css, one, many) in BADGES.items():
+            found = [f for f in self.findings if f.severity == severity]
+            count = sum(f.count for f in found)
+            if count:
+                labels = " · ".join(f.label for f in found)
+                badges.append(FindingBadge(css, f"{count} {one if count < 2 else many}", labels))
+        return badges
 
     @property
     def invoiced_total(self) -> Decimal:
@@ -423,6 +484,13 @@ class QueuePage(PageNumbers):
     per_page: int
     counts: dict[str, int] = field(default_factory=dict)  # per status, and "tous"
     created: int = 0  # controls created for dossiers that had none (to commit)
+
+
+def count(actor: User, filters: QueueFilters) -> Any:
+    """The number of dossiers the queue lists under `filters` (its status included), as a
+    statement on the controls' indexes (the home page puts it in its one query of counts)."""
+    query = _over_controls(select(func.count(Control.id)), actor, filters, filters.of_clause())
+    return query.where(*filters.status_conditions())
 
 
 def status_counts(actor: User, filters: QueueFilters, of_clause: Any = None) -> dict[str, int]:

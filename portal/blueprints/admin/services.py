@@ -3,19 +3,29 @@ log, and leaves the commit to the route."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit
-from portal.access import can_invite, can_manage_user, users_scope
+from portal import audit, audit_labels, clock
+from portal.access import audit_scope, can_invite, can_manage_user, users_scope
 from portal.blueprints.auth.services import normalize_email, send_invitation
 from portal.blueprints.auth.sessions import end_all_sessions
 from portal.clock import utcnow
 from portal.errors import NotAllowed, Stale
 from portal.extensions import db
-from portal.models import FUNDER_ROLES, Funder, FunderProvider, Provider, Role, User
+from portal.models import (
+    FUNDER_ROLES,
+    AuditEvent,
+    Funder,
+    FunderProvider,
+    Provider,
+    Role,
+    User,
+)
 
 FUNDER_FIELDS = ("name", "kind", "region_code")
 
@@ -223,3 +233,79 @@ def list_users(actor: User, filters: UserFilters):
     elif filters.status == "inactive":
         query = query.where(User.is_active.is_(False))
     return query.order_by(User.full_name, User.id)
+
+
+# --- The audit log -------------------------------------------------------------------------
+
+
+AUDIT_FIRST_DAY, AUDIT_LAST_DAY = date(1900, 1, 1), date(9999, 12, 30)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit log's filters (query-string names are French): who, which action, which
+    kind of object (and its number), over which days (Paris)."""
+
+    who: str = ""  # part of the actor's address or label
+    action: str = ""  # an action code
+    object_type: str = ""  # a table name (OBJECT_LABELS)
+    object_id: str = ""
+    start: date | None = None
+    end: date | None = None
+
+    @classmethod
+    def read(cls, args: Mapping[str, str]) -> AuditFilters:
+        def day(name: str) -> date | None:
+            try:
+                value = date.fromisoformat((args.get(name) or "").strip())
+            except ValueError:
+                return None
+            # Beyond these, a day has no instant in UTC (and no event of the log).
+            return value if AUDIT_FIRST_DAY <= value <= AUDIT_LAST_DAY else None
+
+        object_type = (args.get("objet") or "").strip()
+        return cls(
+            who=" ".join((args.get("qui") or "").split())[:100],
+            action=(args.get("action") or "").strip()[:64],
+            object_type=object_type if object_type in audit_labels.OBJECT_LABELS else "",
+            object_id=(args.get("numero") or "").strip()[:64] if object_type else "",
+            start=day("du"),
+            end=day("au"),
+        )
+
+    def args(self) -> dict[str, str]:
+        values = {
+            "qui": self.who,
+            "action": self.action,
+            "objet": self.object_type,
+            "numero": self.object_id,
+            "du": self.start.isoformat() if self.start else "",
+            "au": self.end.isoformat() if self.end else "",
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+def audit_events(actor: User, filters: AuditFilters) -> Select:
+    """The events the actor may read (`access.audit_scope`), filtered, newest first."""
+    query = audit_scope(actor)
+    if filters.who:
+        query = query.where(
+            func.lower(AuditEvent.actor_label).contains(filters.who.lower(), autoescape=True)
+        )
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.object_type:
+        query = query.where(AuditEvent.object_type == filters.object_type)
+        if filters.object_id:
+            query = query.where(AuditEvent.object_id == filters.object_id)
+    if filters.start:
+        query = query.where(AuditEvent.occurred_at >= clock.start_of_day(filters.start))
+    if filters.end:
+        query = query.where(AuditEvent.occurred_at < clock.end_of_day(filters.end))
+    return query.order_by(AuditEvent.id.desc())
+
+
+def audit_actions(actor: User) -> list[tuple[str, str]]:
+    """The actions found in the actor's part of the log, labelled (the action filter)."""
+    scope = audit_scope(actor).with_only_columns(AuditEvent.action).distinct()
+    return audit_labels.action_choices(db.session.scalars(scope))

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.access import can_add_pieces, get_dossier_or_404, is_funder_side, roles_required
 from portal.blueprints.dossiers import SECTION, bp
+from portal.dossiers import locks
 from portal.dossiers import pieces as service
 from portal.dossiers.calendar import DUE_AFTER_DAYS, SLOT_STATUS_LABELS, slots
 from portal.dossiers.rules import CATEGORY_LABELS
@@ -106,6 +107,7 @@ def detail(dossier_id: int) -> str:
         history=service.history(dossier, pieces) if funder_side else None,
         qualiopi=_qualiopi_status(dossier, today),
         can_add=can_add_pieces(user, dossier),
+        locks=locks.locking_decisions(p.id for p in current),
         funder_side=funder_side,
         requests_thread=None if funder_side else requests_service.provider_thread(dossier, today),
         kinds=list(PieceKind),

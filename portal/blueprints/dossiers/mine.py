@@ -76,6 +76,7 @@ def my_dossiers() -> Response:
         page=page,
         rows=rows,
         filters=filters,
+        page_args=filters.args(),
         today=today,
         due_after_days=DUE_AFTER_DAYS,
         status_labels=DOSSIER_STATUS_LABELS,

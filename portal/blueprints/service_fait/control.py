@@ -52,6 +52,8 @@ from portal.service_fait import statistics as stats_service
 from portal.web import actor as current_actor
 
 FUNDER_STAFF = tuple(SECTION.roles)
+#: `?calendrier=complet`: the figures table with every period, the future ones too.
+FULL_CALENDAR_ARG, FULL_CALENDAR = "calendrier", "complet"
 
 
 def _names(user_ids: set[int | None]) -> dict[int, str]:
@@ -89,8 +91,10 @@ def _page_context(
     reopen_posted_id: int | None = None,
     message: str | None = None,
     general: str | None = None,
+    full_calendar: bool = False,
 ) -> dict[str, Any]:
-    """Everything the control page shows (a bounded number of queries)."""
+    """Everything the control page shows (a bounded number of queries). `full_calendar`:
+    every period of the figures table, the future ones too (folded away by default)."""
     today = clock.today()
     control = _control(dossier)
     version = control.version if control is not None else 0
@@ -98,6 +102,9 @@ def _page_context(
     active = decisions.active_decisions(dossier.id)
     history = decisions.dossier_decisions(dossier.id)
     rows, totals = figures.period_figures(dossier, current, active, today)
+    finding_groups = figures.findings_by_severity(dossier)
+    requests_panel = requests_service.panel_context(dossier, actor)
+    qualiopi = figures.qualiopi_status(dossier, [p for p in current if p.kind == PieceKind.INVOICE])
     invoices = [p for p in current if p.kind == PieceKind.INVOICE]
     forms: dict[int, DecisionForm] = {}
     for invoice in invoices:
@@ -127,6 +134,11 @@ def _page_context(
         "status": control.status if control is not None else ControlStatus.TO_CONTROL.value,
         "today": today,
         "rows": rows,
+        "calendar": figures.fold_calendar(rows, today, full=full_calendar),
+        "full_calendar": full_calendar,
+        "summary": figures.control_summary(
+            rows, totals, finding_groups, requests_panel["open_count"]
+        ),
         "totals": totals,
         "current": current,
         "provenance": {p.id: pieces_service.provenance(p) for p in current},
@@ -134,13 +146,14 @@ def _page_context(
         "active": active,
         "history": history,
         "locks": locks.locking_decisions(p.id for p in current),
-        "finding_groups": figures.findings_by_severity(dossier),
-        "qualiopi": figures.qualiopi_status(dossier, invoices),
+        "finding_groups": finding_groups,
+        "qualiopi": qualiopi,
+        "qualiopi_verdict": figures.qualiopi_verdict(qualiopi),
         "forms": forms,
         "reopen_forms": reopen_forms,
         "can_reopen": can_reopen,
         "names": _names({d.decided_by_id for d in history} | {d.reopened_by_id for d in history}),
-        "requests_panel": requests_service.panel_context(dossier, actor),
+        "requests_panel": requests_panel,
         "message": message,
         "general": general,
         "invoiced_amount": decisions.invoiced_amount,
@@ -160,7 +173,10 @@ def control(dossier_id: int) -> Response:
     """The control page of a dossier."""
     actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
-    return render_page("service_fait/control.html", **_page_context(dossier, actor))
+    full = request.args.get(FULL_CALENDAR_ARG) == FULL_CALENDAR
+    return render_page(
+        "service_fait/control.html", **_page_context(dossier, actor, full_calendar=full)
+    )
 
 
 def _control_url(dossier_id: int, anchor: str = "decisions") -> str:

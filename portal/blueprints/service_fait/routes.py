@@ -45,6 +45,7 @@ QUEUE_ARGS = (
     "montant_min",
     "montant_max",
     "assigne",
+    "demande",
     "tri",
     "page",
 )
@@ -88,6 +89,8 @@ def queue_state(
         amount_max=_amount(form.montant_max),
         assignee=valid(form.assigne) or "",
         documents_differ=bool(valid(form.differents)),
+        request=valid(form.demande) or "",
+        today=clock.today(),
     )
     sort = queue.parse_sort(request.args.get("tri"))
     args = {
@@ -102,6 +105,7 @@ def queue_state(
         "montant_max": _plain(filters.amount_max),
         "assigne": filters.assignee,
         "differents": "1" if filters.documents_differ else "",
+        "demande": filters.request,
         "tri": sort if sort != queue.DEFAULT_SORT else "",
     }
     return form, filters, sort, {key: value for key, value in args.items() if value}
@@ -143,6 +147,10 @@ def index() -> Response:
         staff=staff,
         bulk_form=EmptyForm(),
         status_tabs=_status_tabs(args),
+        more_filters=any(
+            args.get(name)
+            for name in ("dispositif", "gravite", "du", "au", "montant_min", "montant_max")
+        ),
         status_labels=queue.status_labels(),
         severity_labels=queue.severity_labels(),
         scheme_labels={str(k): v for k, v in SCHEME_LABELS.items()},
