@@ -1,0 +1,75 @@
+"""The API's edge: body size and type, rate limit per token, one commit per request
+(rolled back on an error), and JSON errors for everything raised in its views."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Response, current_app, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.blueprints.api import bp
+from portal.blueprints.api.auth import bearer_token
+from portal.blueprints.api.errors import ApiError, as_response, error_response
+from portal.extensions import db, limiter
+
+WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+
+def rate_limit_key() -> str:
+    """Per token (its digest), or per address without one."""
+    token = bearer_token()
+    if token:
+        return "api-token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return "api-address:" + (request.remote_addr or "?")
+
+
+def _rate_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
+limiter.limit(_rate_limit, key_func=rate_limit_key)(bp)
+
+
+@bp.before_request
+def _limit_the_body() -> Response | None:
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
+    if request.method in WRITES:
+        length = request.content_length
+        if length is not None and length > current_app.config["API_MAX_BODY_BYTES"]:
+            return error_response(
+                413,
+                "payload_too_large",
+                f"Le corps de la requête dépasse {current_app.config['API_MAX_BODY_BYTES']} "
+                "octets.",
+            )
+        if (length or request.headers.get("Transfer-Encoding")) and not request.is_json:
+            return error_response(
+                415,
+                "unsupported_media_type",
+                "Le corps de la requête doit être du JSON (Content-Type: application/json).",
+            )
+    return None
+
+
+@bp.after_request
+def _finish(response: Response) -> Response:
+    """One commit per API request, or a rollback for an error answer."""
+    if response.status_code >= 400:
+        db.session.rollback()
+        return response
+    try:
+        db.session.commit()
+    except (IntegrityError, StaleDataError):
+        db.session.rollback()
+        return error_response(
+            409, "conflict", "Une autre requête a changé ces données en même temps : réessayez."
+        )
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    db.session.rollback()
+    return as_response(error)
