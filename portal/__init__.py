@@ -46,7 +46,7 @@ from portal.extensions import (
 )
 from portal.routing import DatabaseIdConverter
 from portal.service_fait import runner  # noqa: F401  (subscribes the checks to the dossiers' signals)
-from portal.webhooks import outbox  # noqa: F401  (subscribes the outbox to the dossiers' signals)
+from portal.webhooks import subscriptions  # noqa: F401  (subscribes the outbox to the dossiers' signals)
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",

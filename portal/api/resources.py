@@ -158,9 +158,7 @@ def piece_value(piece: Piece, download_url: str) -> dict[str, Any]:
 
 def dossier_pieces(dossier: Dossier) -> list[Piece]:
     return list(
-        db.session.scalars(
-            select(Piece).where(Piece.dossier_id == dossier.id).order_by(Piece.id)
-        )
+        db.session.scalars(select(Piece).where(Piece.dossier_id == dossier.id).order_by(Piece.id))
     )
 
 
@@ -305,12 +303,12 @@ def raw_values(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_digest(data: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(data, sort_keys=True, default=str).encode()
-    ).hexdigest()
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def create_dossier(actor, data: dict[str, Any], idempotency_key: str | None) -> tuple[Dossier, bool]:
+def create_dossier(
+    actor, data: dict[str, Any], idempotency_key: str | None
+) -> tuple[Dossier, bool]:
     """Create a dossier (portal.dossiers.services); with an `Idempotency-Key` already
     used for the same values, the dossier it created, and False. The same key with other
     values: IdempotencyConflict. Raises the dossier service's errors otherwise."""

@@ -38,7 +38,9 @@ def check_endpoint(url: str, events: Iterable[str]) -> tuple[str, list[str]]:
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc or len(url) > 500:
-        errors["url"] = ["Donnez l'adresse complète du récepteur (https://…), 500 caractères au plus."]
+        errors["url"] = [
+            "Donnez l'adresse complète du récepteur (https://…), 500 caractères au plus."
+        ]
     chosen = sorted({e for e in events if e})
     known = {event.value for event in WebhookEvent}
     if not chosen or any(e not in known for e in chosen):

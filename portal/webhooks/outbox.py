@@ -1,7 +1,7 @@
 """Writing events to the outbox, in the transaction of the change they report.
 
 The services call `emit` (decisions, requests answered, alerts); pieces changed come
-through the dossiers' signal (`portal.dossiers.signals.pieces_changed`). Nothing is sent
+through the dossiers' signal (`portal.webhooks.subscriptions`). Nothing is sent
 here: the worker reads what was committed.
 """
 
@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.clock import utcnow
-from portal.dossiers import signals
 from portal.extensions import db
 from portal.models import OutboxEvent, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -89,25 +88,3 @@ def decision_data(decision, dossier) -> dict[str, Any]:
         "reopened": decision.reopened_at is not None,
         "reopen_reason": decision.reopen_reason,
     }
-
-
-def _pieces_changed(dossier, pieces=(), **_: Any) -> None:
-    emit(
-        WebhookEvent.DOSSIER_PIECES_CHANGED,
-        funder_id=dossier.funder_id,
-        dossier_id=dossier.id,
-        data={
-            "dossier_id": dossier.id,
-            "dossier_reference": dossier.reference,
-            "pieces": [
-                {"id": piece.id, "kind": piece.kind, "current": piece.superseded_at is None}
-                for piece in sorted(
-                    (p for p in pieces if getattr(p, "id", None) is not None),
-                    key=lambda p: p.id,
-                )
-            ],
-        },
-    )
-
-
-signals.pieces_changed.connect(_pieces_changed, weak=False)

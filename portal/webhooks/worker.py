@@ -73,6 +73,7 @@ class Worker:
     )
     now: Callable[[], datetime] = clock.utcnow
     send: Callable[[str, bytes, dict[str, str], float], Response] = http_send
+    timeout: float | None = None  # seconds; None: WEBHOOK_TIMEOUT_SECONDS
 
     def due(self, limit: int = BATCH) -> list[int]:
         now = self.now()
@@ -136,7 +137,7 @@ class Worker:
             signing.EVENT_HEADER: delivery.event.type,
             signing.DELIVERY_HEADER: str(delivery.id),
         }
-        timeout = float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
+        timeout = self.timeout or float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
         wall = time.monotonic()
         answer = self.send(endpoint.url, body, headers, timeout)
         duration_ms = int((time.monotonic() - wall) * 1000)

@@ -80,9 +80,7 @@ def test_a_retried_creation_with_its_idempotency_key_creates_one_dossier(
     assert first.status_code == 201 and again.status_code == 200
     assert again.json["id"] == first.json["id"]
     assert _count() == 1
-    other = client.post(
-        "/api/v1/dossiers", json=dossier_body(reference="TP-2"), headers=headers
-    )
+    other = client.post("/api/v1/dossiers", json=dossier_body(reference="TP-2"), headers=headers)
     assert other.status_code == 409
     assert other.json["error"]["code"] == "idempotency_key_reused"
     assert _count() == 1
@@ -145,7 +143,10 @@ def test_a_read_token_cannot_write_and_a_token_never_sees_another_funder(
     assert refused.json["error"]["code"] == "insufficient_scope"
     assert _count() == 1
 
-    assert client.get(f"/api/v1/dossiers/{other_dossier.id}", headers=bearer(reader)).status_code == 404
+    assert (
+        client.get(f"/api/v1/dossiers/{other_dossier.id}", headers=bearer(reader)).status_code
+        == 404
+    )
     listed = client.get("/api/v1/dossiers", headers=bearer(reader)).json
     assert listed == {"items": [], "next_cursor": None}
     writer = funder_token(mine, ["dossiers:write", "dossiers:read"])
@@ -153,7 +154,12 @@ def test_a_read_token_cannot_write_and_a_token_never_sees_another_funder(
         f"/api/v1/dossiers/{other_dossier.id}", json={"version": 1}, headers=bearer(writer)
     )
     assert patched.status_code == 404
-    assert client.get(f"/api/v1/dossiers/{other_dossier.id}/pieces", headers=bearer(writer)).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/dossiers/{other_dossier.id}/pieces", headers=bearer(writer)
+        ).status_code
+        == 404
+    )
 
 
 def test_a_personal_token_reads_qualiopi_only(app, client) -> None:

@@ -11,9 +11,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
+from portal.blueprints.api.openapi import DOCUMENT, IDENTIFIER_FORMAT
 
 from portal.access import roles_of
-from portal.blueprints.api.openapi import DOCUMENT, IDENTIFIER_FORMAT
 from portal.models import Role
 from tests.api import bearer, import_sample, new_token
 from tests.factories import UserFactory

@@ -89,9 +89,8 @@ def token_required(
                     headers={"WWW-Authenticate": 'Bearer realm="api"'},
                 )
             g.api_bearer = bearer
-            if isinstance(bearer.actor, User):
-                if bearer.actor.role not in roles:
-                    raise _refuse(bearer, "forbidden", FORBIDDEN, "rôle non autorisé (API)")
+            if isinstance(bearer.actor, User) and bearer.actor.role not in roles:
+                raise _refuse(bearer, "forbidden", FORBIDDEN, "rôle non autorisé (API)")
             if scope is not None and scope.value not in bearer.scopes:
                 raise _refuse(
                     bearer,

@@ -4,7 +4,7 @@ every refusal is an `ApiError` with French messages by field."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import marshmallow as ma
 from webargs.flaskparser import FlaskParser
@@ -32,7 +32,7 @@ def _flatten(messages: Any) -> dict[str, list[str]]:
 
 
 class ApiParser(FlaskParser):
-    DEFAULT_UNKNOWN_BY_LOCATION = {
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": ma.RAISE,
         "querystring": ma.RAISE,

@@ -388,6 +388,4 @@ def decisions_feed(since, limit: int, cursor: str | None = None) -> dict[str, An
             self.id = row[0].id
 
     wrapped = [_Row(row) for row in rows]
-    return resources.page(
-        wrapped, limit, lambda item: resources.decision_value(*item.row)
-    )
+    return resources.page(wrapped, limit, lambda item: resources.decision_value(*item.row))

@@ -220,8 +220,10 @@ class PageQuery(Strict):
         validate=validate.Range(
             1, MAX_PAGE_SIZE, error=f"Une page compte de 1 à {MAX_PAGE_SIZE} éléments."
         ),
-        metadata={"description": f"Taille de la page ({DEFAULT_PAGE_SIZE} par défaut, "
-                  f"{MAX_PAGE_SIZE} au plus)."},
+        metadata={
+            "description": f"Taille de la page ({DEFAULT_PAGE_SIZE} par défaut, "
+            f"{MAX_PAGE_SIZE} au plus)."
+        },
     )
     cursor = fields.String(
         validate=validate.Length(max=100),
@@ -238,8 +240,10 @@ def _page_of(item_schema: type[Schema], name: str) -> type[Schema]:
             "next_cursor": fields.String(
                 required=True,
                 allow_none=True,
-                metadata={"description": "À passer en `cursor` pour la page suivante ; `null` "
-                          "à la dernière page."},
+                metadata={
+                    "description": "À passer en `cursor` pour la page suivante ; `null` "
+                    "à la dernière page."
+                },
             ),
         },
     )
@@ -316,7 +320,9 @@ class DossierUpdate(Strict):
         validate=validate.Length(1, 20), metadata={"description": _AMOUNT}
     )
     payment_rhythm = _enum(PaymentRhythm)
-    instalments = fields.Integer(allow_none=True, validate=validate.Range(1, 120, error="De 1 à 120 échéances."))
+    instalments = fields.Integer(
+        allow_none=True, validate=validate.Range(1, 120, error="De 1 à 120 échéances.")
+    )
     subcontracted = fields.Boolean()
     status = _enum(DossierStatus)
 
@@ -526,9 +532,7 @@ AlertPage = _page_of(Alert, "AlertPage")
 
 class WebhookEndpointIn(Strict):
     url = fields.Url(required=True, schemes={"https", "http"}, validate=validate.Length(max=500))
-    events = fields.List(
-        _enum(WebhookEvent), required=True, validate=validate.Length(min=1)
-    )
+    events = fields.List(_enum(WebhookEvent), required=True, validate=validate.Length(min=1))
     description = fields.String(load_default="", validate=validate.Length(max=200))
 
 

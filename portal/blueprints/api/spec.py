@@ -20,7 +20,7 @@ DESCRIPTION = (
     + "; ".join(f"`{scope.value}` ({label.lower()})" for scope, label in API_SCOPE_LABELS.items())
     + ". Un jeton personnel (« Mon compte ») ne lit que la certification Qualiopi. Le cookie "
     "de session du site n'ouvre pas l'API.\n\n"
-    "**Erreurs** : en JSON, `{\"error\": {\"code\": …, \"message\": …, \"fields\": …}}`, avec un "
+    '**Erreurs** : en JSON, `{"error": {"code": …, "message": …, "fields": …}}`, avec un '
     "`code` stable en anglais, un message en français et, pour un champ refusé ou inconnu, "
     "les messages par champ. Un paramètre ou un champ inconnu est refusé, nommé.\n\n"
     "**Limites** : un nombre de requêtes par jeton et par minute (429 avec `Retry-After`), "
