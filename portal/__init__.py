@@ -122,6 +122,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     # The JSON API through flask-smorest, which writes its OpenAPI document; its error
     # handler is replaced by portal.errors' (registered after).
     openapi = api_spec.PortalApi(app, spec_kwargs=api_spec.SPEC)
+    api_spec.prepare(openapi)
     openapi.register_blueprint(api_bp)
     api_spec.complete(openapi)
     app.register_blueprint(api_docs_bp)

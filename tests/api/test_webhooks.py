@@ -30,7 +30,7 @@ pytestmark = pytest.mark.xdist_group(name="webhooks")
 
 
 def _register(app, funder, url: str, events=None) -> str:
-    endpoint, secret = endpoints.register(
+    _endpoint, secret = endpoints.register(
         None,
         funder.id,
         url,

@@ -72,7 +72,6 @@ class ApiParser(FlaskParser):
                     400,
                     "unknown_parameter",
                     f"Paramètre inconnu : {listed}. Paramètres acceptés : {known}.",
-                    fields=flat,
                 )
             raise ApiError(400, "bad_request", "Paramètre invalide.", fields=flat)
         if unknown:

@@ -39,6 +39,7 @@ _AUTH_ERRORS = (
     (401, "Jeton absent, inconnu, expiré ou révoqué (code `unauthenticated`)."),
     (403, "Rôle ou droit du jeton insuffisant (codes `forbidden`, `insufficient_scope`)."),
     (429, "Trop de requêtes pour ce jeton (code `too_many_requests`, en-tête `Retry-After`)."),
+    (405, "Méthode non permise à cette adresse (code `method_not_allowed`)."),
 )
 
 
@@ -56,6 +57,7 @@ def _errors(*extra: tuple[int, str]):
 _BAD_QUERY = (400, "Paramètre inconnu (`unknown_parameter`), répété ou invalide (`bad_request`).")
 _NOT_FOUND = (404, "Inconnu, ou hors du périmètre du jeton (code `not_found`).")
 _REFUSED = (422, "Champ inconnu (`unknown_field`) ou refusé (`invalid_fields`), par champ.")
+_UNREADABLE = (400, "Corps qui n'est pas du JSON lisible (`bad_request`).")
 
 
 def _funder_actor() -> TokenActor:
@@ -115,7 +117,14 @@ def index() -> dict[str, Any]:
             "required": True,
             "schema": {"type": "string", "format": "siren-siret-nda"},
             "description": "Un SIRET, un SIREN ou un NDA.",
-        }
+        },
+        {
+            "name": "on",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "format": "date"},
+            "description": "La date à vérifier (AAAA-MM-JJ ; par défaut, ce jour).",
+        },
     ],
 )
 @token_required(ApiScope.QUALIOPI_READ, personal_roles=QUALIOPI_ROLES)
@@ -214,6 +223,7 @@ def dossiers_list(limit: int, cursor: str | None = None, **query: Any) -> dict[s
 @bp.response(201, s.Dossier, description="Le dossier créé.")
 @bp.alt_response(200, schema=s.Dossier, description="Le dossier déjà créé avec cette clé.")
 @_errors(
+    _UNREADABLE,
     _REFUSED,
     (409, "Clé d'idempotence déjà utilisée pour un autre contenu (`idempotency_key_reused`)."),
     (413, "Corps trop grand (`payload_too_large`)."),
@@ -260,6 +270,7 @@ def dossiers_read(dossier_id: int) -> dict[str, Any]:
 @bp.arguments(s.DossierUpdate, location="json")
 @bp.response(200, s.Dossier)
 @_errors(
+    _UNREADABLE,
     _NOT_FOUND,
     _REFUSED,
     (409, "Version périmée (`stale_version`, avec `current_version`)."),

@@ -187,8 +187,8 @@ class Match(Strict):
 
 class CheckResult(Strict):
     query = fields.String(required=True)
-    on = fields.Date(required=True)
-    list_as_of = fields.Date(required=True, allow_none=True)
+    on = fields.String(required=True, metadata={"format": "date"})
+    list_as_of = fields.String(required=True, allow_none=True, metadata={"format": "date"})
     matches = fields.List(fields.Nested(Match), required=True)
 
 
@@ -226,8 +226,10 @@ class PageQuery(Strict):
         },
     )
     cursor = fields.String(
-        validate=validate.Length(max=100),
-        metadata={"description": "Le `next_cursor` de la page précédente."},
+        validate=validate.Regexp(
+            r"^[0-9]{1,18}$", error="Curseur illisible : reprenez le `next_cursor` d'une page."
+        ),
+        metadata={"description": "Le `next_cursor` de la page précédente (opaque)."},
     )
 
 

@@ -9,6 +9,10 @@ from flask_smorest import Api
 
 from portal.blueprints.api.schemas import Error
 from portal.models import API_SCOPE_LABELS
+from portal.routing import DatabaseIdConverter
+
+#: Identifiers a JSON number carries exactly (ids of the portal stay far below).
+JSON_SAFE_MAX_ID = 2**53 - 1
 
 DESCRIPTION = (
     "L'API des systèmes d'information des financeurs : dossiers, pièces, contrôles de "
@@ -50,6 +54,14 @@ class PortalApi(Api):
 
     def _register_error_handlers(self) -> None:
         """None: portal.errors answers every error, in the API's JSON form."""
+
+
+def prepare(api: Api) -> None:
+    """Before the routes: path identifiers are integers a database can hold."""
+    api.register_converter(
+        DatabaseIdConverter,
+        lambda converter: {"type": "integer", "minimum": 0, "maximum": JSON_SAFE_MAX_ID},
+    )
 
 
 def complete(api: Api) -> None:

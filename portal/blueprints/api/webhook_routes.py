@@ -12,7 +12,7 @@ from portal.blueprints.api import bp
 from portal.blueprints.api import schemas as s
 from portal.blueprints.api.auth import api_actor, token_required
 from portal.blueprints.api.errors import ApiError
-from portal.blueprints.api.routes import _BAD_QUERY, _NOT_FOUND, _REFUSED, _errors
+from portal.blueprints.api.routes import _BAD_QUERY, _NOT_FOUND, _REFUSED, _UNREADABLE, _errors
 from portal.models import ApiScope, WebhookEndpoint
 from portal.webhooks import endpoints
 
@@ -56,7 +56,7 @@ def webhooks_list() -> dict[str, Any]:
 @token_required(ApiScope.WEBHOOKS_MANAGE)
 @bp.arguments(s.WebhookEndpointIn, location="json")
 @bp.response(201, s.WebhookEndpointCreated)
-@_errors(_REFUSED, (413, "Corps trop grand."), (415, "Corps qui n'est pas du JSON."))
+@_errors(_UNREADABLE, _REFUSED, (413, "Corps trop grand."), (415, "Corps qui n'est pas du JSON."))
 def webhooks_create(data: dict[str, Any]) -> dict[str, Any]:
     actor = _actor()
     try:
