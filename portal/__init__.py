@@ -18,6 +18,7 @@ from portal import (
     errors,
     formatting,
     request_log,
+    unit_of_work,
     views,
 )
 from portal.blueprints.admin import bp as admin_bp
@@ -131,6 +132,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     formatting.init_app(app)
     cli.init_app(app)
     views.init_app(app)
+    unit_of_work.init_app(app)  # last: its after_request hook runs first
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)

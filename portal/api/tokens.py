@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from portal import audit, clock
 from portal.clock import utcnow
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import ApiScope, ApiToken, Role, User
 
@@ -30,12 +31,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_VALIDITY_DAYS = 730
 
 
-class TokenRefused(ValueError):
-    """What was typed for a new token breaks a rule (French message by field)."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
+class TokenRefused(Refused):
+    """What was typed for a new token breaks a rule (French messages by field)."""
 
 
 class TokenNotFound(LookupError):

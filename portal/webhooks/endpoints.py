@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.clock import utcnow
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import (
     DeliveryState,
@@ -23,10 +24,8 @@ from portal.models import (
 from portal.webhooks import signing
 
 
-class EndpointRefused(ValueError):
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
+class EndpointRefused(Refused):
+    """What was typed for an endpoint breaks a rule (French messages by field)."""
 
 
 class NotFound(LookupError):

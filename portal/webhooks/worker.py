@@ -27,7 +27,7 @@ from flask import current_app
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
-from portal import clock
+from portal import clock, unit_of_work
 from portal.extensions import db
 from portal.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from portal.webhooks import signing
@@ -116,7 +116,7 @@ class Worker:
             .values(claimed_by=self.name, claimed_at=now)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
+        unit_of_work.commit()
         return result.rowcount == 1
 
     def deliver(self, delivery_id: int) -> None:
@@ -171,7 +171,7 @@ class Worker:
                 error=answer.error,
             )
         )
-        db.session.commit()
+        unit_of_work.commit()
 
     def run_once(self, limit: int = BATCH) -> int:
         """Claim and send what is due now; returns how many were sent (tried)."""
@@ -195,7 +195,7 @@ class Worker:
             .values(claimed_by=None, claimed_at=None)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
+        unit_of_work.commit()
 
     def run(self, *, poll: float, stop: Callable[[], bool] = lambda: False) -> None:
         while not stop():

@@ -58,7 +58,10 @@ def test_the_control_shows_findings_and_decisions_and_the_feed_lists_them(app, c
         dossier,
         invoice.id,
         decisions.DecisionInput(
-            outcome="partiellement_conforme", amount_validated="800", reason_code="heures_non_justifiees", note="x"
+            outcome="partiellement_conforme",
+            amount_validated="800",
+            reason_code="heures_non_justifiees",
+            note="x",
         ),
         expected_version=None,
     )

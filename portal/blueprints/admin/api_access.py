@@ -16,7 +16,6 @@ from portal.access import deny, roles_required
 from portal.api import tokens as token_service
 from portal.blueprints.admin import bp
 from portal.clock import utcnow
-from portal.extensions import db
 from portal.forms import DateField, EmptyForm, Form, choices
 from portal.models import (
     API_SCOPE_LABELS,
@@ -158,7 +157,6 @@ def create_funder_token() -> Response:
         for name, messages in refused.errors.items():
             getattr(form, name).errors = list(messages)
         return _page(token_form=form)
-    db.session.commit()
     return _page(new_token=plaintext)
 
 
@@ -171,9 +169,7 @@ def revoke_funder_token(token_id: int) -> Response:
     try:
         token = token_service.revoke_funder_token(user, token_id)
     except token_service.TokenNotFound:
-        db.session.rollback()
         deny(user, "jeton d'API d'un autre financeur ou inexistant", status=404, token_id=token_id)
-    db.session.commit()
     flash(f"Le jeton « {token.name} » est révoqué : il n'ouvre plus l'API.", "success")
     return redirect_after_post(url_for("admin.api_access"), anchor="jetons")
 
@@ -198,7 +194,6 @@ def create_webhook() -> Response:
         for name, messages in refused.errors.items():
             getattr(form, name).errors = list(messages)
         return _page(webhook_form=form)
-    db.session.commit()
     return _page(new_secret=secret)
 
 
@@ -218,7 +213,6 @@ def disable_webhook(endpoint_id: int) -> Response:
         abort(400)
     endpoint = _endpoint_or_404(endpoint_id)
     endpoint_service.disable(user, user.funder_id, endpoint.id)
-    db.session.commit()
     flash("Le récepteur est désactivé : il ne recevra plus de notification.", "success")
     return redirect_after_post(url_for("admin.api_access"), anchor="recepteurs")
 
@@ -256,9 +250,7 @@ def redeliver_webhook(delivery_id: int) -> Response:
     try:
         delivery = endpoint_service.redeliver(user, user.funder_id, delivery_id)
     except endpoint_service.NotFound:
-        db.session.rollback()
         deny(user, "envoi d'un autre financeur", status=404, delivery_id=delivery_id)
-    db.session.commit()
     flash("La notification sera envoyée de nouveau dans quelques instants.", "success")
     return redirect_after_post(
         url_for("admin.webhook_deliveries", endpoint_id=delivery.endpoint_id)

@@ -17,7 +17,6 @@ from flask import g, request
 from portal import audit
 from portal.api.tokens import Bearer, TokenActor, bearer_for
 from portal.blueprints.api.errors import ApiError
-from portal.extensions import db
 from portal.models import ApiScope, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,13 +55,12 @@ def current_bearer() -> Bearer | None:
 
 
 def _refuse(bearer: Bearer, code: str, message: str, reason: str) -> ApiError:
-    audit.record(
+    audit.record_refusal(  # kept whatever happens to the request (portal.unit_of_work)
         "access.denied",
-        actor=bearer.actor,  # type: ignore[arg-type]
+        actor=bearer.actor,
         funder_id=bearer.token.funder_id,
         details={"reason": reason, "path": request.path, "method": request.method},
     )
-    db.session.commit()  # the refusal is kept whatever happens to the request
     return ApiError(403, code, message)
 
 

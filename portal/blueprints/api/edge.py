@@ -1,18 +1,16 @@
-"""The API's edge: body size and type, rate limit per token, one commit per request
-(rolled back on an error), and JSON errors for everything raised in its views."""
+"""The API's edge: body size and type, rate limit per token, and JSON errors for what its
+views raise. The commit (or the rollback of an error) is portal.unit_of_work's."""
 
 from __future__ import annotations
 
 import hashlib
 
 from flask import Response, current_app, request
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal.blueprints.api import bp
 from portal.blueprints.api.auth import bearer_token
 from portal.blueprints.api.errors import ApiError, as_response, error_response
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 
 WRITES = frozenset({"POST", "PUT", "PATCH"})
 
@@ -53,23 +51,6 @@ def _limit_the_body() -> Response | None:
     return None
 
 
-@bp.after_request
-def _finish(response: Response) -> Response:
-    """One commit per API request, or a rollback for an error answer."""
-    if response.status_code >= 400:
-        db.session.rollback()
-        return response
-    try:
-        db.session.commit()
-    except (IntegrityError, StaleDataError):
-        db.session.rollback()
-        return error_response(
-            409, "conflict", "Une autre requête a changé ces données en même temps : réessayez."
-        )
-    return response
-
-
 @bp.errorhandler(ApiError)
 def _api_error(error: ApiError) -> Response:
-    db.session.rollback()
-    return as_response(error)
+    return as_response(error)  # >= 400: the edge rolls the request back (unit_of_work)

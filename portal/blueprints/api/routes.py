@@ -21,8 +21,9 @@ from portal.blueprints.api import schemas as s
 from portal.blueprints.api.auth import api_actor, token_required
 from portal.blueprints.api.errors import ApiError
 from portal.dossiers.pieces import record_download
-from portal.dossiers.services import DossierFilters, InvalidDossier, NotAllowed, StaleEdit
+from portal.dossiers.services import DossierFilters
 from portal.dossiers.services import dossiers_after as _dossiers_after
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import ApiScope, Funder
@@ -233,7 +234,7 @@ def dossiers_create(data: dict[str, Any], idempotency_key: str | None = None):
     actor = _funder_actor()
     try:
         dossier, created = resources.create_dossier(actor, data, idempotency_key)
-    except InvalidDossier as error:
+    except Refused as error:
         raise ApiError(
             422, "invalid_fields", "Des champs sont refusés : voir « fields ».", fields=error.errors
         ) from None
@@ -283,7 +284,7 @@ def dossiers_update(data: dict[str, Any], dossier_id: int) -> dict[str, Any]:
     try:
         resources.update_dossier(actor, dossier, data)
         db.session.flush()
-    except StaleEdit:
+    except Stale:
         raise ApiError(
             409,
             "stale_version",
@@ -291,7 +292,7 @@ def dossiers_update(data: dict[str, Any], dossier_id: int) -> dict[str, Any]:
             f"(version actuelle : {dossier.version}) et refaites la modification.",
             current_version=dossier.version,
         ) from None
-    except InvalidDossier as error:
+    except Refused as error:
         raise ApiError(
             422, "invalid_fields", "Des champs sont refusés : voir « fields ».", fields=error.errors
         ) from None
