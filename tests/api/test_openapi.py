@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from portal.models import Role
 from tests.api import bearer, funder_token, import_sample
@@ -181,8 +181,13 @@ schema = schemathesis.openapi.from_wsgi(f"{API_PREFIX}/openapi.json", make_app()
 )
 def test_the_api_conforms_to_its_document(case, app, api_token: str) -> None:
     # Schema-valid values may still break the dossiers' rules (dates, the OF in the public
-    # list, a reachable URL...): refused with 422 and their fields, as documented. The
-    # "valid data is accepted" check cannot know those rules; every other check runs.
+    # list, a reachable URL...): refused with 422 and their fields, as documented; and a
+    # query parameter mutated from string to integer ("0" for 0) reads the same in a query
+    # string. The two acceptance checks cannot know that (refusals are tested in
+    # test_dossiers_api.py); every other check runs: no server error, documented statuses,
+    # answers that match their schemas.
     case.call_and_validate(
-        app=app, headers=bearer(api_token), excluded_checks=[positive_data_acceptance]
+        app=app,
+        headers=bearer(api_token),
+        excluded_checks=[positive_data_acceptance, negative_data_rejection],
     )
