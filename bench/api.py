@@ -257,13 +257,18 @@ def receiver_down(app, funder_id: int, events: int) -> None:
             rounds += 1
             if sent:
                 continue
+            # The next try: of a delivery not blocked by an earlier one (those are due in
+            # the past, waiting for their dossier's earlier event).
             due = db.session.scalar(
                 db.select(db.func.min(WebhookDelivery.next_attempt_at)).where(
-                    WebhookDelivery.state == DeliveryState.PENDING.value
+                    WebhookDelivery.state == DeliveryState.PENDING.value,
+                    WebhookDelivery.next_attempt_at > clock["now"],
                 )
             )
             db.session.rollback()
             if due is None:
+                if workers[0].due():
+                    continue
                 break
             clock["now"] = max(clock["now"], due)
         ids = [n for _, n in received]
