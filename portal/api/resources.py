@@ -51,7 +51,8 @@ def after_of(cursor: str | None) -> int:
         return 0
     if not cursor.isdigit() or len(cursor) > 18:
         raise BadCursor(cursor)
-    return int(cursor)
+    # Past the largest id a column holds (32-bit on PostgreSQL): nothing comes after.
+    return min(int(cursor), 2**31 - 1)
 
 
 def page(items: list[Any], limit: int, serialise) -> dict[str, Any]:

@@ -51,6 +51,17 @@ def _limit_the_body() -> Response | None:
     return None
 
 
+#: The id columns are 32-bit integers on PostgreSQL: a larger id in a path names nothing.
+MAX_ROW_ID = 2**31 - 1
+
+
+@bp.url_value_preprocessor
+def _ids_within_the_columns(endpoint: str | None, values: dict | None) -> None:
+    for value in (values or {}).values():
+        if isinstance(value, int) and value > MAX_ROW_ID:
+            raise ApiError(404, "not_found", "Cette ressource n'existe pas.")
+
+
 @bp.errorhandler(ApiError)
 def _api_error(error: ApiError) -> Response:
     return as_response(error)  # >= 400: the edge rolls the request back (unit_of_work)

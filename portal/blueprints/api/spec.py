@@ -11,8 +11,8 @@ from portal.blueprints.api.schemas import Error
 from portal.models import API_SCOPE_LABELS
 from portal.routing import DatabaseIdConverter
 
-#: Identifiers a JSON number carries exactly (ids of the portal stay far below).
-JSON_SAFE_MAX_ID = 2**53 - 1
+#: The largest id a column holds (32-bit integers on PostgreSQL).
+JSON_SAFE_MAX_ID = 2**31 - 1
 
 DESCRIPTION = (
     "L'API des systèmes d'information des financeurs : dossiers, pièces, contrôles de "
