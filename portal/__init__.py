@@ -23,6 +23,8 @@ from portal import (
 )
 from portal.blueprints.admin import bp as admin_bp
 from portal.blueprints.api import bp as api_bp
+from portal.blueprints.api import spec as api_spec
+from portal.blueprints.api.docs import bp as api_docs_bp
 from portal.blueprints.auth import bp as auth_bp
 from portal.blueprints.auth.sessions import init_login_manager
 from portal.blueprints.certification import bp as certification_bp
@@ -33,9 +35,19 @@ from portal.blueprints.service_fait import bp as service_fait_bp
 from portal.blueprints.signalements import bp as signalements_bp
 from portal.blueprints.subcontracting import bp as subcontracting_bp
 from portal.config import Config, ProductionConfig
-from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, talisman
+from portal.extensions import (
+    csrf,
+    db,
+    htmx,
+    limiter,
+    login_manager,
+    mail,
+    migrate,
+    talisman,
+)
 from portal.routing import DatabaseIdConverter
 from portal.service_fait import runner  # noqa: F401  (subscribes the checks to the dossiers' signals)
+from portal.webhooks import subscriptions  # noqa: F401  (subscribes the outbox to the dossiers' signals)
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -106,9 +118,15 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         subcontracting_bp,
         quality_bp,
         certification_bp,
-        api_bp,
     ):
         app.register_blueprint(blueprint)
+    # The JSON API through flask-smorest, which writes its OpenAPI document; its error
+    # handler is replaced by portal.errors' (registered after).
+    openapi = api_spec.PortalApi(app, spec_kwargs=api_spec.SPEC)
+    api_spec.prepare(openapi)
+    openapi.register_blueprint(api_bp)
+    api_spec.complete(openapi)
+    app.register_blueprint(api_docs_bp)
     csrf.exempt(api_bp)  # token-authenticated JSON API, never cookie-authenticated writes
     errors.init_app(app)
     formatting.init_app(app)

@@ -218,6 +218,11 @@ def can_manage_service_fait(user: User) -> bool:
     return user.role == Role.FUNDER_ADMIN
 
 
+def can_manage_api_access(user: User) -> bool:
+    """The funder's API tokens and webhook endpoints (« Accès API »)."""
+    return user.role == Role.FUNDER_ADMIN
+
+
 def permissions(user: User | None) -> dict[str, bool]:
     """The permissions that depend on the user alone, as the `can_*` flags every template
     receives (no query). Permissions on an object are passed by its page."""
@@ -528,6 +533,7 @@ def get_quality_control_or_404(control_id: int, user: User, need: str = "view") 
 
 
 USER_PERMISSIONS: dict[str, Callable[[User], bool]] = {
+    "can_manage_api_access": can_manage_api_access,
     "can_manage_funders": can_manage_funders,
     "can_manage_providers": can_manage_providers,
     "can_view_audit_log": can_view_audit_log,

@@ -51,6 +51,7 @@ from portal.service_fait.runner import run_all_checks
 from portal.signalements.demo import seed_demo_certifiers
 from portal.storage import storage_for
 from portal.subcontracting import services as subcontracting
+from portal.webhooks.cli import worker_command
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
 users_cli = AppGroup("users", help="Comptes utilisateurs.")
@@ -718,6 +719,7 @@ def backup_restore(path: Path) -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.cli.add_command(worker_command)
     app.cli.add_command(backup_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)

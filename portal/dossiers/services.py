@@ -1091,3 +1091,31 @@ def to_csv(rows: Iterable[Sequence[Any]]) -> bytes:
 
 def to_xlsx(rows: Iterable[Sequence[Any]]) -> bytes:
     return exports.to_xlsx(EXPORT_COLUMNS, rows, "Dossiers")
+
+
+# --- Keyset pages (the API) ---------------------------------------------------------------------
+
+
+def dossiers_after(
+    actor: User,
+    filters: DossierFilters,
+    *,
+    after_id: int,
+    limit: int,
+    updated_since: datetime | None = None,
+) -> list[Dossier]:
+    """Up to `limit` dossiers the actor may see, filtered, in id order after `after_id`,
+    with their OF. Ids only grow: a dossier created while a client pages through the list
+    comes at the end, so that no page skips or repeats one."""
+    where = _where(actor, filters)
+    if updated_since is not None:
+        where.append(Dossier.updated_at >= updated_since)
+    return list(
+        db.session.scalars(
+            select(Dossier)
+            .options(joinedload(Dossier.provider))
+            .where(*where, Dossier.id > after_id)
+            .order_by(Dossier.id)
+            .limit(limit)
+        )
+    )

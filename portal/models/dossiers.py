@@ -131,6 +131,7 @@ class Dossier(db.Model):
         Index("ix_dossiers_funder_amount", "funder_id", "agreed_amount"),
         Index("ix_dossiers_funder_missing", "funder_id", "first_missing_due"),
         Index("ix_dossiers_funder_provider", "funder_id", "provider_id"),
+        Index("ix_dossiers_funder_updated", "funder_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -164,6 +165,10 @@ class Dossier(db.Model):
     first_missing_due: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Last change of the dossier itself (the API's "updated since" filter).
+    updated_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
     version: Mapped[int] = mapped_column(default=1)
 
     funder: Mapped[Funder] = relationship()

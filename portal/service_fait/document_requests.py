@@ -50,6 +50,7 @@ from portal.models import (
     Role,
     ServiceFaitControl,
     User,
+    WebhookEvent,
 )
 from portal.service_fait.controls import control_for, refresh_state
 from portal.storage import Storage, storage_for
@@ -63,6 +64,7 @@ from portal.uploads import (
     store_all,
     too_many_files,
 )
+from portal.webhooks import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -651,6 +653,18 @@ def answer_request(
                 "files": [
                     {"name": s.original_name, "sha256": s.sha256, "size": s.size} for s in stored
                 ],
+            },
+        )
+        outbox.emit(
+            WebhookEvent.REQUEST_ANSWERED,
+            funder_id=request.funder_id,
+            dossier_id=request.dossier_id,
+            data={
+                "request_id": request.id,
+                "dossier_id": request.dossier_id,
+                "dossier_reference": dossier.reference,
+                "answered_at": request.answered_at.isoformat(),
+                "files": [{"name": s.original_name, "sha256": s.sha256} for s in stored],
             },
         )
     except BaseException:
