@@ -18,6 +18,7 @@ from portal import (
     errors,
     formatting,
     request_log,
+    submissions,
     views,
 )
 from portal.blueprints.admin import bp as admin_bp
@@ -77,6 +78,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     )
     login_manager.init_app(app)
     csrf.init_app(app)
+    submissions.init_app(app)  # after CSRF: a forged post consumes no key
     htmx.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)

@@ -110,6 +110,7 @@ from portal.models.subcontracting import (
     Subcontract,
     SubcontractYearAmount,
 )
+from portal.models.submissions import SubmissionKey
 
 __all__ = [
     "CERTIFICATION_AUDIT_KIND_LABELS",
@@ -202,6 +203,7 @@ __all__ = [
     "SignalementState",
     "Subcontract",
     "SubcontractYearAmount",
+    "SubmissionKey",
     "TokenPurpose",
     "User",
     "UserSession",

@@ -36,6 +36,7 @@ from portal.models import (
 )
 from portal.rendering import render_page
 from portal.storage import storage_for
+from portal.submissions import keyless
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
 from portal.web import actor, redirect_after_post
 
@@ -201,6 +202,7 @@ def replace_piece(dossier_id: int, piece_id: int) -> Response | str:
 
 
 @bp.post("/<int:dossier_id>/pieces/valider")
+@keyless  # reads the form, changes nothing
 @roles_required(Role.PROVIDER)
 def validate_piece_field(dossier_id: int) -> str:
     """Inline validation (HTMX): the message of one field as it is typed, and those of the

@@ -1,0 +1,40 @@
+"""security: one-time submission keys
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-07 09:30:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from portal.models.types import UTCDateTime
+
+
+# revision identifiers, used by Alembic.
+revision = '0011'
+down_revision = '0010'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        'submission_keys',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=64), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=True),
+        sa.Column('endpoint', sa.String(length=120), nullable=False),
+        sa.Column('result_url', sa.String(length=2000), nullable=True),
+        sa.Column('used_at', UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_submission_keys_user_id_users'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_submission_keys')),
+        sa.UniqueConstraint('key', name=op.f('uq_submission_keys_key')),
+    )
+    with op.batch_alter_table('submission_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_submission_keys_used_at'), ['used_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_submission_keys_user_id'), ['user_id'], unique=False)
+
+
+def downgrade():
+    op.drop_table('submission_keys')
