@@ -2,7 +2,9 @@
 
 Every POST form renders `submission_fields()` (the CSRF token and a fresh one-time key,
 `submission_key`). Before the view runs, the key is written into `submission_keys` (unique)
-in the request's transaction, so it is committed with the work or not at all:
+with the address posted to (unique together) in the request's transaction, so it is
+committed with the work or not at all. A page draws one key for all its forms: each posts
+to its own address.
 
 - a key already there (a double click, a replay, the back button and a new submit) does no
   work: the request lands on the result of the first one (its redirect, or the page it was
@@ -52,7 +54,18 @@ def keyless(view: View) -> View:
 
 
 def new_key() -> str:
-    return secrets.token_urlsafe(24)
+    return secrets.token_hex(16)
+
+
+def page_key() -> str:
+    """The key of the page being rendered: one for all its forms (each posts to its own
+    address, and a key is used once per address), drawn anew for every page."""
+    if not has_request_context():
+        return new_key()
+    key = g.get("_page_submission_key")
+    if key is None:
+        key = g._page_submission_key = new_key()
+    return key
 
 
 def submission_fields(form: object | None = None) -> Markup:
@@ -63,7 +76,7 @@ def submission_fields(form: object | None = None) -> Markup:
         csrf = form.csrf_token()  # type: ignore[attr-defined]
     else:
         csrf = hidden.format("csrf_token", generate_csrf())
-    key = hidden.format(FIELD, new_key())
+    key = hidden.format(FIELD, page_key())
     return csrf + key
 
 
@@ -108,8 +121,14 @@ def _replay(found: SubmissionKey | None) -> Response:
     return redirect(target, code=303)
 
 
+def _target() -> str:
+    return request.path[:500]
+
+
 def _find(key: str) -> SubmissionKey | None:
-    return db.session.scalar(select(SubmissionKey).where(SubmissionKey.key == key))
+    return db.session.scalar(
+        select(SubmissionKey).where(SubmissionKey.key == key, SubmissionKey.target == _target())
+    )
 
 
 def _claim() -> Response | None:
@@ -120,7 +139,9 @@ def _claim() -> Response | None:
     if found is not None:
         return _replay(found)
     user_id = current_user.id if current_user and current_user.is_authenticated else None
-    row = SubmissionKey(key=key, user_id=user_id, endpoint=(request.endpoint or "")[:120])
+    row = SubmissionKey(
+        key=key, target=_target(), user_id=user_id, endpoint=(request.endpoint or "")[:120]
+    )
     db.session.add(row)
     try:
         db.session.flush()

@@ -1,4 +1,4 @@
-"""security: one-time submission keys
+"""security: one-time submission keys, a funder's own label for an OF it follows
 
 Revision ID: 0011
 Revises: 0010
@@ -23,18 +23,23 @@ def upgrade():
         'submission_keys',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('key', sa.String(length=64), nullable=False),
+        sa.Column('target', sa.String(length=500), nullable=False),
         sa.Column('user_id', sa.Integer(), nullable=True),
         sa.Column('endpoint', sa.String(length=120), nullable=False),
         sa.Column('result_url', sa.String(length=2000), nullable=True),
         sa.Column('used_at', UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_submission_keys_user_id_users'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_submission_keys')),
-        sa.UniqueConstraint('key', name=op.f('uq_submission_keys_key')),
+        sa.UniqueConstraint('key', 'target', name=op.f('uq_submission_keys_key_target')),
     )
     with op.batch_alter_table('submission_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_submission_keys_used_at'), ['used_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_submission_keys_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table('funder_providers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('label', sa.String(length=250), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('funder_providers', schema=None) as batch_op:
+        batch_op.drop_column('label')
     op.drop_table('submission_keys')

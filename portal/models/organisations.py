@@ -93,6 +93,9 @@ class FunderProvider(db.Model):
     funder_id: Mapped[int] = mapped_column(ForeignKey("funders.id"), index=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The name this funder's admin typed for an OF not in the public list: this funder's
+    # label only, never the OF's name that other tenants see.
+    label: Mapped[str | None] = mapped_column(String(250))
 
     funder: Mapped[Funder] = relationship()
     provider: Mapped[Provider] = relationship()

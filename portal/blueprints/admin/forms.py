@@ -7,7 +7,7 @@ from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringFi
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.extensions import db
-from portal.forms import EmailAddress, Form, choices
+from portal.forms import EmailAddress, Form, SingleLine, choices
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import FUNDER_KIND_LABELS, ROLE_LABELS, Funder, Role, User
 from portal.regions import region_choices
@@ -17,7 +17,9 @@ REQUIRED = "Ce champ est obligatoire."
 
 
 class FunderForm(Form):
-    name = StringField("Nom du financeur", validators=[DataRequired(REQUIRED), Length(max=200)])
+    name = StringField(
+        "Nom du financeur", validators=[DataRequired(REQUIRED), Length(max=200), SingleLine()]
+    )
     kind = SelectField(
         "Type de financeur",
         choices=choices((kind.value, label) for kind, label in FUNDER_KIND_LABELS.items()),
@@ -48,7 +50,9 @@ class InviteForm(Form):
         "Adresse électronique",
         validators=[DataRequired(REQUIRED), EmailAddress(), Length(max=254)],
     )
-    full_name = StringField("Nom et prénom", validators=[DataRequired(REQUIRED), Length(max=200)])
+    full_name = StringField(
+        "Nom et prénom", validators=[DataRequired(REQUIRED), Length(max=200), SingleLine()]
+    )
     role = SelectField("Rôle", validators=[DataRequired(REQUIRED)])
     funder_id = SelectField("Financeur", coerce=coerce_id, validators=[Optional()])
     provider_id = SelectField("Organisme de formation", coerce=coerce_id, validators=[Optional()])
@@ -100,7 +104,12 @@ class ProviderForm(Form):
         validators=[DataRequired(REQUIRED)],
         description="14 chiffres ; le SIREN en est déduit.",
     )
-    name = StringField("Dénomination", validators=[DataRequired(REQUIRED), Length(max=250)])
+    name = StringField(
+        "Dénomination",
+        validators=[DataRequired(REQUIRED), Length(max=250), SingleLine()],
+        description="Pour un organisme absent de la liste publique, ce nom reste le libellé "
+        "de votre financeur : les autres voient celui de la liste ou de l'organisme.",
+    )
 
     def _identifier(self, field: StringField, kind: str) -> None:
         try:

@@ -283,12 +283,21 @@ def providers() -> Response | str:
         )
         db.session.commit()
         if outcome.already_followed:
-            flash(f"{outcome.provider.name} est déjà suivi par votre financeur.", "info")
+            flash(f"{outcome.shown_name} est déjà suivi par votre financeur.", "info")
         else:
-            flash(f"{outcome.provider.name} ajouté aux organismes suivis.", "success")
+            flash(
+                f"{outcome.shown_name} ajouté aux organismes suivis ; ses utilisateurs en sont "
+                "prévenus par courriel.",
+                "success",
+            )
         return redirect(url_for("admin.providers"), code=303)
     rows = db.session.scalars(providers_scope(actor).order_by("name")).all()
-    return render_template("admin/providers.html", form=form, providers=rows)
+    return render_template(
+        "admin/providers.html",
+        form=form,
+        providers=rows,
+        labels=services.funder_labels(actor),
+    )
 
 
 # --- Audit log (platform admin) ----------------------------------------------------------
