@@ -1,4 +1,5 @@
-"""security: one-time submission keys, a funder's own label for an OF it follows
+"""security: one-time submission keys, a funder's own label for an OF it follows,
+retention period per funder and purge marks
 
 Revision ID: 0011
 Revises: 0010
@@ -37,9 +38,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_submission_keys_user_id'), ['user_id'], unique=False)
     with op.batch_alter_table('funder_providers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('label', sa.String(length=250), nullable=True))
+    with op.batch_alter_table('funders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('retention_years', sa.Integer(), server_default='3', nullable=False))
+        batch_op.add_column(sa.Column('retention_confirmed', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table('dossiers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('purged_at', UTCDateTime(), nullable=True))
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('purged_at', UTCDateTime(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_column('purged_at')
+    with op.batch_alter_table('dossiers', schema=None) as batch_op:
+        batch_op.drop_column('purged_at')
+    with op.batch_alter_table('funders', schema=None) as batch_op:
+        batch_op.drop_column('retention_confirmed')
+        batch_op.drop_column('retention_years')
     with op.batch_alter_table('funder_providers', schema=None) as batch_op:
         batch_op.drop_column('label')
     op.drop_table('submission_keys')

@@ -163,6 +163,9 @@ class Dossier(db.Model):
     first_missing_due: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When `flask retention purge` removed the beneficiary's names and the files
+    # (portal.retention): the amounts, decisions and findings stay.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)
 
     funder: Mapped[Funder] = relationship()
@@ -203,6 +206,8 @@ class Document(db.Model):
     original_name: Mapped[str] = mapped_column(String(200))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The stored bytes were removed at the end of the retention period (portal.retention).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Piece(db.Model):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -50,6 +51,11 @@ class Funder(db.Model):
     region_code: Mapped[str | None] = mapped_column(String(3))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # How long this funder keeps the beneficiaries' names and the files of its closed
+    # dossiers: years after the end of the year of the last payment (portal.retention).
+    # A figure to confirm with each funder (its DPO): `retention_confirmed` says it was.
+    retention_years: Mapped[int] = mapped_column(default=3, server_default="3")
+    retention_confirmed: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Optimistic locking: an edit made on a stale form is detected, not overwritten.
     version: Mapped[int] = mapped_column(default=1)
 

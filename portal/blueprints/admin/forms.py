@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.extensions import db
 from portal.forms import EmailAddress, Form, SingleLine, choices
@@ -28,6 +28,15 @@ class FunderForm(Form):
     region_code = SelectField(
         "Région", choices=choices([("", "Nationale / sans région"), *region_choices()]), default=""
     )
+    retention_years = IntegerField(
+        "Durée de conservation (années)",
+        default=3,
+        validators=[NumberRange(1, 30, "Entre 1 et 30 ans.")],
+        description="Après la fin de l'année du dernier paiement : les noms des bénéficiaires "
+        "et les fichiers des dossiers clos sont alors effacés (flask retention purge). "
+        "Durée à confirmer avec le financeur (son délégué à la protection des données).",
+    )
+    retention_confirmed = BooleanField("Durée confirmée par le financeur")
     version = HiddenField()
 
     def __init__(self, *args, funder: Funder | None = None, **kwargs) -> None:

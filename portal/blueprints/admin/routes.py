@@ -79,6 +79,8 @@ def new_funder() -> Response | str:
             name=form.name.data,
             kind=form.kind.data,
             region_code=form.region_code.data,
+            retention_years=form.retention_years.data or 3,
+            retention_confirmed=bool(form.retention_confirmed.data),
         )
         db.session.commit()
         flash(
@@ -105,6 +107,8 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
                 name=form.name.data,
                 kind=form.kind.data,
                 region_code=form.region_code.data,
+                retention_years=form.retention_years.data,
+                retention_confirmed=bool(form.retention_confirmed.data),
             )
             db.session.commit()
         except (services.StaleEdit, StaleDataError):

@@ -25,15 +25,29 @@ class StaleEdit(Exception):
     """Someone else changed the record since the form was opened."""
 
 
-FUNDER_FIELDS = ("name", "kind", "region_code")
+FUNDER_FIELDS = ("name", "kind", "region_code", "retention_years", "retention_confirmed")
 
 
 def _funder_state(funder: Funder) -> dict[str, object]:
     return {name: getattr(funder, name) for name in FUNDER_FIELDS}
 
 
-def create_funder(actor: User, *, name: str, kind: str, region_code: str | None) -> Funder:
-    funder = Funder(name=name.strip(), kind=kind, region_code=region_code or None)
+def create_funder(
+    actor: User,
+    *,
+    name: str,
+    kind: str,
+    region_code: str | None,
+    retention_years: int = 3,
+    retention_confirmed: bool = False,
+) -> Funder:
+    funder = Funder(
+        name=name.strip(),
+        kind=kind,
+        region_code=region_code or None,
+        retention_years=retention_years,
+        retention_confirmed=retention_confirmed,
+    )
     db.session.add(funder)
     audit.record(
         "funder.created",
@@ -53,12 +67,18 @@ def update_funder(
     name: str,
     kind: str,
     region_code: str | None,
+    retention_years: int | None = None,
+    retention_confirmed: bool | None = None,
 ) -> Funder:
     """Apply an edit made on version `expected_version`; refuse it if that is stale."""
     if funder.version != expected_version:
         raise StaleEdit
     before = _funder_state(funder)
     funder.name, funder.kind, funder.region_code = name.strip(), kind, region_code or None
+    if retention_years is not None:
+        funder.retention_years = retention_years
+    if retention_confirmed is not None:
+        funder.retention_confirmed = retention_confirmed
     after = _funder_state(funder)
     if before != after:
         audit.record(
