@@ -19,6 +19,7 @@ from portal import (
     formatting,
     request_log,
     submissions,
+    unit_of_work,
     views,
 )
 from portal.blueprints.admin import bp as admin_bp
@@ -78,7 +79,6 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     )
     login_manager.init_app(app)
     csrf.init_app(app)
-    submissions.init_app(app)  # after CSRF: a forged post consumes no key
     htmx.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
@@ -115,6 +115,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     formatting.init_app(app)
     cli.init_app(app)
     views.init_app(app)
+    unit_of_work.init_app(app)  # its after_request hook runs after the keys' (below)
+    submissions.init_app(app)  # after CSRF and the unit of work: see portal.submissions
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)

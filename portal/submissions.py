@@ -11,8 +11,9 @@ to its own address.
   posted from), with a 303 or, for HTMX, an `HX-Redirect`;
 - two submissions at the same moment: the second one's insert waits for the first
   transaction (PostgreSQL's unique index, SQLite's single writer) and then finds the key;
-- a submission whose work is not kept (a form sent back with its errors, a refusal, a
-  conflict rolled back) leaves no key: the page it shows carries a new one anyway.
+- a submission whose work is not kept (a refusal or a conflict, rolled back at the edge) or
+  that did nothing (a confirmation asked, a form sent back with its errors) leaves no key:
+  the same form may be sent again.
 
 Endpoints that post without changing anything (inline validation, previews) are marked
 with `@keyless` and never consume the key of the form they read.
@@ -142,15 +143,14 @@ def _claim() -> Response | None:
     row = SubmissionKey(
         key=key, target=_target(), user_id=user_id, endpoint=(request.endpoint or "")[:120]
     )
-    db.session.add(row)
     try:
-        db.session.flush()
+        with db.session.begin_nested():  # a savepoint: a duplicate leaves the request clean
+            db.session.add(row)
     except IntegrityError:
-        # Another submission with this key committed while we waited for it.
-        db.session.rollback()
+        # Another submission with this key was committed while this one waited for it.
         return _replay(_find(key))
     g._submission = row
-    g._submission_committed = False
+    g._submission_worked = False
     return None
 
 
@@ -167,36 +167,38 @@ def _result_url(response: Response) -> str | None:
 
 
 def _seal(response: Response) -> Response:
+    """Before the edge commits (portal.unit_of_work): keep the key, with where the request
+    led, when the work is kept; otherwise take it back, so that the same form may be sent
+    again (a confirmation asked, a form sent back with its errors, a preview)."""
     row: SubmissionKey | None = g.pop("_submission", None)
-    if row is None:
-        return response
-    committed = g.pop("_submission_committed", False)
-    state = inspect(row)
-    if response.status_code >= 400 or not (state.persistent or committed):
-        # Nothing kept (or already rolled back by the view): the key stays free.
-        if state.pending or (state.persistent and not committed):
-            db.session.rollback()
-        return response
+    worked = g.pop("_submission_worked", False)
+    if row is None or response.status_code >= 400:
+        return response  # a refusal: the edge rolls everything back
+    if inspect(row).detached or inspect(row).transient:
+        return response  # rolled back by the view itself
     redirected = _result_url(response)
-    if redirected is None and not committed:
-        # A page answered without keeping anything (a form with its errors, a preview).
-        db.session.rollback()
+    if redirected is None and not worked:
+        db.session.delete(row)
+        db.session.flush()
         return response
-    try:
-        row.result_url = (redirected or _origin() or "")[:2000] or None
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
+    row.result_url = (redirected or _origin() or "")[:2000] or None
+    db.session.flush()
     return response
 
 
-def _after_commit(session: Session) -> None:
-    if has_request_context() and g.get("_submission") is not None:
-        g._submission_committed = True
+def _work_flushed(session: Session, flush_context, instances) -> None:
+    """A flush of this request that writes something besides its key: work was done."""
+    if not has_request_context() or g.get("_submission") is None:
+        return
+    changed = [*session.new, *session.dirty, *session.deleted]
+    if any(not isinstance(obj, SubmissionKey) for obj in changed):
+        g._submission_worked = True
 
 
 def init_app(app: Flask) -> None:
+    """Register after portal.unit_of_work: Flask runs the after_request hooks in reverse
+    order, so the key is settled before the edge commits."""
     app.before_request(_claim)
     app.after_request(_seal)
     app.add_template_global(submission_fields)
-    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "before_flush", _work_flushed)

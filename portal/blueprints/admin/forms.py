@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from wtforms import BooleanField, EmailField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.extensions import db
-from portal.forms import EmailAddress, Form, SingleLine, choices
+from portal.forms import EmailAddress, Form, SingleLine, VersionField, choices
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import FUNDER_KIND_LABELS, ROLE_LABELS, Funder, Role, User
 from portal.regions import region_choices
@@ -37,7 +37,7 @@ class FunderForm(Form):
         "Durée à confirmer avec le financeur (son délégué à la protection des données).",
     )
     retention_confirmed = BooleanField("Durée confirmée par le financeur")
-    version = HiddenField()
+    version = VersionField()
 
     def __init__(self, *args, funder: Funder | None = None, **kwargs) -> None:
         super().__init__(*args, obj=funder, **kwargs)
