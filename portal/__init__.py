@@ -18,6 +18,7 @@ from portal import (
     errors,
     formatting,
     request_log,
+    submissions,
     unit_of_work,
     views,
 )
@@ -132,7 +133,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     formatting.init_app(app)
     cli.init_app(app)
     views.init_app(app)
-    unit_of_work.init_app(app)  # last: its after_request hook runs first
+    unit_of_work.init_app(app)  # its after_request hook runs after the keys' (below)
+    submissions.init_app(app)  # after CSRF and the unit of work: see portal.submissions
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)

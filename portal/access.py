@@ -338,9 +338,26 @@ def get_piece_or_404(dossier: Dossier, piece_id: int, user: User) -> Piece:
 # --- Subcontracting --------------------------------------------------------------------
 
 
+def _funder_dossiers_needing(funder_id: int | None):
+    """The condition "one of this funder's dossiers needs this contract": linked to it, or
+    with its principal, of one of its categories, over a period that meets the contract's."""
+    linked = select(Dossier.id).where(
+        Dossier.funder_id == funder_id, Dossier.subcontract_id == Subcontract.id
+    )
+    covered = select(Dossier.id).where(
+        Dossier.funder_id == funder_id,
+        Dossier.provider_id == Subcontract.principal_id,
+        Subcontract.categories.contains(Dossier.category),
+        Dossier.start_date <= Subcontract.end_date,
+        Dossier.end_date >= Subcontract.start_date,
+    )
+    return or_(linked.exists(), covered.exists())
+
+
 def subcontracts_scope(user: User) -> Select[tuple[Subcontract]]:
     """The subcontracting contracts a user may see: those their OF declared (as the
-    principal), or those of the OF their funder follows; never another OF's."""
+    principal); for a funder, those of the OF it follows that one of its dossiers needs
+    (linked to it, or covering its category and period); never another OF's."""
     query = select(Subcontract)
     if user.role == Role.PROVIDER:
         return query.where(Subcontract.principal_id == user.provider_id)
@@ -348,14 +365,51 @@ def subcontracts_scope(user: User) -> Select[tuple[Subcontract]]:
         followed = select(FunderProvider.provider_id).where(
             FunderProvider.funder_id == user.funder_id
         )
-        return query.where(Subcontract.principal_id.in_(followed))
+        return query.where(
+            Subcontract.principal_id.in_(followed), _funder_dossiers_needing(user.funder_id)
+        )
     return query.where(Subcontract.id.is_(None))
 
 
 def can_view_subcontract(user: User, contract: Subcontract) -> bool:
     if user.role == Role.PROVIDER:
         return contract.principal_id == user.provider_id
-    return is_funder_side(user) and funds_provider(user.funder_id, contract.principal_id)
+    if not is_funder_side(user) or contract.id is None:
+        return False
+    return (
+        db.session.scalar(
+            subcontracts_scope(user)
+            .where(Subcontract.id == contract.id)
+            .with_only_columns(Subcontract.id)
+        )
+        is not None
+    )
+
+
+def has_open_dossier(funder_id: int | None, provider_id: int | None) -> bool:
+    """The funder has a dossier in progress with this OF (what opens its certificate)."""
+    return (
+        db.session.scalar(
+            select(Dossier.id)
+            .where(
+                Dossier.funder_id == funder_id,
+                Dossier.provider_id == provider_id,
+                Dossier.status == DossierStatus.OPEN.value,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def can_view_certificate(user: User, provider_id: int) -> bool:
+    """An OF's Qualiopi certificate: the OF's own; for a funder, while it has an open dossier
+    with the OF; the platform admin and the ministry."""
+    if user.role == Role.PROVIDER:
+        return provider_id == user.provider_id
+    if is_funder_side(user):
+        return has_open_dossier(user.funder_id, provider_id)
+    return user.role in (Role.ADMIN, Role.MINISTRY)
 
 
 def can_edit_subcontract(user: User, contract: Subcontract) -> bool:

@@ -123,6 +123,7 @@ from portal.models.subcontracting import (
     Subcontract,
     SubcontractYearAmount,
 )
+from portal.models.submissions import SubmissionKey
 
 __all__ = [
     "API_SCOPE_LABELS",
@@ -222,6 +223,7 @@ __all__ = [
     "SignalementState",
     "Subcontract",
     "SubcontractYearAmount",
+    "SubmissionKey",
     "TokenPurpose",
     "User",
     "UserSession",

@@ -169,6 +169,9 @@ class Dossier(db.Model):
     updated_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow
     )
+    # When `flask retention purge` removed the beneficiary's names and the files
+    # (portal.retention): the amounts, decisions and findings stay.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)
 
     funder: Mapped[Funder] = relationship()
@@ -209,6 +212,8 @@ class Document(db.Model):
     original_name: Mapped[str] = mapped_column(String(200))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The stored bytes were removed at the end of the retention period (portal.retention).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Piece(db.Model):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -50,6 +51,11 @@ class Funder(db.Model):
     region_code: Mapped[str | None] = mapped_column(String(3))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # How long this funder keeps the beneficiaries' names and the files of its closed
+    # dossiers: years after the end of the year of the last payment (portal.retention).
+    # A figure to confirm with each funder (its DPO): `retention_confirmed` says it was.
+    retention_years: Mapped[int] = mapped_column(default=3, server_default="3")
+    retention_confirmed: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Optimistic locking: an edit made on a stale form is detected, not overwritten.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -93,6 +99,9 @@ class FunderProvider(db.Model):
     funder_id: Mapped[int] = mapped_column(ForeignKey("funders.id"), index=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The name this funder's admin typed for an OF not in the public list: this funder's
+    # label only, never the OF's name that other tenants see.
+    label: Mapped[str | None] = mapped_column(String(250))
 
     funder: Mapped[Funder] = relationship()
     provider: Mapped[Provider] = relationship()

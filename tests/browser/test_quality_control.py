@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from portal import clock
 from portal.cli import DEMO_PROVIDERS, demo_pdf
 from portal.quality.rules import Finding, nc_deadline
+from tests.browser.dialogs import confirm_in_dialog
 from tests.browser.test_demo_logins import log_in
 from tests.browser.test_pieces_upload import watch_console
 
@@ -112,6 +113,7 @@ def test_a_control_from_planning_to_the_lifting_of_a_nonconformity(new_context, 
     result = controller.locator("#resultat")
     expect(result).to_contain_text("Non-conformités mineures : 1")
     controller.get_by_role("button", name="Émettre le rapport").click()
+    confirm_in_dialog(controller)
     expect(controller.locator("main")).to_contain_text("Rapport émis")
     expect(controller.locator(".nonconformity")).to_have_count(1)
     control_url = controller.url.split("#")[0]

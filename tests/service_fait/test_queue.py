@@ -347,7 +347,13 @@ def test_no_query_per_row(client, funder, controller, count_queries) -> None:
 def bulk(auth, ids, action: str, **extra):
     return auth.post(
         "/service-fait/selection",
-        {"dossier": [str(i) for i in ids], "action": action, "retour": "dispositif=ptp", **extra},
+        {
+            "dossier": [str(i) for i in ids],
+            "action": action,
+            "retour": "dispositif=ptp",
+            "confirme": "oui",  # the confirmation step is tested in tests/test_confirmation.py
+            **extra,
+        },
         token_from="/service-fait/",
     )
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from wtforms import EmailField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.extensions import db
-from portal.forms import EmailAddress, Form, VersionField, choices
+from portal.forms import EmailAddress, Form, SingleLine, VersionField, choices
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import FUNDER_KIND_LABELS, ROLE_LABELS, Funder, Role, User
 from portal.regions import region_choices
@@ -17,7 +17,9 @@ REQUIRED = "Ce champ est obligatoire."
 
 
 class FunderForm(Form):
-    name = StringField("Nom du financeur", validators=[DataRequired(REQUIRED), Length(max=200)])
+    name = StringField(
+        "Nom du financeur", validators=[DataRequired(REQUIRED), Length(max=200), SingleLine()]
+    )
     kind = SelectField(
         "Type de financeur",
         choices=choices((kind.value, label) for kind, label in FUNDER_KIND_LABELS.items()),
@@ -26,6 +28,15 @@ class FunderForm(Form):
     region_code = SelectField(
         "Région", choices=choices([("", "Nationale / sans région"), *region_choices()]), default=""
     )
+    retention_years = IntegerField(
+        "Durée de conservation (années)",
+        default=3,
+        validators=[NumberRange(1, 30, "Entre 1 et 30 ans.")],
+        description="Après la fin de l'année du dernier paiement : les noms des bénéficiaires "
+        "et les fichiers des dossiers clos sont alors effacés (flask retention purge). "
+        "Durée à confirmer avec le financeur (son délégué à la protection des données).",
+    )
+    retention_confirmed = BooleanField("Durée confirmée par le financeur")
     version = VersionField()
 
     def __init__(self, *args, funder: Funder | None = None, **kwargs) -> None:
@@ -48,7 +59,9 @@ class InviteForm(Form):
         "Adresse électronique",
         validators=[DataRequired(REQUIRED), EmailAddress(), Length(max=254)],
     )
-    full_name = StringField("Nom et prénom", validators=[DataRequired(REQUIRED), Length(max=200)])
+    full_name = StringField(
+        "Nom et prénom", validators=[DataRequired(REQUIRED), Length(max=200), SingleLine()]
+    )
     role = SelectField("Rôle", validators=[DataRequired(REQUIRED)])
     funder_id = SelectField("Financeur", coerce=coerce_id, validators=[Optional()])
     provider_id = SelectField("Organisme de formation", coerce=coerce_id, validators=[Optional()])
@@ -100,7 +113,12 @@ class ProviderForm(Form):
         validators=[DataRequired(REQUIRED)],
         description="14 chiffres ; le SIREN en est déduit.",
     )
-    name = StringField("Dénomination", validators=[DataRequired(REQUIRED), Length(max=250)])
+    name = StringField(
+        "Dénomination",
+        validators=[DataRequired(REQUIRED), Length(max=250), SingleLine()],
+        description="Pour un organisme absent de la liste publique, ce nom reste le libellé "
+        "de votre financeur : les autres voient celui de la liste ou de l'organisme.",
+    )
 
     def _identifier(self, field: StringField, kind: str) -> None:
         try:

@@ -81,6 +81,8 @@ def new_funder() -> Response | str:
             name=form.name.data,
             kind=form.kind.data,
             region_code=form.region_code.data,
+            retention_years=form.retention_years.data or 3,
+            retention_confirmed=bool(form.retention_confirmed.data),
         )
         flash(
             f"Financeur « {funder.name} » créé. Invitez maintenant son administrateur.", "success"
@@ -106,6 +108,8 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
                 name=form.name.data,
                 kind=form.kind.data,
                 region_code=form.region_code.data,
+                retention_years=form.retention_years.data,
+                retention_confirmed=bool(form.retention_confirmed.data),
             )
         except Stale:
             flash(
@@ -282,12 +286,21 @@ def providers() -> Response | str:
             actor, nda=form.nda.data, siret=form.siret.data, name=form.name.data
         )
         if outcome.already_followed:
-            flash(f"{outcome.provider.name} est déjà suivi par votre financeur.", "info")
+            flash(f"{outcome.shown_name} est déjà suivi par votre financeur.", "info")
         else:
-            flash(f"{outcome.provider.name} ajouté aux organismes suivis.", "success")
+            flash(
+                f"{outcome.shown_name} ajouté aux organismes suivis ; ses utilisateurs en sont "
+                "prévenus par courriel.",
+                "success",
+            )
         return redirect(url_for("admin.providers"), code=303)
     rows = db.session.scalars(providers_scope(actor).order_by("name")).all()
-    return render_template("admin/providers.html", form=form, providers=rows)
+    return render_template(
+        "admin/providers.html",
+        form=form,
+        providers=rows,
+        labels=services.funder_labels(actor),
+    )
 
 
 # --- Audit log (the platform admin's; a funder admin's funder trail) ---------------------

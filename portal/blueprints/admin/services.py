@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit, audit_labels, clock
+from portal import audit, audit_labels, clock, following
 from portal.access import audit_scope, can_invite, can_manage_user, users_scope
 from portal.blueprints.auth.services import normalize_email, send_invitation
 from portal.blueprints.auth.sessions import end_all_sessions
@@ -27,15 +27,29 @@ from portal.models import (
     User,
 )
 
-FUNDER_FIELDS = ("name", "kind", "region_code")
+FUNDER_FIELDS = ("name", "kind", "region_code", "retention_years", "retention_confirmed")
 
 
 def _funder_state(funder: Funder) -> dict[str, object]:
     return {name: getattr(funder, name) for name in FUNDER_FIELDS}
 
 
-def create_funder(actor: User, *, name: str, kind: str, region_code: str | None) -> Funder:
-    funder = Funder(name=name.strip(), kind=kind, region_code=region_code or None)
+def create_funder(
+    actor: User,
+    *,
+    name: str,
+    kind: str,
+    region_code: str | None,
+    retention_years: int = 3,
+    retention_confirmed: bool = False,
+) -> Funder:
+    funder = Funder(
+        name=name.strip(),
+        kind=kind,
+        region_code=region_code or None,
+        retention_years=retention_years,
+        retention_confirmed=retention_confirmed,
+    )
     db.session.add(funder)
     audit.record(
         "funder.created",
@@ -55,12 +69,18 @@ def update_funder(
     name: str,
     kind: str,
     region_code: str | None,
+    retention_years: int | None = None,
+    retention_confirmed: bool | None = None,
 ) -> Funder:
     """Apply an edit made on version `expected_version`; refuse it if that is stale."""
     if funder.version != expected_version:
         raise Stale
     before = _funder_state(funder)
     funder.name, funder.kind, funder.region_code = name.strip(), kind, region_code or None
+    if retention_years is not None:
+        funder.retention_years = retention_years
+    if retention_confirmed is not None:
+        funder.retention_confirmed = retention_confirmed
     after = _funder_state(funder)
     if before != after:
         audit.record(
@@ -172,40 +192,60 @@ class FollowOutcome:
     provider: Provider
     created: bool
     already_followed: bool
+    label: str | None = None  # this funder's own name for the OF, if it typed one
+
+    @property
+    def shown_name(self) -> str:
+        return self.label or self.provider.name
 
 
 def follow_provider(actor: User, *, nda: str, siret: str, name: str) -> FollowOutcome:
-    """Add an OF to the actor's funder's followed list, creating the OF if it is new."""
-    if actor.role != Role.FUNDER_ADMIN or actor.funder_id is None:
+    """Add an OF to the actor's funder's followed list, creating the OF if it is new.
+
+    A new OF takes its name from the public list; when it is not there, the name typed
+    stays this funder's label and the OF is named by its NDA for everyone else."""
+    if not following.may_follow(actor):
         raise NotAllowed
     provider = db.session.scalar(select(Provider).where(Provider.nda == nda))
     created = provider is None
+    typed = name.strip()
+    label = None
     if provider is None:
-        provider = Provider(nda=nda, siret=siret, siren=siret[:9], name=name.strip())
+        listed = following.list_name(nda)
+        label = None if listed else typed
+        provider = Provider(
+            nda=nda,
+            siret=siret,
+            siren=siret[:9],
+            name=listed or following.placeholder_name(nda),
+        )
         db.session.add(provider)
         audit.record(
             "provider.created",
             actor=actor,
             target=provider,
             funder_id=actor.funder_id,
-            details={"after": {"nda": nda, "siret": siret, "name": provider.name}},
+            details={
+                "after": {"nda": nda, "siret": siret, "name": provider.name},
+                "source": "liste publique" if listed else "NDA (hors liste publique)",
+            },
         )
-    link = db.session.scalar(
-        select(FunderProvider).where(
-            FunderProvider.funder_id == actor.funder_id, FunderProvider.provider_id == provider.id
+    elif typed and typed != provider.name:
+        label = typed
+    link = following.follow(actor, provider, reason="administration", label=label)
+    return FollowOutcome(provider, created, already_followed=link is None, label=label)
+
+
+def funder_labels(actor: User) -> dict[int, tuple[str | None, object]]:
+    """For the actor's funder: each followed OF's label (if typed) and since when."""
+    if actor.funder_id is None:
+        return {}
+    rows = db.session.execute(
+        select(FunderProvider.provider_id, FunderProvider.label, FunderProvider.created_at).where(
+            FunderProvider.funder_id == actor.funder_id
         )
-    )
-    if link is not None:
-        return FollowOutcome(provider, created, already_followed=True)
-    db.session.add(FunderProvider(funder_id=actor.funder_id, provider_id=provider.id))
-    audit.record(
-        "provider.followed",
-        actor=actor,
-        target=provider,
-        funder_id=actor.funder_id,
-        details={"nda": provider.nda},
-    )
-    return FollowOutcome(provider, created, already_followed=False)
+    ).all()
+    return {provider_id: (label, since) for provider_id, label, since in rows}
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from portal.models import (
 from portal.rendering import render_page, wants_fragment
 from portal.routing import database_id
 from portal.storage import storage_for
+from portal.submissions import keyless
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
 from portal.web import actor, redirect_after_post
 
@@ -262,6 +263,7 @@ def prefill_piece(dossier_id: int) -> Response:
 
 
 @bp.post("/<int:dossier_id>/pieces/valider")
+@keyless  # reads the form, changes nothing
 @roles_required(Role.PROVIDER)
 def validate_piece_field(dossier_id: int) -> str:
     """Inline validation (HTMX): the message of one field as it is typed, and those of the

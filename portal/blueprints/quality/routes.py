@@ -31,7 +31,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import audit, clock, formatting, rnq
+from portal import audit, clock, confirmation, formatting, rnq
 from portal.access import (
     can_answer_quality_control,
     can_edit_quality_control,
@@ -546,6 +546,18 @@ def issue(control_id: int) -> Response:
     form = VersionForm()
     if not form.validate_on_submit():
         abort(400)
+    if not confirmation.confirmed():
+        return confirmation.ask(
+            "Confirmer l'émission du rapport",
+            [
+                f"Contrôle qualité de {item.provider.name}.",
+                "Une fois le rapport émis, les constats sont figés et les utilisateurs de "
+                "l'organisme sont prévenus par courriel : il répond alors à chaque "
+                "non-conformité dans son espace.",
+            ],
+            "émettre le rapport",
+            url_for("quality.control", control_id=control_id, _anchor="resultat"),
+        )
     try:
         recipients = controls.issue_report(actor, item, form.version.expected)
     except Refused as refused:

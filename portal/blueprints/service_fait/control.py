@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from portal import clock
+from portal import clock, confirmation
+from portal import formatting as fmt
 from portal.access import deny, get_dossier_or_404, get_piece_or_404, roles_required
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import (
@@ -40,6 +41,7 @@ from portal.models import (
     ControlStatus,
     Dossier,
     InvoiceDecision,
+    Piece,
     PieceKind,
     Role,
     ServiceFaitControl,
@@ -206,11 +208,13 @@ def _decisions_block(context: dict[str, Any], status: int) -> Response:
 def decide(dossier_id: int, invoice_id: int) -> Response:
     actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
-    get_piece_or_404(dossier, invoice_id, actor)  # another dossier's invoice: 404, audited
+    invoice = get_piece_or_404(dossier, invoice_id, actor)  # another dossier's: 404, audited
     form = DecisionForm(prefix=decision_prefix(invoice_id))
     if not form.validate_on_submit():
         context = _page_context(dossier, actor, posted=form, posted_invoice=invoice_id)
         return _decisions_block(context, 200 if "csrf_token" not in form.errors else 400)
+    if not confirmation.confirmed():
+        return _confirm_decision(dossier, invoice, form)
     data = decisions.DecisionInput(
         outcome=form.outcome.data,
         amount_validated=form.amount_validated.data,
@@ -244,6 +248,26 @@ def decide(dossier_id: int, invoice_id: int) -> Response:
         "success",
     )
     return _after_success(_control_url(dossier.id))
+
+
+def _confirm_decision(dossier: Dossier, invoice: Piece, form: DecisionForm) -> Response:
+    outcome = DECISION_OUTCOME_LABELS.get(form.outcome.data or "", form.outcome.data or "")
+    number = f"n° {invoice.invoice_number}" if invoice.invoice_number else "sans numéro"
+    lines = [
+        f"Dossier {dossier.reference}, facture {number} "
+        f"{fmt.period(invoice.period_start, invoice.period_end)}, "
+        f"{fmt.money(invoice.amount_excl_tax)} HT.",
+        f"Décision : {outcome.lower()}"
+        + (f", {form.amount_validated.data} € validés." if form.amount_validated.data else "."),
+        "Les pièces sur lesquelles elle s'appuie seront verrouillées ; seul un administrateur "
+        "du financeur pourra la rouvrir.",
+    ]
+    return confirmation.ask(
+        "Confirmer la décision sur la facture",
+        lines,
+        "enregistrer la décision",
+        _control_url(dossier.id),
+    )
 
 
 @bp.post("/decisions/<int:decision_id>/reouvrir")

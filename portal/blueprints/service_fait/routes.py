@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, request, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from portal import audit, clock, exports
+from portal import audit, clock, confirmation, exports
 from portal.access import roles_required
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import QueueFilterForm
@@ -29,6 +29,7 @@ from portal.rendering import render_page
 from portal.routing import database_id
 from portal.service_fait import decisions, queue
 from portal.web import actor as current_actor
+from portal.web import redirect_after_post
 
 SECTION = section("service_fait")
 FUNDER_STAFF = tuple(SECTION.roles)  # funder admins and controllers
@@ -239,10 +240,10 @@ def bulk() -> Response:
         selected = queue.selected_dossiers(actor, ids)
     except Refused as refusal:
         flash(str(refusal), "error")
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     if not selected:
         flash("Aucun des dossiers cochés n'est dans votre file : rien n'a été fait.", "error")
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     if action in ("exporter_csv", "exporter_xlsx"):
         return _download(
             actor,
@@ -253,6 +254,21 @@ def bulk() -> Response:
     if action == "assigner":
         return _bulk_assign(actor, selected, back)
     if action == "valider":
+        if not confirmation.confirmed():
+            count = len(selected)
+            return confirmation.ask(
+                "Confirmer la validation des dossiers cochés",
+                [
+                    f"{_plural(count, 'dossier coché', 'dossiers cochés')} : "
+                    f"{_references(selected)}.",
+                    "Chaque facture en attente de décision y sera décidée conforme, pour son "
+                    "montant facturé ; un dossier qui a une anomalie bloquante ne sera pas "
+                    "validé.",
+                ],
+                "valider conformes",
+                back,
+                submitter=("action", "valider"),
+            )
         return _bulk_validate(actor, selected, back)
     abort(400)
 
@@ -263,7 +279,7 @@ def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
         assignee = queue.assignable(actor, database_id(raw))
     except Refused as refusal:
         flash(str(refusal), "error")
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     try:
         changed = queue.assign(actor, selected, assignee)
     except (Stale, IntegrityError):
@@ -272,10 +288,10 @@ def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
             "Recommencez.",
             "error",
         )
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     who = assignee.full_name if assignee is not None else "personne"
     flash(f"{_plural(changed, 'dossier assigné', 'dossiers assignés')} à {who}.", "success")
-    return redirect(back, code=303)
+    return redirect_after_post(back)
 
 
 def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
@@ -288,7 +304,7 @@ def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
             "d'autre : rien n'a été validé. Rechargez la file et recommencez.",
             "error",
         )
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     if result.validated:
         flash(
             f"{_plural(len(result.validated), 'dossier validé', 'dossiers validés')} conforme"
@@ -309,4 +325,4 @@ def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
             f"{_references(result.nothing_to_decide)}.",
             "info",
         )
-    return redirect(back, code=303)
+    return redirect_after_post(back)
