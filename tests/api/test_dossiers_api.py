@@ -8,18 +8,41 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Dossier, Role
+from portal.models import AuditEvent, Dossier, Provider, Role
 from portal.public_list.importer import import_list
 from tests.api import bearer, funder_token
-from tests.factories import DossierFactory, FunderFactory, UserFactory
+from tests.factories import (
+    DossierFactory,
+    FunderFactory,
+    FunderProviderFactory,
+    ProviderFactory,
+    UserFactory,
+)
 from tests.fixtures.make_public_list_sample import SAMPLE_PATH
 
+GARONNE_NDA = "76311234567"
 GARONNE_SIRET = "81234567600017"  # in the sample list, certified for actions de formation
 
 
 @pytest.fixture
 def public_list(app) -> None:
     import_list(str(SAMPLE_PATH), as_of=date.today() - timedelta(days=2), triggered_by="test")
+
+
+def _following_funder():
+    """A funder that follows the Garonne OF already (following is a funder admin's act: a
+    token, like a controller, creates dossiers only for the OF its funder follows)."""
+    funder = FunderFactory()
+    provider = db.session.scalar(select(Provider).where(Provider.nda == GARONNE_NDA))
+    if provider is None:
+        provider = ProviderFactory(
+            nda=GARONNE_NDA,
+            siren=GARONNE_SIRET[:9],
+            siret=GARONNE_SIRET,
+            name="Atelier Formation Garonne",
+        )
+    FunderProviderFactory(funder=funder, provider=provider)
+    return funder
 
 
 def dossier_body(**changes):
@@ -49,7 +72,7 @@ def _count() -> int:
 
 
 def test_a_funder_token_creates_a_dossier_and_reads_it_back(app, client, public_list) -> None:
-    funder = FunderFactory()
+    funder = _following_funder()
     token = funder_token(funder)
     response = client.post("/api/v1/dossiers", json=dossier_body(), headers=bearer(token))
     assert response.status_code == 201, response.json
@@ -73,7 +96,7 @@ def test_a_funder_token_creates_a_dossier_and_reads_it_back(app, client, public_
 def test_a_retried_creation_with_its_idempotency_key_creates_one_dossier(
     app, client, public_list
 ) -> None:
-    token = funder_token(FunderFactory())
+    token = funder_token(_following_funder())
     headers = {**bearer(token), "Idempotency-Key": "4f1c-retry"}
     first = client.post("/api/v1/dossiers", json=dossier_body(), headers=headers)
     again = client.post("/api/v1/dossiers", json=dossier_body(), headers=headers)
@@ -114,7 +137,7 @@ def test_refusals_name_the_fields(app, client, public_list) -> None:
 
 
 def test_a_stale_update_gets_409_with_the_current_version(app, client, public_list) -> None:
-    token = funder_token(FunderFactory())
+    token = funder_token(_following_funder())
     created = client.post("/api/v1/dossiers", json=dossier_body(), headers=bearer(token)).json
     url = f"/api/v1/dossiers/{created['id']}"
     changed = client.patch(
