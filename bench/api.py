@@ -58,9 +58,10 @@ def make_app(url: str):
 
 def build(app, dossiers: int) -> tuple[int, str]:
     """One funder, 500 OF, `dossiers` dossiers; the sample public list; a funder token."""
+    from portal import following
     from portal.api.tokens import create_funder_token
     from portal.extensions import db
-    from portal.models import Funder, Role, User
+    from portal.models import Funder, Provider, Role, User
     from portal.public_list.importer import import_list
 
     with app.app_context():
@@ -81,6 +82,15 @@ def build(app, dossiers: int) -> tuple[int, str]:
         _token, plaintext = create_funder_token(
             admin, "banc", ["dossiers:read", "dossiers:write"], date.today() + timedelta(days=30)
         )
+        # A token creates dossiers only for the OF its funder follows (an admin's act).
+        garonne = Provider(
+            nda="76311234567",
+            siren=GARONNE_SIRET[:9],
+            siret=GARONNE_SIRET,
+            name="Atelier Formation Garonne",
+        )
+        db.session.add(garonne)
+        following.follow(admin, garonne, reason="banc")
         db.session.commit()
         raw = db.engine.raw_connection()
         cursor = raw.cursor()
