@@ -17,6 +17,7 @@ from portal import (
     cli,
     errors,
     formatting,
+    lists,
     request_log,
     views,
 )
@@ -117,6 +118,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     formatting.init_app(app)
     cli.init_app(app)
     views.init_app(app)
+    lists.init_app(app)
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
