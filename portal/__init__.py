@@ -19,6 +19,7 @@ from portal import (
     formatting,
     lists,
     request_log,
+    unit_of_work,
     views,
 )
 from portal.blueprints.admin import bp as admin_bp
@@ -119,6 +120,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     cli.init_app(app)
     views.init_app(app)
     lists.init_app(app)
+    unit_of_work.init_app(app)  # last: its after_request hook runs first
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)

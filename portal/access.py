@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, NoReturn, TypeVar
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user
 from sqlalchemy import Select, and_, exists, or_, select
 
@@ -60,16 +60,21 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 
 def deny(user: User, reason: str, *, status: int = 403, **details: Any) -> NoReturn:
-    """Record a refused access, then answer 403 (or 404 to hide what exists)."""
-    from flask import request
+    """Record a refused access, then answer 403 (or 404 to hide what exists).
 
-    audit.record(
+    The request's other pending changes are rolled back at the edge; the refusal's audit
+    event is written after that rollback and committed on its own."""
+    record_denial(user, reason, **details)
+    abort(status)
+
+
+def record_denial(user: User, reason: str, **details: Any) -> None:
+    """The audit event of a refused access, kept whatever becomes of the request."""
+    audit.record_refusal(
         "access.denied",
         actor=user,
         details={"reason": reason, "path": request.path, "method": request.method, **details},
     )
-    db.session.commit()
-    abort(status)
 
 
 # --- Object-level rules ---------------------------------------------------------------

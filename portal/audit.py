@@ -12,7 +12,8 @@ given.
 Writers queue on the single `audit_head` row (an UPDATE takes a row lock on PostgreSQL
 and the write lock on SQLite), so two concurrent transactions never fork the chain.
 The event is written in the caller's transaction: it commits or rolls back with the
-change it describes.
+change it describes; the event of a refusal (`record_refusal`) is kept apart and survives
+the rollback of the work it refused.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import Connection, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal import formatting
+from portal import formatting, unit_of_work
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import AuditEvent, AuditHead, User
@@ -140,6 +141,14 @@ def record(
         db.session.add(AuditHead(id=1, last_hash=event_row.hash, count=1))
     db.session.flush()
     return event_row
+
+
+def record_refusal(action: str, **kwargs: Any) -> None:
+    """Record the event of a refusal (an access denied, a file refused by its content):
+    in a request, written at the edge after the rollback of the refused work and
+    committed on its own (`portal.unit_of_work.keep`); outside a request, at once, in the
+    caller's transaction. Takes the arguments of `record`."""
+    unit_of_work.keep(lambda: record(action, **kwargs))
 
 
 def changes(

@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import audit, backup, clock
+from portal import audit, backup, clock, formatting
 from portal.blueprints.auth.services import normalize_email
 from portal.dossiers import pieces as pieces_service
 from portal.extensions import db
@@ -586,9 +586,11 @@ def audit_verify(anchors_file: io.TextIOBase | None) -> None:
             _fail(f"Ancrages refusés : {refused}")
     report = audit.verify_chain(anchors)
     if report.ok:
-        checked = f"{report.checked} événement(s) vérifié(s)"
+        checked = formatting.plural(report.checked, "événement vérifié", "événements vérifiés")
         if anchors:
-            checked += f", {len(anchors)} ancrage(s) retrouvé(s)"
+            checked += ", " + formatting.plural(
+                len(anchors), "ancrage retrouvé", "ancrages retrouvés"
+            )
         click.echo(f"Journal d'audit intègre : {checked}.")
         return
     where = (
@@ -598,7 +600,7 @@ def audit_verify(anchors_file: io.TextIOBase | None) -> None:
     )
     click.echo(
         f"Journal d'audit altéré {where} : {report.reason} "
-        f"({report.checked} événement(s) intègre(s) avant).",
+        f"({formatting.plural(report.checked, 'événement intègre', 'événements intègres')} avant).",
         err=True,
     )
     sys.exit(1)
@@ -662,13 +664,14 @@ def backup_create(path: Path) -> None:
         return
     rows = sum(report.tables.values())
     click.echo(
-        f"Sauvegarde écrite dans {path} : {rows} ligne(s) dans {len(report.tables)} tables, "
-        f"{report.files} fichier(s)."
+        f"Sauvegarde écrite dans {path} : {formatting.plural(rows, 'ligne', 'lignes')} dans "
+        f"{formatting.plural(len(report.tables), 'table', 'tables')}, "
+        f"{formatting.plural(report.files, 'fichier', 'fichiers')}."
     )
     if report.missing_files:
+        missing = formatting.plural(len(report.missing_files), "fichier nommé", "fichiers nommés")
         click.echo(
-            f"Attention : {len(report.missing_files)} fichier(s) nommés par la base manquent "
-            "au stockage (voir sauvegarde.json).",
+            f"Attention : {missing} par la base manquent au stockage (voir sauvegarde.json).",
             err=True,
         )
 
@@ -683,10 +686,11 @@ def backup_restore(path: Path) -> None:
     except backup.BackupRefused as refused:
         _fail(f"Restauration refusée : {refused}")
         return
+    rows = formatting.plural(sum(report.tables.values()), "ligne", "lignes")
+    files = formatting.plural(report.files, "fichier", "fichiers")
     click.echo(
-        f"Sauvegarde restaurée : {sum(report.tables.values())} ligne(s), "
-        f"{report.files} fichier(s). Lancez `flask --app wsgi audit verify` pour contrôler "
-        "le journal d'audit."
+        f"Sauvegarde restaurée : {rows}, {files}. "
+        "Lancez `flask --app wsgi audit verify` pour contrôler le journal d'audit."
     )
 
 

@@ -25,7 +25,9 @@ def today() -> date:
 
 
 def local(moment: datetime) -> datetime:
-    """An instant as Paris time."""
+    """An instant as Paris time; a naive instant is one of the stored UTC ones."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(PARIS)
 
 

@@ -1,16 +1,38 @@
-"""Error pages in French; an incident id instead of a traceback."""
+"""The portal's error vocabulary, and the one place that maps errors to responses.
+
+Services raise three kinds of errors, whatever their domain:
+
+- `Refused`: the request is refused as typed (field errors and/or a general message, and
+  the files refused by their content); nothing was changed. A route that re-renders the
+  form catches it; uncaught, it answers 400 with its message.
+- `NotAllowed`: the actor may not do this. Uncaught, it answers 403 and is audited; a route
+  that wants another reason or a 404 catches it and calls `access.deny`.
+- `Stale`: someone else changed the data since the form was shown (optimistic lock, or a
+  concurrent write detected at flush, see `portal.unit_of_work`). Uncaught, it answers 409.
+
+A service raises them before it changes anything (it validates first), so a route that
+catches one to answer 200 with the form commits nothing but what it records itself (the
+refusal's audit event); uncaught, they answer >= 400 and the edge rolls back
+(`portal.unit_of_work`). They are plain exceptions: `signalements.workflow.is_allowed`
+uses one to answer a question, which must not undo the request.
+
+Error pages are in French; an incident id instead of a traceback.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.extensions import db, limiter
+from portal import access
+from portal.extensions import Session, db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +73,71 @@ CSRF_MESSAGE = (
 )
 
 
+class PortalError(Exception):
+    """The base of the vocabulary."""
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class Refused(PortalError):
+    """Refused as typed; nothing was written (and no file is left in the store).
+
+    `errors` holds French messages by field name, `general` one about the whole request,
+    `refused_files` the (name, reason) of files refused by their content (audited: a file
+    whose content is not what its name says may be an attack). ``Refused("…")`` is a
+    general message alone, ``Refused({"field": ["…"]})`` field errors alone.
+    """
+
+    def __init__(
+        self,
+        errors: Mapping[str, Sequence[str]] | str | None = None,
+        general: str | None = None,
+        *,
+        refused_files: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        if isinstance(errors, str):
+            errors, general = None, errors
+        self.errors: dict[str, list[str]] = {
+            name: list(messages) for name, messages in (errors or {}).items()
+        }
+        self.general = general or None
+        self.refused_files = list(refused_files)
+        super().__init__(general or "; ".join(self.all_field_messages))
+
+    @property
+    def messages(self) -> list[str]:
+        """The general message first, then every field's."""
+        return [*([self.general] if self.general else []), *self.all_field_messages]
+
+    @property
+    def all_field_messages(self) -> list[str]:
+        return [m for ms in self.errors.values() for m in ms]
+
+
+class NotAllowed(PortalError):
+    """The acting user may not do this (403, audited, unless the route denies otherwise)."""
+
+
+STALE = MESSAGES[409][1]
+
+
+class Stale(PortalError):
+    """Changed meanwhile by someone else: nothing was overwritten (409)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or STALE)
+
+
+Session.stale_error = Stale  # a StaleDataError at flush is raised as Stale
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _render(status: int, message: str | None = None, incident: str | None = None) -> Response:
+def render_error(status: int, message: str | None = None, incident: str | None = None) -> Response:
     title, default_message = MESSAGES.get(status, (f"Erreur {status}", "Une erreur est survenue."))
     message = message or default_message
     if _wants_json():
@@ -84,13 +166,27 @@ def _seconds_before_retry() -> int:
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:
-        return _render(400, CSRF_MESSAGE)
+        return render_error(400, CSRF_MESSAGE)
+
+    @app.errorhandler(Refused)
+    def refused(error: Refused) -> Response:
+        return render_error(400, error.message or None)
+
+    @app.errorhandler(NotAllowed)
+    def not_allowed(error: NotAllowed) -> Response:
+        if current_user.is_authenticated:
+            access.record_denial(current_user, error.message or "action non autorisée")
+        return render_error(403)
+
+    @app.errorhandler(Stale)
+    def stale(error: Stale) -> Response:
+        return render_error(409, error.message)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         if isinstance(error, InternalServerError):
             return server_error(error)
-        response = _render(error.code or 500)
+        response = render_error(error.code or 500)
         if error.code == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         if error.code == 429:
@@ -103,4 +199,4 @@ def init_app(app: Flask) -> None:
         incident = uuid.uuid4().hex[:12].upper()
         db.session.rollback()
         log.error("Incident %s on %s %s", incident, request.method, request.path, exc_info=original)
-        return _render(500, incident=incident)
+        return render_error(500, incident=incident)

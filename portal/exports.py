@@ -22,6 +22,8 @@ from typing import Any
 import xlsxwriter
 from flask import Response
 
+from portal import formatting
+
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -32,10 +34,8 @@ def csv_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "oui" if value else "non"
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
+    if isinstance(value, datetime | date):
+        return formatting.date_fr(value)  # an instant: its day in Paris
     if isinstance(value, Decimal):
         return f"{value:.2f}".replace(".", ",")
     text = str(value)

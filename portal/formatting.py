@@ -26,7 +26,7 @@ a table wants it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -121,8 +121,6 @@ def _day(value: date | datetime | str) -> date:
 
 def _local(moment: datetime) -> datetime:
     """Paris time; a naive instant is one of the stored UTC ones."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return clock.local(moment)
 
 

@@ -6,7 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import DateField as _DateField
-from wtforms import Field, SelectChoice
+from wtforms import Field, HiddenField, SelectChoice
 from wtforms.validators import ValidationError
 
 
@@ -28,6 +28,19 @@ def int_or_zero(value: str | None) -> int:
         return int(value or 0)
     except ValueError:
         return 0
+
+
+class VersionField(HiddenField):
+    """The version of the record the form was shown with (optimistic locking): `show` puts
+    the record's version in the form, `expected` reads back what was posted (0 when
+    missing or not a number, which matches no row and is refused as stale)."""
+
+    def show(self, version: int) -> None:
+        self.data = str(version)
+
+    @property
+    def expected(self) -> int:
+        return int_or_zero(self.data)
 
 
 def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:

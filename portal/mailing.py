@@ -1,4 +1,7 @@
-"""Sending mail through Flask-Mailman (printed to the console unless SMTP is set)."""
+"""Sending mail through Flask-Mailman (printed to the console unless SMTP is set).
+
+In a request, mail is queued on the unit of work and sent after the commit (never for a
+rolled-back change); outside a request it is sent at once."""
 
 from __future__ import annotations
 
@@ -7,15 +10,18 @@ from typing import Any
 from flask import current_app, has_request_context, render_template, url_for
 from flask_mailman import EmailMessage
 
+from portal import unit_of_work
+
 
 def send_mail(to: str, subject: str, template: str, **context: object) -> None:
     body = render_template(template, **context)
-    EmailMessage(
+    message = EmailMessage(
         subject=subject,
         body=body,
         from_email=current_app.config["MAIL_DEFAULT_SENDER"],
         to=[to],
-    ).send()
+    )
+    unit_of_work.queue_mail(message)
 
 
 def absolute_url(endpoint: str, **values: Any) -> str:

@@ -9,7 +9,9 @@ nothing behind in the store. The caller records the returned `StoredFile` in the
 `send_stored` sends a stored file back as a download (never displayed inline), for a view that
 has already checked that the user may see the dossier.
 
-Nothing here reads the Flask request: the views pass the file and the limits in.
+Nothing here reads the Flask request: the views pass the file and the limits in. In a
+request, every stored file is registered on the unit of work (`portal.unit_of_work`), which
+deletes it again if the request's changes are rolled back or fail to commit.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import BinaryIO, Protocol
 from flask import Response, current_app, send_file
 from werkzeug.exceptions import NotFound
 
-from portal import formatting
+from portal import formatting, unit_of_work
 from portal.extensions import db
 from portal.models import Document
 from portal.storage import Storage, new_key, storage_for
@@ -291,6 +293,7 @@ def store_upload(storage: Storage, file: UploadLike, *, max_bytes: int) -> Store
         if isinstance(exc, Exception):
             logger.warning("Échec de l'enregistrement de « %s » (%s).", original_name, key)
         raise
+    unit_of_work.stored([key])  # deleted again if the request's changes are rolled back
     return StoredFile(
         key=key,
         sha256=reader.hexdigest(),
@@ -397,10 +400,11 @@ def send_stored(
 
 
 def commit_or_discard(keys: Sequence[str], storage: Storage | None = None) -> None:
-    """Commit the session; if the commit fails, roll back and delete the files stored for it
-    (`keys`), so that no stray file is left, then raise again."""
+    """Outside a request (CLI commands): commit the session; if the commit fails, roll back
+    and delete the files stored for it (`keys`), so that no stray file is left, then raise
+    again. In a request the edge does this (`portal.unit_of_work`)."""
     try:
-        db.session.commit()
+        unit_of_work.commit()
     except BaseException:
         db.session.rollback()
         discard_stored(storage or storage_for(current_app), keys)

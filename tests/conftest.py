@@ -40,6 +40,16 @@ class SessionApps:
     states: tuple[AppState, ...]
 
 
+class _Client(FlaskClient):
+    """The test body is its own edge (like a CLI command): what it wrote through the
+    services, which never commit, is committed before each request, as a user's earlier
+    request would have been."""
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def _database() -> None:
     ensure_database()
@@ -48,6 +58,7 @@ def _database() -> None:
 @pytest.fixture(scope="session")
 def _apps(_database: None) -> Iterator[SessionApps]:
     serving, twin = make_app(), make_app()
+    serving.test_client_class = twin.test_client_class = _Client
     with serving.app_context():
         db.drop_all()
         db.create_all()
@@ -82,6 +93,7 @@ def fresh_app(_test_context: None) -> Iterator[Flask]:
     """A new application serving this test's requests (same database), for a test that
     changes the application beyond its configuration; `app` is then this one."""
     app = make_app()
+    app.test_client_class = _Client
     yield app
     AppState(app).dispose()
 

@@ -60,7 +60,7 @@ def test_cli_reports_an_intact_chain(app, runner) -> None:
     _events(2)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0
-    assert "Journal d'audit intègre : 2 événement(s) vérifié(s)." in result.output
+    assert "Journal d'audit intègre : 2 événements vérifiés." in result.output
 
 
 def test_the_orm_refuses_to_change_or_delete_an_event(app) -> None:
@@ -176,7 +176,7 @@ def test_an_anchor_is_signed_appended_and_verified(app, runner, tmp_path) -> Non
     _events(2)  # the log goes on after the anchor
     ok = runner.invoke(args=["audit", "verify", "--anchors", str(tmp_path / "ancrages.jsonl")])
     assert ok.exit_code == 0, ok.output
-    assert "1 ancrage(s) retrouvé(s)" in ok.output
+    assert "1 ancrage retrouvé" in ok.output
 
 
 def test_an_insider_with_the_key_is_caught_by_the_anchors(app, runner, tmp_path) -> None:

@@ -59,7 +59,7 @@ def test_a_backup_restores_with_the_same_rows_files_and_chain(
     counts = backup.table_counts(db.engine)
     created = runner.invoke(args=["backup", "create", str(tmp_path / "sauvegarde")])
     assert created.exit_code == 0, created.output
-    assert "3 fichier(s)" in created.output
+    assert "3 fichiers" in created.output
 
     restored_app = _new_app(empty_database, tmp_path)
     with restored_app.app_context():

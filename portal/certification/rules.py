@@ -360,7 +360,7 @@ def audit_duration(
             extra = table.extra_category[band]
             lines.append(
                 DurationLine(
-                    f"{len(others) - 1} catégorie(s) en plus",
+                    formatting.plural(len(others) - 1, "catégorie", "catégories") + " en plus",
                     extra.days * (len(others) - 1),
                     extra.confirmed,
                 )
@@ -374,9 +374,8 @@ def audit_duration(
             if kind is AuditKind.SURVEILLANCE
             else "√sites arrondi × 0,5 jour"
         )
-        lines.append(
-            DurationLine(f"{sites} site(s) en plus ({formula})", site_days(sites, kind), True)
-        )
+        label = formatting.plural(sites, "site", "sites") + f" en plus ({formula})"
+        lines.append(DurationLine(label, site_days(sites, kind), True))
     if kind is AuditKind.SURVEILLANCE and new_entrant:
         lines.append(
             DurationLine("Nouvel entrant", table.new_entrant.days, table.new_entrant.confirmed)

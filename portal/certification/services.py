@@ -25,6 +25,7 @@ from portal.access import dossiers_scope, providers_scope
 from portal.certification import rules
 from portal.clock import utcnow
 from portal.dossiers.rules import RuleError, parse_date, parse_decimal
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.models import (
     Category,
@@ -66,28 +67,6 @@ CATEGORY_LABELS: dict[Category, str] = {
 
 
 # --- Errors ---------------------------------------------------------------------------------------
-
-
-class NotAllowed(Exception):
-    """The acting user may not do this (the route answers 404 and audits it)."""
-
-
-class StaleEdit(Exception):
-    """Someone else changed the certificate since the form was opened."""
-
-
-class Invalid(Exception):
-    """Fields or a file are refused: nothing was written, no file is left in the store.
-
-    `errors` holds French messages by field; `refused_files` the (name, reason) of a refused
-    file (audited: a file whose content is not what its name says may be an attack)."""
-
-    def __init__(
-        self, errors: Mapping[str, list[str]], refused_files: Sequence[tuple[str, str]] = ()
-    ) -> None:
-        self.errors = {name: list(messages) for name, messages in errors.items()}
-        self.refused_files = list(refused_files)
-        super().__init__("; ".join(m for ms in self.errors.values() for m in ms))
 
 
 # --- Certifiers, categories -----------------------------------------------------------------------
@@ -137,7 +116,7 @@ def _day(raw: Mapping[str, Any], name: str, errors: dict[str, list[str]]) -> dat
 
 
 def validate_certificate(raw: Mapping[str, Any]) -> CertificateData:
-    """What the OF typed, checked; raises Invalid with French messages by field.
+    """What the OF typed, checked; raises Refused with French messages by field.
 
     The certifier is one of the `Certifier` rows (`certifier` = its id) or typed
     (`certifier` = "autre" and `certifier_other`). The end date defaults to the start
@@ -182,7 +161,7 @@ def validate_certificate(raw: Mapping[str, Any]) -> CertificateData:
             "La fin de validité doit être postérieure au début."
         )
     if errors or start is None or end is None:
-        raise Invalid(errors)
+        raise Refused(errors)
     return CertificateData(certifier_id, certifier_name, number, categories, start, end)
 
 
@@ -224,13 +203,13 @@ def save_certificate(
     """Record a certificate of the actor's OF (`certificate` None) or change one last seen
     at `expected_version`; the caller commits with :func:`commit_with_files`.
 
-    Raises Invalid (nothing written, no file left), StaleEdit, NotAllowed."""
+    Raises Refused (nothing written, no file left), Stale, NotAllowed."""
     provider = _provider_of(actor)
     if certificate is not None:
         if certificate.provider_id != provider.id:
             raise NotAllowed
         if expected_version is not None and certificate.version != expected_version:
-            raise StaleEdit
+            raise Stale
     data = validate_certificate(raw)
     storage = storage or storage_for(current_app)
     keys: list[str] = []
@@ -240,9 +219,9 @@ def save_certificate(
             stored = store_upload(storage, file, max_bytes=max_upload_bytes())
         except UploadRefused as error:
             label = error.filename or "fichier"
-            raise Invalid(
+            raise Refused(
                 {"file": [f"« {label} » : {error.message}", CHOOSE_AGAIN]},
-                [(label, error.message)],
+                refused_files=[(label, error.message)],
             ) from None
         keys.append(stored.key)
     try:
@@ -290,11 +269,12 @@ def save_certificate(
     return Saved(certificate, keys)
 
 
-def record_refusal(actor: User, certificate: Certificate | None, refused: Invalid) -> None:
-    """Audit a refused file (typing slips are not recorded); the caller commits."""
+def record_refusal(actor: User, certificate: Certificate | None, refused: Refused) -> None:
+    """Audit a refused file (typing slips are not recorded); kept when the refused change
+    is rolled back."""
     if not refused.refused_files:
         return
-    audit.record(
+    audit.record_refusal(
         "certificate.upload_refused",
         actor=actor,
         object_type="certificates",
@@ -328,7 +308,7 @@ def form_values(certificate: Certificate) -> dict[str, Any]:
 
 
 def add_audit(actor: User, certificate: Certificate, raw: Mapping[str, Any]) -> CertificationAudit:
-    """Record the date of an audit of the certificate; raises Invalid or NotAllowed."""
+    """Record the date of an audit of the certificate; raises Refused or NotAllowed."""
     provider = _provider_of(actor)
     if certificate.provider_id != provider.id:
         raise NotAllowed
@@ -341,7 +321,7 @@ def add_audit(actor: User, certificate: Certificate, raw: Mapping[str, Any]) -> 
     if len(notes) > MAX_NOTES:
         errors["notes"] = [f"Les notes ont au plus {MAX_NOTES} caractères."]
     if errors or day is None:
-        raise Invalid(errors)
+        raise Refused(errors)
     row = CertificationAudit(
         certificate=certificate, kind=kind, audit_date=day, notes=notes, created_by_id=actor.id
     )

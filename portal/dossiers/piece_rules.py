@@ -371,7 +371,8 @@ def _check_hours_per_day(result: Checked, name: str) -> None:
     if hours is not None and days is not None and hours > 24 * days:
         result.add(
             name,
-            f"{_fr(hours)} heures sur une période de {days} jour(s) : c'est plus de 24 heures "
+            f"{_fr(hours)} heures sur une période de {formatting.plural(days, 'jour', 'jours')} : "
+            "c'est plus de 24 heures "
             "par jour, vérifiez la durée ou la période.",
         )
 
@@ -419,7 +420,8 @@ def _check_together(kind: PieceKind, result: Checked, context: Context) -> None:
         if planned is not None and days is not None and planned > 2 * days:
             result.add(
                 "half_days_planned",
-                f"Une période de {days} jour(s) compte au plus {2 * days} demi-journées.",
+                f"Une période de {formatting.plural(days, 'jour', 'jours')} compte au plus "
+                f"{2 * days} demi-journées.",
             )
         if planned is not None and signed is not None and signed > planned:
             result.add(

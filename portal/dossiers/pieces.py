@@ -1,9 +1,9 @@
 """The pieces of a dossier: adding and replacing them with their files, what the OF still
 has to send, and files sent to several dossiers.
 
-No request here: the views pass the acting user, the files and the limits, and commit
-with :func:`commit_pieces`, which deletes the stored files if the commit fails. A refused
-piece raises :class:`PiecesRefused` before anything is written to the database, with no
+No request here: the views pass the acting user, the files and the limits; the edge
+commits (`portal.unit_of_work`), and deletes the stored files if the commit fails. A refused
+piece raises :class:`Refused` before anything is written to the database, with no
 file left in the store: nothing is ever half-done.
 
 Files sent to other dossiers (same SHA-256) are flagged to the funder's staff, and only
@@ -37,6 +37,7 @@ from portal.dossiers.calendar import (
     slots,
 )
 from portal.dossiers.locks import locked_message
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import (
     PIECE_KIND_LABELS,
@@ -57,6 +58,7 @@ from portal.uploads import (
     StoredFile,
     UploadLike,
     UploadsRefused,
+    commit_or_discard,
     discard_stored,
     max_files_per_upload,
     max_upload_bytes,
@@ -81,26 +83,6 @@ ALREADY_REPLACED = (
     "Cette pièce a déjà été remplacée entre-temps : rien n'a été enregistré. Rechargez le "
     "dossier pour voir sa version actuelle."
 )
-
-
-class PiecesRefused(Exception):
-    """A piece (or a file) is refused; nothing was written, no file is left in the store.
-
-    `errors` holds the French messages by field name (``files`` for the files), `general`
-    a message about the whole form, `refused_files` the (name, reason) of refused files.
-    """
-
-    def __init__(
-        self,
-        errors: Mapping[str, list[str]] | None = None,
-        *,
-        general: str | None = None,
-        refused_files: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        self.errors = {name: list(messages) for name, messages in (errors or {}).items()}
-        self.general = general
-        self.refused_files = list(refused_files)
-        super().__init__(general or "; ".join(m for ms in self.errors.values() for m in ms))
 
 
 # --- The calendar of a dossier ---------------------------------------------------------------
@@ -282,7 +264,7 @@ def _store_all(storage: Storage, files: Sequence[UploadLike], max_bytes: int) ->
     try:
         return store_all(storage, files, max_bytes=max_bytes)
     except UploadsRefused as refused:
-        raise PiecesRefused({"files": refused.messages}, refused_files=refused.refused) from None
+        raise Refused({"files": refused.messages}, refused_files=refused.refused) from None
 
 
 def _lock(dossier: Dossier) -> None:
@@ -335,7 +317,7 @@ def add_pieces(
 ) -> list[Piece]:
     """One piece of `kind` per file, all with the same `fields`; the caller commits.
 
-    Raises `PiecesRefused` (nothing written, no file left) when a field or a file is
+    Raises `Refused` (nothing written, no file left) when a field or a file is
     refused. The access check (`get_dossier_or_404(..., need="add_pieces")`) is the view's.
     """
     kind = PieceKind(kind)
@@ -348,7 +330,7 @@ def add_pieces(
     elif len(files) > max_files:
         errors["files"] = [too_many_files(max_files)]
     if errors:
-        raise PiecesRefused(errors)
+        raise Refused(errors)
     storage = storage or storage_for(current_app)
     stored_files = _store_all(storage, files, max_bytes or max_upload_bytes())
     try:
@@ -386,7 +368,7 @@ def _refuse_if_locked(piece: Piece) -> None:
     a funder admin reopens the decision."""
     message = locked_message(piece)
     if message:
-        raise PiecesRefused(general=message)
+        raise Refused(general=message)
 
 
 def replace_piece(
@@ -400,19 +382,19 @@ def replace_piece(
     today: date | None = None,
 ) -> Piece:
     """A new version of `piece` (same kind), which is kept, marked superseded; the caller
-    commits. Raises `PiecesRefused` as `add_pieces` does, and when the piece was already
+    commits. Raises `Refused` as `add_pieces` does, and when the piece was already
     replaced."""
     dossier = piece.dossier
     kind = PieceKind(piece.kind)
     if piece.superseded_at is not None:
-        raise PiecesRefused(general=ALREADY_REPLACED)
+        raise Refused(general=ALREADY_REPLACED)
     _refuse_if_locked(piece)
     checked = _prepare(dossier, kind, fields, today)
     errors = dict(checked.errors)
     if file is None:
         errors["files"] = [NO_FILE_REPLACE]
     if errors:
-        raise PiecesRefused(errors)
+        raise Refused(errors)
     storage = storage or storage_for(current_app)
     (stored,) = _store_all(storage, [file], max_bytes or max_upload_bytes())
     try:
@@ -425,7 +407,7 @@ def replace_piece(
             .execution_options(synchronize_session="fetch")
         )
         if superseded.rowcount != 1:
-            raise PiecesRefused(general=ALREADY_REPLACED)
+            raise Refused(general=ALREADY_REPLACED)
         others = duplicates_by_sha([stored.sha256], dossier.id, funder_id=dossier.funder_id)
         new = _new_piece(actor, dossier, kind, checked.values, stored)
         new.replaces_id = piece.id
@@ -447,23 +429,18 @@ def replace_piece(
 
 
 def commit_pieces(pieces: Sequence[Piece], *, storage: Storage | None = None) -> None:
-    """Commit; if the commit fails, roll back and delete the files of `pieces` (no stray
-    file: the database and the store stay in step)."""
-    keys = [p.document.storage_key for p in pieces]
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        discard_stored(storage or storage_for(current_app), keys)
-        raise
+    """Outside a request (a CLI command, a script, a test body): commit; if the commit
+    fails, roll back and delete the files of `pieces`. In a request the edge does this."""
+    commit_or_discard([p.document.storage_key for p in pieces], storage)
 
 
-def record_refusal(actor: User, dossier: Dossier, kind: str, refused: PiecesRefused) -> None:
+def record_refusal(actor: User, dossier: Dossier, kind: str, refused: Refused) -> None:
     """Audit refused files (a file whose content is not what its name says may be an
-    attack); field errors are typing slips and are not recorded. The caller commits."""
+    attack); field errors are typing slips and are not recorded. Kept when the refused
+    change is rolled back."""
     if not refused.refused_files:
         return
-    audit.record(
+    audit.record_refusal(
         "piece.upload_refused",
         actor=actor,
         object_type="dossiers",

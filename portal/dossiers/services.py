@@ -114,6 +114,7 @@ from portal.access import can_edit_dossier, dossiers_scope, is_funder_side
 from portal.dossiers import rules, signals
 from portal.dossiers.calendar import expected_pieces, first_missing_due
 from portal.dossiers.pieces import recompute_first_missing_due
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.identifiers import Identifier, InvalidIdentifier, classify
 from portal.models import (
@@ -218,26 +219,6 @@ CALENDAR_FIELDS = ("scheme", "payment_rhythm", "start_date", "end_date", "instal
 
 
 # --- Errors ----------------------------------------------------------------------------------
-
-
-class NotAllowed(Exception):
-    """The acting user may not do this (the route answers 403/404 and audits it)."""
-
-
-class StaleEdit(Exception):
-    """Someone else changed the dossier since the form was opened."""
-
-
-class InvalidDossier(Exception):
-    """The data break rules; `errors` holds the French messages by field."""
-
-    def __init__(self, errors: Mapping[str, list[str]]) -> None:
-        super().__init__("; ".join(m for ms in errors.values() for m in ms))
-        self.errors = dict(errors)
-
-
-class ImportRefused(Exception):
-    """The whole file is refused; ``str(exc)`` is a French message."""
 
 
 # --- The OF ----------------------------------------------------------------------------------
@@ -547,12 +528,12 @@ def _new_dossier(
 def create_dossier(actor: User, data: Mapping[str, Any]) -> Dossier:
     """Create a dossier of the actor's funder from raw values (a form's or a file line's).
 
-    Raises InvalidDossier with the messages by field, NotAllowed off the funder side.
+    Raises Refused with the messages by field, NotAllowed off the funder side.
     """
     _require_funder_side(actor)
     clean, choice, errors = _Checker(actor).check(data)
     if errors:
-        raise InvalidDossier(errors)
+        raise Refused(errors)
     assert clean is not None and choice is not None
     dossier = _new_dossier(actor, clean, choice, _Batch())
     _dossiers_changed([dossier])
@@ -562,15 +543,15 @@ def create_dossier(actor: User, data: Mapping[str, Any]) -> Dossier:
 def update_dossier(
     actor: User, dossier: Dossier, data: Mapping[str, Any], expected_version: int
 ) -> Dossier:
-    """Apply an edit made on version `expected_version`; StaleEdit if that is not the
-    current one, InvalidDossier on broken rules. Audited with the values before and after."""
+    """Apply an edit made on version `expected_version`; Stale if that is not the
+    current one, Refused on broken rules. Audited with the values before and after."""
     if not can_edit_dossier(actor, dossier):
         raise NotAllowed
     if dossier.version != expected_version:
-        raise StaleEdit
+        raise Stale
     clean, choice, errors = _Checker(actor).check(data, dossier)
     if errors:
-        raise InvalidDossier(errors)
+        raise Refused(errors)
     assert clean is not None and choice is not None
     before = _state(dossier)
     provider = _provider_for(actor, choice, _Batch())
@@ -765,21 +746,19 @@ for _header, _name, _required in IMPORT_COLUMNS:
 def read_import(data: bytes) -> tuple[list[ImportLine], list[str]]:
     """The lines of an uploaded CSV or XLSX file, and the names of ignored columns.
 
-    Raises ImportRefused (a French message) when the whole file cannot be read.
+    Raises Refused (a French message) when the whole file cannot be read.
     """
     if len(data) > MAX_IMPORT_BYTES:
-        raise ImportRefused(
-            f"Le fichier dépasse {MAX_IMPORT_BYTES // (1024 * 1024)} Mo : découpez-le."
-        )
+        raise Refused(f"Le fichier dépasse {MAX_IMPORT_BYTES // (1024 * 1024)} Mo : découpez-le.")
     if not data.strip():
-        raise ImportRefused(f"Le fichier est vide : {ACCEPTED}.")
+        raise Refused(f"Le fichier est vide : {ACCEPTED}.")
     if is_xlsx(data):
         rows, xlsx = _xlsx_rows(data), True
     else:
         try:
             text = decode_csv(data, accepted=ACCEPTED)
         except NotATable as refusal:
-            raise ImportRefused(str(refusal)) from None
+            raise Refused(str(refusal)) from None
         rows, xlsx = _csv_rows(text), False
     header: list[str] | None = None
     columns: list[str | None] = []
@@ -802,14 +781,14 @@ def read_import(data: bytes) -> tuple[list[ImportLine], list[str]]:
             values[name] = cell
         lines.append(ImportLine(number, values))
         if len(lines) > MAX_IMPORT_LINES:
-            raise ImportRefused(
+            raise Refused(
                 f"Le fichier compte plus de {formatting.number(MAX_IMPORT_LINES)} dossiers : "
                 "découpez-le en plusieurs fichiers."
             )
     if header is None:
-        raise ImportRefused(f"Le fichier ne contient aucune ligne : {ACCEPTED}.")
+        raise Refused(f"Le fichier ne contient aucune ligne : {ACCEPTED}.")
     if not lines:
-        raise ImportRefused(
+        raise Refused(
             "Le fichier ne contient que la ligne des noms de colonnes : ajoutez un dossier "
             "par ligne en dessous."
         )
@@ -833,7 +812,7 @@ def _columns(header: list[str]) -> tuple[list[str | None], list[str]]:
     for text in header:
         name = _HEADER_NAMES.get(_fold_header(text))
         if name is not None and name in seen:
-            raise ImportRefused(
+            raise Refused(
                 f"La colonne « {HEADER_OF_FIELD[name]} » figure deux fois dans la première "
                 "ligne : gardez-en une."
             )
@@ -844,7 +823,7 @@ def _columns(header: list[str]) -> tuple[list[str | None], list[str]]:
         columns.append(name)
     missing = [header for header, name, required in IMPORT_COLUMNS if required and name not in seen]
     if missing:
-        raise ImportRefused(
+        raise Refused(
             "Colonnes obligatoires absentes de la première ligne : "
             + ", ".join(missing)
             + ". Partez du modèle proposé sur cette page."
@@ -855,7 +834,7 @@ def _columns(header: list[str]) -> tuple[list[str | None], list[str]]:
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
     from openpyxl import load_workbook
 
-    refused = ImportRefused(
+    refused = Refused(
         f"Le fichier est une archive ZIP mais pas un classeur XLSX lisible : {ACCEPTED}."
     )
     try:
@@ -864,7 +843,7 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
     except (zipfile.BadZipFile, OSError, ValueError):
         raise refused from None
     if unpacked > MAX_XLSX_UNPACKED:
-        raise ImportRefused("Le classeur est trop volumineux une fois décompressé.")
+        raise Refused("Le classeur est trop volumineux une fois décompressé.")
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds of errors on a file it cannot read
@@ -1101,7 +1080,7 @@ def export_rows(
             *head,
             missing_due,
             missing_due is not None and missing_due <= today,
-            created_at.date() if isinstance(created_at, datetime) else created_at,
+            clock.local(created_at).date() if isinstance(created_at, datetime) else created_at,
             dossier_id,
         )
 

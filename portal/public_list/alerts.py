@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, formatting
 from portal.extensions import db
 from portal.mailing import send_mail
 from portal.models import (
@@ -123,7 +123,9 @@ def _mail(alerts: list[QualiopiAlert]) -> None:
         for user in recipients:
             send_mail(
                 user.email,
-                f"Qualiopi : {len(funder_alerts)} organisme(s) à vérifier avant paiement",
+                "Qualiopi : "
+                + formatting.plural(len(funder_alerts), "organisme", "organismes")
+                + " à vérifier avant paiement",
                 "public_list/mail_alerts.txt",
                 user=user,
                 funder=funder,

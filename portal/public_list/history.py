@@ -10,6 +10,8 @@ from datetime import date
 from hashlib import blake2b
 from typing import Protocol
 
+from portal import formatting
+
 CATEGORY_KEYS: tuple[str, ...] = ("actions_formation", "bilans_competences", "vae", "apprentissage")
 CATEGORY_LABELS: dict[str, str] = {
     "actions_formation": "Actions de formation",
@@ -265,7 +267,10 @@ def activity_signals(
     trainees but no trainer; every trainee entrusted by another OF (a subcontractor)."""
     signals = []
     if trainees and trainers == 0:
-        signals.append(f"{trainees} stagiaire(s) déclaré(s) mais aucun formateur")
+        signals.append(
+            formatting.plural(trainees, "stagiaire déclaré", "stagiaires déclarés")
+            + " mais aucun formateur"
+        )
     if trainees and entrusted is not None and entrusted >= trainees:
         signals.append("tous les stagiaires déclarés sont confiés par un autre organisme")
     return signals

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, bindparam, select, text, update
 
 from portal import formatting
 from portal.clock import utcnow
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import ImportStatus, ListImport, ListVersion, PreviousNda, User
 from portal.public_list.download import (
@@ -76,10 +77,6 @@ VERSION_COLUMNS = (
 CHANGE_COLUMNS = ("import_id", "nda", "kind", "category", "before", "after")
 # In `_apply`, the value of an NDA already met in the list being imported.
 _SEEN = object()
-
-
-class ImportRefused(Exception):
-    """The list was not imported; the message says why, in French."""
 
 
 @dataclass(slots=True)
@@ -198,14 +195,14 @@ def import_list(
 ) -> ListImport:
     """Import the list at `source` (a path or an http(s) URL) as the list of `as_of`.
 
-    Returns the recorded run; raises ImportRefused (the run recorded as refused or failed)
+    Returns the recorded run; raises Refused (the run recorded as refused or failed)
     when the list in force stays as it was because of the input.
     """
     started = time.perf_counter()
     run = _start_run(source, as_of, triggered_by, user)
     try:
         return _import(run, source, as_of, force, progress, started, on_imported)
-    except ImportRefused as refusal:
+    except Refused as refusal:
         db.session.rollback()
         _finish(run, ImportStatus.REFUSED, str(refusal), started)
         raise
@@ -226,7 +223,7 @@ def _import(
 ) -> ListImport:
     in_force = list_in_force()
     if in_force is not None and as_of < in_force.as_of:
-        raise ImportRefused(
+        raise Refused(
             f"La liste du {formatting.date_fr(as_of)} est antérieure à la liste en vigueur "
             f"(du {formatting.date_fr(in_force.as_of)}) : l'historique ne se réécrit pas."
         )
@@ -246,7 +243,7 @@ def _import(
                 progress=progress,
             )
         except DownloadError as error:
-            raise ImportRefused(str(error)) from error
+            raise Refused(str(error)) from error
         if fetched.unchanged:
             run.sha256 = imported.sha256 if imported else None
             run.etag, run.last_modified = fetched.etag, fetched.last_modified
@@ -263,7 +260,7 @@ def _import(
     else:
         path = Path(source)
         if not path.exists():
-            raise ImportRefused(f"Fichier introuvable : {source}")
+            raise Refused(f"Fichier introuvable : {source}")
     try:
         sha = sha256_of(path) if path.is_file() else None  # a pipe can be read only once
         if sha is not None and imported is not None and sha == imported.sha256 and not force:
@@ -280,7 +277,7 @@ def _import(
             try:
                 reader = PublicListReader(hashing or raw, light=True)  # type: ignore[arg-type]
             except NotAPublicList as error:
-                raise ImportRefused(str(error)) from error
+                raise Refused(str(error)) from error
             _apply(run, reader, as_of, first=imported is None, previous=imported, force=force)
             run.sha256 = sha or hashing.digest.hexdigest()  # type: ignore[union-attr]
         run.status = ImportStatus.SUCCEEDED
@@ -298,10 +295,17 @@ def _import(
 
 def _summary(run: ListImport) -> str:
     kept_previous = sum(1 for r in run.rejected_lines if r.get("kept_previous"))
-    message = f"{run.rows_kept} organismes importés, {run.rows_rejected} ligne(s) écartée(s)"
+    message = (
+        f"{formatting.plural(run.rows_kept, 'organisme importé', 'organismes importés')}, "
+        f"{formatting.plural(run.rows_rejected, 'ligne écartée', 'lignes écartées')}"
+    )
     if kept_previous:
         message += f" (dont {kept_previous} {KEPT_PREVIOUS})"
-    message += f" ; {run.added} entrée(s), {run.removed} sortie(s), {run.changed} modification(s)."
+    message += (
+        f" ; {formatting.plural(run.added, 'entrée', 'entrées')}, "
+        f"{formatting.plural(run.removed, 'sortie', 'sorties')}, "
+        f"{formatting.plural(run.changed, 'modification', 'modifications')}."
+    )
     columns = [n["message"] for n in run.notes or () if n.get("line") is None]
     if columns:
         message += " " + " ; ".join(columns) + "."
@@ -584,7 +588,7 @@ def _apply_list(
                 _NewVersion(nda, siren, siret, denomination, af, bc, vae, app, digest, row)
             )
     if reader.cut_last_line is not None and not force:
-        raise ImportRefused(
+        raise Refused(
             f"Fichier incomplet : il s'arrête au milieu de sa dernière ligne (ligne "
             f"{reader.cut_last_line}, sans fin de ligne) : téléchargement interrompu ? "
             "Relancez l'import, ou avec --force pour importer ce fichier tel quel (cette "
@@ -642,16 +646,19 @@ def _notes(reader: PublicListReader, writer: _Writer) -> list[dict[str, Any]]:
         notes.append(
             {
                 "line": None,
-                "message": f"{reader.repaired} ligne(s) au SIREN ou SIRET complété (zéro initial "
-                "perdu, ou SIRET réduit au numéro d'établissement)",
+                "message": formatting.plural(reader.repaired, "ligne", "lignes")
+                + " au SIREN ou SIRET complété (zéro initial perdu, "
+                "ou SIRET réduit au numéro d'établissement)",
             }
         )
     if writer.completed_count:
         notes.append(
             {
                 "line": None,
-                "message": f"{writer.completed_count} organisme(s) complété(s) des chiffres "
-                "d'activité déclarés, que le portail ne gardait pas encore",
+                "message": formatting.plural(
+                    writer.completed_count, "organisme complété", "organismes complétés"
+                )
+                + " des chiffres d'activité déclarés, que le portail ne gardait pas encore",
             }
         )
     notes.extend(
@@ -660,16 +667,22 @@ def _notes(reader: PublicListReader, writer: _Writer) -> list[dict[str, Any]]:
     )
     if len(reader.notes) > MAX_NOTES_KEPT:
         notes.append(
-            {"line": None, "message": f"… et {len(reader.notes) - MAX_NOTES_KEPT} autre(s) SIRET"}
+            {
+                "line": None,
+                "message": "… et "
+                + formatting.plural(
+                    len(reader.notes) - MAX_NOTES_KEPT, "autre SIRET", "autres SIRET"
+                ),
+            }
         )
     return notes
 
 
 def _check_counts(kept: int, previous: ListImport | None, force: bool) -> None:
     if kept == 0:
-        raise ImportRefused("La liste ne contient aucune ligne de données exploitable.")
+        raise Refused("La liste ne contient aucune ligne de données exploitable.")
     if previous is not None and not force and kept < previous.rows_kept / 2:
-        raise ImportRefused(
+        raise Refused(
             f"La liste ne compte que {kept} organismes contre {previous.rows_kept} dans la liste "
             "en vigueur : téléchargement tronqué ? Relancez avec --force si cette baisse est "
             "réelle."

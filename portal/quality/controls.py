@@ -3,8 +3,8 @@ issue of the report.
 
 No request here: the views pass the acting user and what was typed; each function checks,
 changes the models, writes its audit event (`portal.audit.record`) and leaves the commit to
-the caller (once). A refusal raises :class:`ControlRefused` (French messages by field)
-before anything is changed; a form carrying an old version raises :class:`StaleEdit`.
+the caller (once). A refusal raises :class:`Refused` (French messages by field)
+before anything is changed; a form carrying an old version raises :class:`Stale`.
 
 The rules (findings allowed, deadlines, the result) are `portal.quality.rules`'; the grid
 codes are `portal.rnq.indicator_codes`'. The access checks are `portal.access`': callers
@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portal import audit, formatting, rnq
 from portal.access import quality_controls_scope
 from portal.clock import utcnow
+from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.mailing import absolute_url, send_mail
 from portal.models import (
@@ -67,34 +68,6 @@ FINDING_CONFLICT = (
     "enregistré. Voici ce qui est enregistré maintenant : reportez vos changements."
 )
 FIXED = "Le rapport de ce contrôle est émis : les constats, les preuves et le périmètre sont figés."
-
-
-class ControlRefused(Exception):
-    """Nothing was changed; `errors` holds French messages by field, `general` one about
-    the whole form."""
-
-    def __init__(
-        self, errors: Mapping[str, list[str]] | None = None, *, general: str | None = None
-    ) -> None:
-        self.errors = {name: list(messages) for name, messages in (errors or {}).items()}
-        self.general = general
-        super().__init__(general or "; ".join(m for ms in self.errors.values() for m in ms))
-
-    @property
-    def messages(self) -> list[str]:
-        return [*([self.general] if self.general else []), *self.all_field_messages]
-
-    @property
-    def all_field_messages(self) -> list[str]:
-        return [m for ms in self.errors.values() for m in ms]
-
-
-class StaleEdit(Exception):
-    """The form was filled in on an older version: nothing was changed."""
-
-    def __init__(self, message: str = CONFLICT) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def minors_per_major() -> int:
@@ -245,7 +218,7 @@ def create_control(actor: User, data: PlanData) -> QualityControl:
     indicator code, in order). The caller commits."""
     errors = _check_plan(actor, data, actor.funder_id)
     if errors:
-        raise ControlRefused(errors)
+        raise Refused(errors)
     assert data.control_date is not None and data.provider_id is not None
     control = QualityControl(
         funder_id=actor.funder_id,
@@ -287,12 +260,12 @@ def _dossiers(ids: Iterable[int]) -> list[Dossier]:
 
 def check_version(control: QualityControl, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != control.version:
-        raise StaleEdit(CONFLICT)
+        raise Stale(CONFLICT)
 
 
 def refuse_if_fixed(control: QualityControl) -> None:
     if control.status != QualityControlStatus.PLANNED.value:
-        raise ControlRefused(general=FIXED)
+        raise Refused(general=FIXED)
 
 
 def update_control(
@@ -307,7 +280,7 @@ def update_control(
     data.provider_id = control.provider_id  # the OF of a control never changes
     errors = _check_plan(actor, data, control.funder_id)
     if errors:
-        raise ControlRefused(errors)
+        raise Refused(errors)
     assert data.control_date is not None
     before = plan_values(control)
     codes = rnq.indicator_codes(data.action_profile(), certif_region=data.certif_region)
@@ -315,7 +288,7 @@ def update_control(
     kept_with_finding = [f for f in control.findings if f.code not in wanted and f.finding]
     if kept_with_finding:
         labels = ", ".join(rnq.code_label(f.code) for f in kept_with_finding)
-        raise ControlRefused(
+        raise Refused(
             general=(
                 f"Ce changement retirerait de la grille des indicateurs qui ont déjà un "
                 f"constat ({labels}) : effacez d'abord ces constats, ou gardez le profil "
@@ -410,7 +383,7 @@ def record_finding(
     commits."""
     refuse_if_fixed(control)
     if expected_version is not None and expected_version != row.version:
-        raise StaleEdit(FINDING_CONFLICT)
+        raise Stale(FINDING_CONFLICT)
     finding = (finding or "").strip() or None
     reason = not_applicable_reason.strip()
     errors = rules.finding_errors(row.code, finding, reason)
@@ -418,7 +391,7 @@ def record_finding(
         field_name = (
             "not_applicable_reason" if finding == rules.Finding.NOT_APPLICABLE else "finding"
         )
-        raise ControlRefused({field_name: errors})
+        raise Refused({field_name: errors})
     before = {"finding": row.finding, "deadline": row.deadline}
     row.finding = finding
     row.not_applicable_reason = reason if finding == rules.Finding.NOT_APPLICABLE else ""
@@ -561,10 +534,10 @@ def add_evidence_pieces(
     refuse_if_fixed(control)
     wanted = set(piece_ids)
     if not wanted:
-        raise ControlRefused({"pieces": ["Cochez au moins une pièce."]})
+        raise Refused({"pieces": ["Cochez au moins une pièce."]})
     choices = {p.id: p for p in piece_choices(actor, control)}
     if not wanted <= choices.keys():
-        raise ControlRefused(
+        raise Refused(
             {"pieces": ["Seules les pièces des dossiers échantillonnés peuvent être jointes."]}
         )
     already = {e.piece_id for e in row.evidence}
@@ -640,7 +613,7 @@ def issue_report(actor: User, control: QualityControl, expected_version: int | N
     result = control_result(control)
     if not result.complete:
         missing = [rnq.code_label(f.code) for f in control.findings if not f.finding]
-        raise ControlRefused(
+        raise Refused(
             general=(
                 f"Le rapport ne peut être émis que lorsque chaque indicateur a un constat : "
                 f"{len(missing)} reste{'nt' if len(missing) > 1 else ''} à renseigner "

@@ -36,6 +36,7 @@ from portal.access import (
     quality_controls_scope,
 )
 from portal.clock import utcnow
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.mailing import absolute_url, send_mail
 from portal.models import (
@@ -97,33 +98,6 @@ KEEP = "maintenir"
 DECISIONS = {LIFT: "Lever la non-conformité", KEEP: "Maintenir la non-conformité"}
 
 
-class NotAllowed(Exception):
-    """The actor may not do this on this control (the view answers 403, audited)."""
-
-
-class CorrectiveRefused(Exception):
-    """Nothing was written; `errors` maps a field to French messages, `general` is about
-    the whole, `refused_files` the files refused by their content (name, reason)."""
-
-    def __init__(
-        self,
-        errors: Mapping[str, list[str]] | None = None,
-        *,
-        general: str | None = None,
-        refused_files: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        self.errors = dict(errors or {})
-        self.general = general
-        self.refused_files = list(refused_files)
-        super().__init__(general or " ".join(m for ms in self.errors.values() for m in ms))
-
-
-class Conflict(Exception):
-    """The non-conformity changed since the form was shown (optimistic lock)."""
-
-    message = STALE
-
-
 # --- What may be done ------------------------------------------------------------------------
 
 
@@ -152,7 +126,7 @@ def decidable(finding: QualityFinding) -> bool:
 def _check_version(finding: QualityFinding, version: int | str | None) -> None:
     """The form's version must be the row's: otherwise someone saved in between."""
     if str(version or "").strip() != str(finding.version):
-        raise Conflict(STALE)
+        raise Stale(STALE)
 
 
 def _text_errors(text: str, name: str, missing: str | None) -> dict[str, list[str]]:
@@ -187,7 +161,7 @@ def answer(
     if not can_answer_quality_control(actor, control):
         raise NotAllowed
     if not answerable(finding):
-        raise CorrectiveRefused(general=NOT_ANSWERABLE)
+        raise Refused(general=NOT_ANSWERABLE)
     _check_version(finding, version)
     text = (text or "").strip()
     errors = _text_errors(text, "plan", MISSING_PLAN)
@@ -195,14 +169,12 @@ def answer(
     if len(chosen) > max_files_per_upload():
         errors["files"] = [too_many_files(max_files_per_upload())]
     if errors:
-        raise CorrectiveRefused(errors)
+        raise Refused(errors)
     storage = storage or storage_for(current_app)
     try:
         stored = store_all(storage, chosen, max_bytes=max_bytes or max_upload_bytes())
     except UploadsRefused as refused:
-        raise CorrectiveRefused(
-            {"files": refused.messages}, refused_files=refused.refused
-        ) from None
+        raise Refused({"files": refused.messages}, refused_files=refused.refused) from None
     try:
         message = CorrectiveMessage(
             author_id=actor.id,
@@ -228,20 +200,19 @@ def answer(
                 ],
             },
         )
-        db.session.commit()
     except BaseException:
-        db.session.rollback()
         discard_stored(storage, [s.key for s in stored])
         raise
     _mail_funder(control, finding, text)
     return message
 
 
-def record_refusal(actor: User, finding: QualityFinding, refused: CorrectiveRefused) -> None:
-    """Audit files refused by their content (possibly an attack); commits."""
+def record_refusal(actor: User, finding: QualityFinding, refused: Refused) -> None:
+    """Audit files refused by their content (possibly an attack), kept when the refused
+    change is rolled back."""
     if not refused.refused_files:
         return
-    audit.record(
+    audit.record_refusal(
         "quality.upload_refused",
         actor=actor,
         target=finding,
@@ -251,7 +222,6 @@ def record_refusal(actor: User, finding: QualityFinding, refused: CorrectiveRefu
             "reasons": [reason for _, reason in refused.refused_files],
         },
     )
-    db.session.commit()
 
 
 # --- A funder decides --------------------------------------------------------------------------
@@ -277,16 +247,16 @@ def decide(
     if not can_edit_quality_control(actor, control):
         raise NotAllowed
     if not decidable(finding):
-        raise CorrectiveRefused(general=NOT_DECIDABLE)
+        raise Refused(general=NOT_DECIDABLE)
     _check_version(finding, version)
     reason = (reason or "").strip()
     if decision not in DECISIONS:
-        raise CorrectiveRefused({"decision": ["Choisissez de lever ou de maintenir."]})
+        raise Refused({"decision": ["Choisissez de lever ou de maintenir."]})
     if decision == KEEP and finding.nc_status == NcStatus.KEPT.value:
-        raise CorrectiveRefused(general=ALREADY_KEPT)
+        raise Refused(general=ALREADY_KEPT)
     errors = _text_errors(reason, "motif", MISSING_REASON if decision == KEEP else None)
     if errors:
-        raise CorrectiveRefused(errors)
+        raise Refused(errors)
     now = utcnow()
     lifted = decision == LIFT
     before = finding.nc_status
@@ -330,7 +300,6 @@ def decide(
             details={"reason": "toutes les non-conformités sont levées"},
         )
         closed = True
-    db.session.commit()
     _mail_provider(control, finding, reason, closed)
     return Decision(message, closed)
 

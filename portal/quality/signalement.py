@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from portal import audit, clock, formatting, rnq
 from portal.access import can_edit_quality_control, can_view_signalement
+from portal.errors import NotAllowed, Refused
 from portal.extensions import db
 from portal.models import (
     CONTROL_MODE_LABELS,
@@ -52,14 +53,6 @@ NOT_CALLED_FOR = (
     "n'appelle pas de signalement."
 )
 NOT_REPORTED = "Le rapport de ce contrôle n'est pas encore émis : le signalement attendra."
-
-
-class NotAllowed(Exception):
-    """The actor may not draft from this control (the view answers 403, audited)."""
-
-
-class DraftRefused(Exception):
-    """No draft was created; the message is French."""
 
 
 def linked_signalement(control: QualityControl) -> Signalement | None:
@@ -236,53 +229,45 @@ def draft(actor: User, control: QualityControl) -> Drafted:
     existing = linked_signalement(control)
     if existing is not None:
         if not can_view_signalement(actor, existing):
-            raise DraftRefused(
+            raise Refused(
                 "Un autre financeur participant a déjà rédigé un signalement à partir de ce "
                 "contrôle."
             )
         return Drafted(existing, created=False)
     if control.status == QualityControlStatus.PLANNED.value:
-        raise DraftRefused(NOT_REPORTED)
+        raise Refused(NOT_REPORTED)
     result = control_result(control)
     if not result.calls_for_signalement:
-        raise DraftRefused(NOT_CALLED_FOR)
+        raise Refused(NOT_CALLED_FOR)
     dossiers: Sequence[Dossier] = [
         d
         for d in control.dossiers
         if d.funder_id == actor.funder_id and d.provider_id == control.provider_id
     ]
     try:
-        signalement = signalements.create_draft(
-            actor, control.provider, dossiers=dossiers, commit=False
-        )
-    except signalements.SignalementRefused as refused:
-        db.session.rollback()
-        raise DraftRefused(str(refused)) from None
-    try:
-        signalement.facts_what = facts_what(control, result)
-        signalement.facts_when = f"Contrôle qualité du {formatting.date_fr(control.control_date)}"
-        signalement.facts_where = facts_where(control)
-        signalement.seriousness = (
-            Seriousness.SERIOUS.value if result.total_majors else Seriousness.MODERATE.value
-        )
-        signalement.set_indicators(rnq_indicators(control))
-        signalement.evidence.extend(_evidence(actor, control))
-        signalement.updated_at = signalement.created_at
-        control.signalement_id = signalement.id
-        audit.record(
-            "quality.signalement_drafted",
-            actor=actor,
-            target=control,
-            funder_id=actor.funder_id,
-            details={
-                "signalement_id": signalement.id,
-                "indicators": signalement.indicators,
-                "dossier_ids": [d.id for d in dossiers],
-                "evidence": len(signalement.evidence),
-            },
-        )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+        signalement = signalements.create_draft(actor, control.provider, dossiers=dossiers)
+    except Refused as refused:
+        raise Refused(str(refused)) from None
+    signalement.facts_what = facts_what(control, result)
+    signalement.facts_when = f"Contrôle qualité du {formatting.date_fr(control.control_date)}"
+    signalement.facts_where = facts_where(control)
+    signalement.seriousness = (
+        Seriousness.SERIOUS.value if result.total_majors else Seriousness.MODERATE.value
+    )
+    signalement.set_indicators(rnq_indicators(control))
+    signalement.evidence.extend(_evidence(actor, control))
+    signalement.updated_at = signalement.created_at
+    control.signalement_id = signalement.id
+    audit.record(
+        "quality.signalement_drafted",
+        actor=actor,
+        target=control,
+        funder_id=actor.funder_id,
+        details={
+            "signalement_id": signalement.id,
+            "indicators": signalement.indicators,
+            "dossier_ids": [d.id for d in dossiers],
+            "evidence": len(signalement.evidence),
+        },
+    )
     return Drafted(signalement, created=True)

@@ -18,9 +18,9 @@ pieces are unlocked and a new decision can be taken. Both are in the audit log
 
 Two controllers deciding at once: the form carries the version of the dossier's control
 (`ServiceFaitControl.version`) it was rendered with; a decision bumps it. The second to
-post sees a version that moved (:class:`DecisionConflict`), and if both post in the same
+post sees a version that moved (:class:`Stale`), and if both post in the same
 instant, the control's versioned UPDATE or the unique index on active decisions stops the
-second one at flush (the route turns `StaleDataError`/`IntegrityError` into the same
+second one at flush (the route turns `Stale`/`IntegrityError` into the same
 message). Nothing is overwritten.
 
 Services take the acting user, flush, audit, and leave the commit to the route.
@@ -28,7 +28,7 @@ Services take the acting user, flush, audit, and leave the commit to the route.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -40,6 +40,7 @@ from portal import audit
 from portal.clock import utcnow
 from portal.dossiers import piece_rules
 from portal.dossiers.rules import RuleError
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.models import (
     DECISION_OUTCOME_LABELS,
@@ -70,29 +71,6 @@ CONFLICT = (
     "avant de décider."
 )
 MAX_NOTE = 5_000
-
-
-class DecisionRefused(Exception):
-    """The decision cannot be taken as typed; `errors` holds French messages by field
-    (``outcome``, ``amount_validated``, ``reason_code``, ``note``), `general` a message
-    about the whole decision."""
-
-    def __init__(self, errors: Mapping[str, list[str]] | None = None, general: str = "") -> None:
-        self.errors = {name: list(messages) for name, messages in (errors or {}).items()}
-        self.general = general
-        super().__init__(general or "; ".join(m for ms in self.errors.values() for m in ms))
-
-
-class DecisionConflict(Exception):
-    """Someone else changed the dossier's control (or decided this invoice) meanwhile."""
-
-    def __init__(self, message: str = CONFLICT) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class NotAllowed(Exception):
-    """The acting user may not do this."""
 
 
 # --- Reading --------------------------------------------------------------------------------
@@ -259,7 +237,7 @@ def _check_version(
         return
     actual = 0 if created else control.version
     if actual != expected_version:
-        raise DecisionConflict()
+        raise Stale(CONFLICT)
 
 
 def _new_decision(
@@ -318,31 +296,31 @@ def decide(
 ) -> InvoiceDecision:
     """Take a decision on one current invoice of the dossier; the caller commits.
 
-    Raises `DecisionRefused` (what was typed breaks a rule), `DecisionConflict` (someone
+    Raises `Refused` (what was typed breaks a rule), `Stale` (someone
     changed the dossier's control meanwhile, or the invoice already has an active
     decision), `NotAllowed`. A simultaneous decision can still surface at flush or commit
-    as `StaleDataError` or `IntegrityError`: the caller treats them as a conflict.
+    as `Stale` or `IntegrityError`: the caller treats them as a conflict.
     """
     if not can_decide(actor, dossier):
         raise NotAllowed()
     invoice = db.session.get(Piece, invoice_id)
     if invoice is None or invoice.dossier_id != dossier.id or invoice.kind != PieceKind.INVOICE:
-        raise DecisionRefused(general="Cette facture n'est pas une pièce de ce dossier.")
+        raise Refused(general="Cette facture n'est pas une pièce de ce dossier.")
     if invoice.superseded_at is not None:
-        raise DecisionConflict(
+        raise Stale(
             "Cette facture a été remplacée entre-temps par l'organisme : rien n'a été "
             "enregistré. Décidez sur sa nouvelle version."
         )
     invoiced = invoiced_amount(invoice)
     checked = check(data, invoiced)
     if checked.errors:
-        raise DecisionRefused(checked.errors)
+        raise Refused(checked.errors)
     _lock_dossier(dossier.id)
     created = not _control_existed(dossier)
     control = control_for(dossier)
     _check_version(control, expected_version, created)
     if active_decisions(dossier.id).get(invoice.id) is not None:
-        raise DecisionConflict()
+        raise Stale(CONFLICT)
     decision = _new_decision(actor, invoice, checked, invoiced)
     db.session.flush()  # the unique index on active decisions answers here
     refresh_state(control)
@@ -361,11 +339,11 @@ def reopen(actor: User, decision: InvoiceDecision, reason: str) -> InvoiceDecisi
         raise NotAllowed()
     reason = (reason or "").strip()
     if not reason:
-        raise DecisionRefused({"reason": [REOPEN_REASON_REQUIRED]})
+        raise Refused({"reason": [REOPEN_REASON_REQUIRED]})
     if len(reason) > MAX_NOTE:
-        raise DecisionRefused({"reason": [f"Le motif est limité à {MAX_NOTE} caractères."]})
+        raise Refused({"reason": [f"Le motif est limité à {MAX_NOTE} caractères."]})
     if decision.reopened_at is not None:
-        raise DecisionConflict("Cette décision a déjà été rouverte : rien n'a été enregistré.")
+        raise Stale("Cette décision a déjà été rouverte : rien n'a été enregistré.")
     _lock_dossier(dossier.id)
     control = control_for(dossier)
     decision.reopened_at = utcnow()
@@ -408,7 +386,7 @@ def validate_conforming(
     """Decide "conforming" every current undecided invoice of each dossier that has no
     blocking anomaly (`blocked_ids`: those that have one, skipped); the caller commits.
 
-    A dossier decided meanwhile by someone else raises `StaleDataError`/`IntegrityError`
+    A dossier decided meanwhile by someone else raises `Stale`/`IntegrityError`
     at flush: the caller rolls the whole batch back and says so.
     """
     result = BulkValidation()

@@ -34,6 +34,7 @@ from portal.access import is_funder_side
 from portal.clock import utcnow
 from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import SLOT_STATUS_LABELS, Period, SlotStatus
+from portal.errors import Refused
 from portal.extensions import db
 from portal.mailing import absolute_url, send_mail
 from portal.models import (
@@ -122,26 +123,6 @@ OTHER_NEEDS_REASON = "Précisez quel autre document est demandé."
 UNKNOWN_ITEM = "Une pièce cochée n'existe plus dans ce dossier : rechargez la page."
 REQUEST_CLOSED = "Cette demande est close : elle n'attend plus de réponse."
 REQUEST_NOT_OPEN = "Cette demande est déjà close."
-
-
-class RequestRefused(Exception):
-    """A request, an answer or a closing is refused; nothing was written.
-
-    `errors` holds French messages by field name, `general` one about the whole form,
-    `refused_files` the (name, reason) of refused files.
-    """
-
-    def __init__(
-        self,
-        errors: Mapping[str, list[str]] | None = None,
-        *,
-        general: str | None = None,
-        refused_files: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        self.errors = {name: list(messages) for name, messages in (errors or {}).items()}
-        self.general = general
-        self.refused_files = list(refused_files)
-        super().__init__(general or "; ".join(m for ms in self.errors.values() for m in ms))
 
 
 # --- What can be asked ----------------------------------------------------------------------
@@ -258,8 +239,7 @@ def templates_for(funder_id: int | None) -> list[MessageTemplate]:
     """The funder's own templates first, then the portal's defaults (created and
     committed on first use, whatever page asks first: the ids shown in a form must exist
     when the form comes back)."""
-    if ensure_default_templates():
-        db.session.commit()
+    ensure_default_templates()
     rows = db.session.scalars(
         select(MessageTemplate)
         .where((MessageTemplate.funder_id == funder_id) | MessageTemplate.funder_id.is_(None))
@@ -285,7 +265,7 @@ def save_template(
         template = MessageTemplate(funder_id=actor.funder_id)
         db.session.add(template)
     elif template.funder_id != actor.funder_id:
-        raise RequestRefused(general="Ce modèle n'appartient pas à votre financeur.")
+        raise Refused(general="Ce modèle n'appartient pas à votre financeur.")
     template.title = title.strip()
     template.body = body.strip()
     audit.record(
@@ -295,13 +275,12 @@ def save_template(
         funder_id=actor.funder_id,
         details={"title": template.title},
     )
-    db.session.commit()
     return template
 
 
 def delete_template(actor: User, template: MessageTemplate) -> None:
     if template.funder_id != actor.funder_id:
-        raise RequestRefused(general="Ce modèle n'appartient pas à votre financeur.")
+        raise Refused(general="Ce modèle n'appartient pas à votre financeur.")
     audit.record(
         "service_fait.template_deleted",
         actor=actor,
@@ -310,7 +289,6 @@ def delete_template(actor: User, template: MessageTemplate) -> None:
         details={"title": template.title},
     )
     db.session.delete(template)
-    db.session.commit()
 
 
 # --- Reading the thread ---------------------------------------------------------------------
@@ -512,7 +490,7 @@ def create_request(
     due_date: date | None,
     today: date | None = None,
 ) -> DocumentRequest:
-    """Ask the OF for pieces; commits, then mails the OF's users. Raises `RequestRefused`
+    """Ask the OF for pieces; commits, then mails the OF's users. Raises `Refused`
     (nothing written) on a missing item, message or due date."""
     today = today or clock.today()
     items, item_errors = parse_items(item_choices(dossier, today), selected, reasons)
@@ -526,7 +504,7 @@ def create_request(
     elif due_date < today:
         errors["due_date"] = [DUE_IN_PAST]
     if errors:
-        raise RequestRefused(errors)
+        raise Refused(errors)
     assert due_date is not None
     request = DocumentRequest(
         dossier_id=dossier.id,
@@ -560,7 +538,6 @@ def create_request(
             "items": [{k: v for k, v in item.items() if k != "label"} for item in items],
         },
     )
-    db.session.commit()
     _mail_provider_users(
         request,
         subject=(
@@ -580,7 +557,7 @@ def store_files(storage: Storage, files: Sequence[UploadLike], max_bytes: int) -
     try:
         return store_all(storage, files, max_bytes=max_bytes)
     except UploadsRefused as refused:
-        raise RequestRefused({"files": refused.messages}, refused_files=refused.refused) from None
+        raise Refused({"files": refused.messages}, refused_files=refused.refused) from None
 
 
 def answer_request(
@@ -594,9 +571,9 @@ def answer_request(
     max_files: int | None = None,
 ) -> ControlMessage:
     """The OF's answer (a message, and files attached to it); commits, then mails the
-    controllers. Raises `RequestRefused` with nothing written and no file left."""
+    controllers. Raises `Refused` with nothing written and no file left."""
     if request.status == RequestStatus.CLOSED:
-        raise RequestRefused(general=REQUEST_CLOSED)
+        raise Refused(general=REQUEST_CLOSED)
     files = [f for f in files if f is not None and (f.filename or "")]
     errors: dict[str, list[str]] = {}
     if message_errors := _check_message(message, NO_ANSWER_MESSAGE):
@@ -605,7 +582,7 @@ def answer_request(
     if len(files) > max_files:
         errors["files"] = [too_many_files(max_files)]
     if errors:
-        raise RequestRefused(errors)
+        raise Refused(errors)
     storage = storage or storage_for(current_app)
     stored = store_files(storage, files, max_bytes or max_upload_bytes())
     try:
@@ -639,21 +616,19 @@ def answer_request(
                 ],
             },
         )
-        db.session.commit()
     except BaseException:
-        db.session.rollback()
         discard_stored(storage, [s.key for s in stored])
         raise
     _mail_controllers(request, answer)
     return answer
 
 
-def record_refusal(actor: User, request: DocumentRequest, refused: RequestRefused) -> None:
+def record_refusal(actor: User, request: DocumentRequest, refused: Refused) -> None:
     """Audit files refused in an answer (a file whose content is not what its name says
-    may be an attack); commits. Typing slips are not recorded."""
+    may be an attack). Typing slips are not recorded."""
     if not refused.refused_files:
         return
-    audit.record(
+    audit.record_refusal(
         "service_fait.answer_upload_refused",
         actor=actor,
         target=request,
@@ -663,7 +638,6 @@ def record_refusal(actor: User, request: DocumentRequest, refused: RequestRefuse
             "reasons": [reason for _, reason in refused.refused_files],
         },
     )
-    db.session.commit()
 
 
 # --- Closing ---------------------------------------------------------------------------------
@@ -674,9 +648,9 @@ def close_request(
 ) -> DocumentRequest:
     """Settle or withdraw a request; a message says so in the thread. Commits."""
     if outcome not in CLOSE_OUTCOMES:
-        raise RequestRefused({"outcome": ["Choisissez comment la demande est close."]})
+        raise Refused({"outcome": ["Choisissez comment la demande est close."]})
     if request.status == RequestStatus.CLOSED:
-        raise RequestRefused(general=REQUEST_NOT_OPEN)
+        raise Refused(general=REQUEST_NOT_OPEN)
     note = " ".join((note or "").split())[:MAX_REASON_LENGTH]
     request.status = RequestStatus.CLOSED.value
     request.closed_at = utcnow()
@@ -701,7 +675,6 @@ def close_request(
         funder_id=request.funder_id,
         details={"dossier_id": request.dossier_id, "outcome": outcome, "note": note},
     )
-    db.session.commit()
     return request
 
 

@@ -81,6 +81,7 @@ from sqlalchemy.sql.operators import custom_op
 from portal import audit, clock, exports
 from portal.access import dossiers_scope
 from portal.dossiers.services import _of_condition as of_condition
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import (
     CONTROL_STATUS_LABELS,
@@ -580,17 +581,13 @@ def severity_labels() -> dict[str, str]:
 # --- Bulk actions -----------------------------------------------------------------------------
 
 
-class SelectionRefused(Exception):
-    """The selection or the action cannot be used; ``str(exc)`` is a French message."""
-
-
 def selected_dossiers(actor: User, ids: Iterable[int]) -> list[Dossier]:
     """The selected dossiers within the actor's scope (others are ignored), by reference."""
     wanted = sorted({int(i) for i in ids})
     if not wanted:
-        raise SelectionRefused("Cochez au moins un dossier de la liste.")
+        raise Refused("Cochez au moins un dossier de la liste.")
     if len(wanted) > MAX_SELECTION:
-        raise SelectionRefused(f"Au plus {MAX_SELECTION} dossiers à la fois.")
+        raise Refused(f"Au plus {MAX_SELECTION} dossiers à la fois.")
     return list(
         db.session.scalars(
             select(Dossier)
@@ -628,7 +625,7 @@ def assignable(actor: User, user_id: int | None) -> User | None:
         or user.role not in FUNDER_ROLES
         or not user.is_active
     ):
-        raise SelectionRefused("Choisissez un contrôleur de votre financeur.")
+        raise Refused("Choisissez un contrôleur de votre financeur.")
     return user
 
 

@@ -416,7 +416,6 @@ def run_draw(actor: User, request: DrawRequest, *, today: date) -> SamplingDraw:
             "selected_ids": selected,
         },
     )
-    db.session.commit()
     return row
 
 
@@ -468,7 +467,6 @@ def apply_draw(actor: User, row: SamplingDraw, *, assignee: User | None) -> list
             "assigned_to_id": assignee.id if assignee else None,
         },
     )
-    db.session.commit()
     return [d.id for d in dossiers]
 
 

@@ -16,6 +16,7 @@ from portal import formatting
 from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import Period
 from portal.dossiers.piece_rules import format_money
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import (
     DECISION_OUTCOME_LABELS,
@@ -32,7 +33,7 @@ from portal.models import (
     User,
 )
 from portal.service_fait import reasons
-from portal.signalements.common import MAX_SHORT_TEXT, SignalementRefused, one_line
+from portal.signalements.common import MAX_SHORT_TEXT, one_line
 from portal.storage import Storage
 from portal.uploads import (
     StoredFile,
@@ -206,9 +207,7 @@ def store_all(storage: Storage, files: Sequence[UploadLike], max_bytes: int) -> 
     try:
         return store_all_uploads(storage, files, max_bytes=max_bytes)
     except UploadsRefused as refused:
-        raise SignalementRefused(
-            {"files": refused.messages}, refused_files=refused.refused
-        ) from None
+        raise Refused({"files": refused.messages}, refused_files=refused.refused) from None
 
 
 def chosen_files(files: Sequence[UploadLike | None], errors: dict[str, list[str]]) -> list:

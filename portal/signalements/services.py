@@ -3,10 +3,11 @@
 No request is read here: the views pass the acting user, what was typed and the files.
 Each function checks what it may do (the workflow for transitions, `can_edit` for the
 draft), changes the rows, writes the audit event, leaves a notice in the portal for the
-other side, commits once, and then mails (a mail that cannot leave is logged and undoes
-nothing). A refusal raises before anything is written, with no stored file left behind:
-`SignalementRefused` (field → French messages), `workflow.TransitionRefused` (wrong role or
-state), `Conflict` (someone changed it meanwhile).
+other side, and queues the mail, sent after the request's commit (a mail that cannot
+leave is logged and undoes nothing). A refusal raises before anything is written, with
+no stored file left behind:
+`Refused` (field → French messages), `workflow.TransitionRefused` (wrong role or
+state), `Stale` (someone changed it meanwhile).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from portal.access import (
     signalements_scope,
 )
 from portal.clock import utcnow
+from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.models import (
     DISMISSAL_REASONS,
@@ -52,13 +54,7 @@ from portal.models import (
 from portal.regions import REGIONS
 from portal.routing import database_id
 from portal.signalements import evidence, notices, rules, workflow
-from portal.signalements.common import (
-    MAX_SHORT_TEXT,
-    STALE_VERSION,
-    Conflict,
-    SignalementRefused,
-    one_line,
-)
+from portal.signalements.common import MAX_SHORT_TEXT, STALE_VERSION, one_line
 from portal.signalements.notices import (  # noqa: F401  (used by the views through here)
     SIDE_LABELS,
     mark_read,
@@ -105,7 +101,7 @@ def _check_version(signalement: Signalement, version: int | str | None) -> None:
     if version is None or str(version).strip() == "":
         return
     if str(version).strip() != str(signalement.version):
-        raise Conflict(STALE_VERSION)
+        raise Stale(STALE_VERSION)
 
 
 # --- Settings, regions, choices -------------------------------------------------------------
@@ -124,7 +120,7 @@ def approval_required(funder_id: int) -> bool:
 def save_settings(actor: User, *, approval_required: bool) -> None:
     """A funder admin's setting: approval before sending, or not. Commits."""
     if actor.role != Role.FUNDER_ADMIN or actor.funder_id is None:
-        raise SignalementRefused(general="Seul un administrateur du financeur règle ceci.")
+        raise Refused(general="Seul un administrateur du financeur règle ceci.")
     row = db.session.get(SignalementSettings, actor.funder_id)
     before = bool(row and row.approval_required)
     if row is None:
@@ -141,7 +137,6 @@ def save_settings(actor: User, *, approval_required: bool) -> None:
         funder_id=actor.funder_id,
         details={"approval_required": [before, approval_required]},
     )
-    db.session.commit()
 
 
 def provider_region(nda: str) -> str | None:
@@ -284,20 +279,19 @@ def read_draft(form: FormData) -> DraftValues:
 
 
 def create_draft(
-    actor: User, provider: Provider, *, dossiers: Sequence[Dossier] = (), commit: bool = True
+    actor: User, provider: Provider, *, dossiers: Sequence[Dossier] = ()
 ) -> Signalement:
     """A new draft about `provider`, linked to `dossiers` (of the actor's funder and this
-    OF); commits, unless `commit` is False (a caller that fills the draft further in the
-    same transaction: the row is flushed, it has its id)."""
+    OF); the row is flushed (it has its id)."""
     if not is_funder_side(actor) or actor.funder_id is None:
-        raise SignalementRefused(general="Seul le personnel d'un financeur rédige un signalement.")
+        raise Refused(general="Seul le personnel d'un financeur rédige un signalement.")
     if not can_view_provider(actor, provider):
-        raise SignalementRefused(
+        raise Refused(
             {"provider": ["Votre financeur ne suit pas cet organisme : il ne peut le signaler."]}
         )
     for dossier in dossiers:
         if dossier.funder_id != actor.funder_id or dossier.provider_id != provider.id:
-            raise SignalementRefused(
+            raise Refused(
                 {"dossiers": [f"Le dossier {dossier.reference} n'est pas un dossier de cet OF."]}
             )
     signalement = Signalement(
@@ -323,35 +317,32 @@ def create_draft(
             "dossier_ids": [d.id for d in dossiers],
         },
     )
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
+    db.session.flush()
     return signalement
 
 
 # --- Evidence ----------------------------------------------------------------------------------
 
 
-def record_refusal(actor: User, signalement: Signalement, refused: SignalementRefused) -> None:
-    """Audit files refused by their content (possibly an attack); commits."""
+def record_refusal(actor: User, signalement: Signalement, refused: Refused) -> None:
+    """Audit files refused by their content (possibly an attack), kept when the refused
+    change is rolled back."""
     if not refused.refused_files:
         return
-    audit.record(
+    audit.record_refusal(
         "signalement.upload_refused",
         actor=actor,
         target=signalement,
         funder_id=signalement.funder_id,
         details={"reasons": [reason for _, reason in refused.refused_files]},
     )
-    db.session.commit()
 
 
 def _require_edit(actor: User, signalement: Signalement) -> None:
     if signalement.funder_id != actor.funder_id or not workflow.can_edit(
         signalement.state, actor.role
     ):
-        raise SignalementRefused(general=NOT_EDITABLE)
+        raise Refused(general=NOT_EDITABLE)
 
 
 def update_draft(
@@ -377,7 +368,7 @@ def update_draft(
         ]
     chosen = evidence.chosen_files(files, errors)
     if errors:
-        raise SignalementRefused(errors)
+        raise Refused(errors)
     storage = storage or storage_for(current_app)
     stored = evidence.store_all(storage, chosen, max_bytes or max_upload_bytes())
     try:
@@ -419,9 +410,7 @@ def update_draft(
                 ],
             },
         )
-        db.session.commit()
     except BaseException:
-        db.session.rollback()
         evidence.discard(storage, [s.key for s in stored])
         raise
     return signalement
@@ -624,7 +613,7 @@ def transition(
     errors, extra = _validate(actor, signalement, action, payload, today)
     chosen = evidence.chosen_files(files, errors) if action == Action.ANSWER else []
     if errors:
-        raise SignalementRefused(errors)
+        raise Refused(errors)
     storage = storage or storage_for(current_app)
     stored = evidence.store_all(storage, chosen, max_bytes or max_upload_bytes()) if chosen else []
     try:
@@ -637,9 +626,7 @@ def transition(
             details=details,
         )
         notified = notices.notify(signalement, action, actor)
-        db.session.commit()
     except BaseException:
-        db.session.rollback()
         evidence.discard(storage, [s.key for s in stored])
         raise
     notices.mail(signalement, notified, payload.message or payload.reason)
@@ -735,12 +722,12 @@ def _apply(
 
 
 def post_message(actor: User, signalement: Signalement, body: str) -> SignalementMessage:
-    """A message in the thread, to the other side; commits, then mails."""
+    """A message in the thread, to the other side, then the mail (sent after the commit)."""
     if not workflow.can_write(signalement.state, actor.role):
         raise TransitionRefused(NO_THREAD)
     body = (body or "").strip()
     if errors := _message_errors(body, "Écrivez votre message."):
-        raise SignalementRefused({"message": errors})
+        raise Refused({"message": errors})
     message = SignalementMessage(
         side=notices.side_of(actor).value,
         kind=MessageKind.MESSAGE.value,
@@ -758,7 +745,6 @@ def post_message(actor: User, signalement: Signalement, body: str) -> Signalemen
         details={"message_id": message.id, "side": message.side},
     )
     notified = notices.notify(signalement, None, actor)
-    db.session.commit()
     notices.mail(signalement, notified, body)
     return message
 

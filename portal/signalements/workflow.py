@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from portal.errors import Refused
 from portal.models.accounts import Role
 from portal.models.signalements import SIGNALEMENT_STATE_LABELS, SignalementState
 
@@ -192,12 +193,13 @@ NO_APPROVAL = (
 )
 
 
-class TransitionRefused(Exception):
-    """A transition that may not happen; `message` is for the user (French)."""
+class TransitionRefused(Refused):
+    """A transition that may not happen (wrong role or state); `message` is for the user
+    (French). A `Refused` the views tell apart from a form's refusal: it is flashed, not
+    shown in the form."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(general=message)
 
 
 def _quoted(states: tuple[SignalementState, ...]) -> str:

@@ -224,7 +224,8 @@ def validate_contract(
         outside = sorted(y for y in yearly if not start.year <= y <= end.year)
         if outside:
             errors.setdefault("yearly_amounts", []).append(
-                f"Année(s) hors de la période du contrat : {', '.join(map(str, outside))}."
+                ("Année" if len(outside) == 1 else "Années")
+                + f" hors de la période du contrat : {', '.join(map(str, outside))}."
             )
         if price is not None and sum(yearly.values()) != price:
             total = f"{sum(yearly.values()):.2f}".replace(".", ",")

@@ -28,6 +28,7 @@ from portal import audit, clock, exports
 from portal.access import is_funder_side, providers_scope, subcontracts_scope
 from portal.clock import utcnow
 from portal.dossiers.rules import RuleError, parse_amount
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.identifiers import Identifier
 from portal.models import (
@@ -81,35 +82,6 @@ NAME_NEEDED = (
 
 
 # --- Errors ----------------------------------------------------------------------------
-
-
-class NotAllowed(Exception):
-    """The acting user may not do this (the route answers 403/404 and audits it)."""
-
-
-class StaleEdit(Exception):
-    """Someone else changed the contract since the form was opened."""
-
-
-class InvalidContract(Exception):
-    """Fields or files are refused; nothing was written and no file is left in the store.
-
-    `errors` holds the French messages by field, `refused_files` the (name, reason) of the
-    refused files (audited: a file whose content is not what its name says may be an attack).
-    """
-
-    def __init__(
-        self,
-        errors: Mapping[str, list[str]],
-        refused_files: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        self.errors = {name: list(messages) for name, messages in errors.items()}
-        self.refused_files = list(refused_files)
-        super().__init__("; ".join(m for ms in self.errors.values() for m in ms))
-
-
-class TurnoverImportRefused(Exception):
-    """The whole file is refused; ``str(exc)`` is a French message."""
 
 
 def settings() -> rules.Settings:
@@ -551,7 +523,7 @@ def _check(
         if entry is None and not data.subcontractor_name:
             errors.setdefault("subcontractor_name", []).append(NAME_NEEDED)
     if errors or data is None:
-        raise InvalidContract(errors)
+        raise Refused(errors)
     return data, entry
 
 
@@ -579,7 +551,7 @@ def _store(
         discard(storage, [s.key for s in stored.values()])
         for messages in errors.values():
             messages.append(CHOOSE_AGAIN)
-        raise InvalidContract(errors, refused)
+        raise Refused(errors, refused_files=refused)
     return stored
 
 
@@ -648,15 +620,15 @@ def save_contract(
     """Declare a contract (`contract` None) or change one on version `expected_version`;
     the caller commits with :func:`commit_with_files`.
 
-    Raises InvalidContract (nothing written, no file left) when a field or a file is
-    refused, StaleEdit when the contract changed meanwhile, NotAllowed off its OF.
+    Raises Refused (nothing written, no file left) when a field or a file is
+    refused, Stale when the contract changed meanwhile, NotAllowed off its OF.
     """
     principal = _require_provider(actor)
     if contract is not None:
         if contract.principal_id != principal.id:
             raise NotAllowed
         if expected_version is not None and contract.version != expected_version:
-            raise StaleEdit
+            raise Stale
     data, entry = _check(principal, raw)
     storage = storage or storage_for(current_app)
     stored = _store(storage, files, max_bytes or max_upload_bytes())
@@ -700,11 +672,12 @@ def save_contract(
     return Saved(contract, keys)
 
 
-def record_refusal(actor: User, contract: Subcontract | None, refused: InvalidContract) -> None:
-    """Audit refused files (field errors are typing slips, not recorded); the caller commits."""
+def record_refusal(actor: User, contract: Subcontract | None, refused: Refused) -> None:
+    """Audit refused files (field errors are typing slips, not recorded); kept when the
+    refused change is rolled back."""
     if not refused.refused_files:
         return
-    audit.record(
+    audit.record_refusal(
         "subcontract.upload_refused",
         actor=actor,
         object_type="subcontracts",
@@ -864,7 +837,7 @@ def _save_turnover(
 
 def save_turnover(actor: User, raw: Mapping[str, Any]) -> CpfTurnover:
     """Record (or correct) the actor's OF's CPF turnover of a year, from typed values
-    (``year``, ``amount``, ``as_of``); InvalidContract-like errors by field."""
+    (``year``, ``amount``, ``as_of``); Refused-like errors by field."""
     provider = _require_provider(actor)
     errors: dict[str, list[str]] = {}
     year = amount = as_of = None
@@ -882,7 +855,7 @@ def save_turnover(actor: User, raw: Mapping[str, Any]) -> CpfTurnover:
         except RuleError as error:
             errors["as_of"] = [str(error)]
     if errors or year is None or amount is None:
-        raise InvalidContract(errors)
+        raise Refused(errors)
     row, before = _save_turnover(actor, provider.id, year, amount, as_of, "saisie")
     audit.record(
         "cpf_turnover.saved",
@@ -938,20 +911,20 @@ class TurnoverReport:
 
 def read_turnover_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
     """The lines of a CSV of CPF turnovers: (line number, values by field). Raises
-    TurnoverImportRefused (French) when the whole file cannot be read."""
+    Refused (French) when the whole file cannot be read."""
     if len(data) > MAX_TURNOVER_BYTES:
-        raise TurnoverImportRefused("Le fichier est trop volumineux pour des chiffres annuels.")
+        raise Refused("Le fichier est trop volumineux pour des chiffres annuels.")
     if not data.strip():
-        raise TurnoverImportRefused(f"Le fichier est vide : {TURNOVER_ACCEPTED}.")
+        raise Refused(f"Le fichier est vide : {TURNOVER_ACCEPTED}.")
     if is_xlsx(data):
-        raise TurnoverImportRefused(
+        raise Refused(
             "Le fichier est un classeur XLSX : enregistrez-le au format CSV (séparateur "
             "point-virgule), puis déposez-le de nouveau."
         )
     try:
         text = decode_csv(data, accepted=TURNOVER_ACCEPTED)
     except NotATable as refusal:
-        raise TurnoverImportRefused(str(refusal)) from None
+        raise Refused(str(refusal)) from None
     header: list[str | None] | None = None
     lines: list[tuple[int, dict[str, str]]] = []
     for number, cells in _non_blank(csv_rows(text)):
@@ -959,7 +932,7 @@ def read_turnover_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
             header = [_TURNOVER_HEADERS.get(fold_header(cell)) for cell in cells]
             missing = [h for h, name, needed in TURNOVER_COLUMNS if needed and name not in header]
             if missing:
-                raise TurnoverImportRefused(
+                raise Refused(
                     "Colonnes obligatoires absentes de la première ligne : "
                     f"{', '.join(missing)} ({TURNOVER_ACCEPTED})."
                 )
@@ -971,11 +944,11 @@ def read_turnover_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
         }
         lines.append((number, values))
         if len(lines) > MAX_TURNOVER_LINES:
-            raise TurnoverImportRefused(
+            raise Refused(
                 f"Le fichier compte plus de {MAX_TURNOVER_LINES} lignes : une ligne par année."
             )
     if not lines:
-        raise TurnoverImportRefused(
+        raise Refused(
             "Le fichier ne contient aucune année : ajoutez une ligne par année sous la ligne "
             "des noms de colonnes."
         )
@@ -988,7 +961,7 @@ def _non_blank(rows: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, lis
 
 def import_turnovers(actor: User, data: bytes, *, filename: str = "") -> TurnoverReport:
     """Record every year of the file, or none: if any line has an error, nothing is saved
-    and the report lists the errors by line and column (TurnoverImportRefused when the
+    and the report lists the errors by line and column (Refused when the
     file itself cannot be read)."""
     provider = _require_provider(actor)
     lines = read_turnover_csv(data)

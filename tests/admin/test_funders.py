@@ -89,3 +89,16 @@ def test_funder_admin_cannot_reach_funder_management(client, login_as):
     funder = FunderFactory()
     assert client.get("/admin/financeurs").status_code == 403
     assert client.get(f"/admin/financeurs/{funder.id}").status_code == 403
+
+
+def test_a_garbled_or_missing_version_is_refused_as_stale_not_a_crash(client, login_as):
+    login_as(Role.ADMIN)
+    funder = FunderFactory(name="Région Bretagne")
+    url = f"/admin/financeurs/{funder.id}"
+    for version in ("abc", "", "99999999999999999999"):
+        form = {**_form(client, url), "version": version}
+        data = {**form, "name": "Bretagne", "kind": "region", "region_code": "53"}
+        response = client.post(url, data=data)
+        assert response.status_code == 409, version
+        db.session.refresh(funder)
+        assert funder.name == "Région Bretagne"

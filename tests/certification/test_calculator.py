@@ -72,8 +72,8 @@ def test_each_line_and_the_source_are_shown(client, login_as) -> None:
         },
     ).get_data(as_text=True)
     assert "Base (une catégorie)" in page
-    assert "2 catégorie(s) en plus" in page
-    assert "17 site(s) en plus" in page
+    assert "2 catégories en plus" in page
+    assert "17 sites en plus" in page
     assert "arrêté du 6 juin 2019" in page
     # Example 5 fixes every figure it uses.
     assert "Tous les chiffres utilisés sont confirmés" in page

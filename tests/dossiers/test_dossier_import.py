@@ -13,6 +13,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from portal.dossiers import services
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import AuditEvent, Dossier, Provider, Role
 from portal.public_list.importer import import_list
@@ -274,7 +275,7 @@ def test_a_long_file_is_imported_whole(client, auth, login_as, public_list) -> N
 
 def test_a_file_with_too_many_lines_is_refused() -> None:
     data = csv_file([line(reference=f"M-{n:05d}") for n in range(services.MAX_IMPORT_LINES + 1)])
-    with pytest.raises(services.ImportRefused, match="plus de 2\u202f000 dossiers"):
+    with pytest.raises(Refused, match="plus de 2\u202f000 dossiers"):
         services.read_import(data)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -645,3 +645,14 @@ def test_exports_never_turn_text_into_formulas(client, login_as) -> None:
     assert sheet.cell(row=2, column=EXPORT_COLUMNS.index("montant_accorde") + 1).number_format == (
         "0.00"
     )
+
+
+def test_the_creation_day_exported_is_the_day_in_paris(client, login_as) -> None:
+    user = login_as(Role.CONTROLLER)
+    dossier = make_dossier(user.funder, ProviderFactory(), "NUIT-1")
+    dossier.created_at = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)  # 00:30 on the 7th in Paris
+    db.session.commit()
+    text = client.get("/dossiers/export.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    row = dict(zip(EXPORT_COLUMNS, rows[1], strict=True))
+    assert row["cree_le"] == "07/12/2026"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from portal.dossiers import pieces as service
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import (
     AttendanceSheet,
@@ -458,7 +459,7 @@ def test_replace_piece_refuses_a_piece_already_replaced(app, of_setup, tmp_path)
     db.session.commit()
     service.replace_piece(user, piece, fields, _upload(make_png()), storage=storage)
     db.session.commit()
-    with pytest.raises(service.PiecesRefused, match="déjà été remplacée"):
+    with pytest.raises(Refused, match="déjà été remplacée"):
         service.replace_piece(user, piece, fields, _upload(JPEG), storage=storage)
     assert len(list(tmp_path.rglob("*"))) - len([p for p in tmp_path.rglob("*") if p.is_dir()]) == 2
 

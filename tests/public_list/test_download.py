@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from portal.errors import Refused
 from portal.extensions import db
 from portal.models import ImportStatus, ListImport
-from portal.public_list.importer import ImportRefused, import_list
+from portal.public_list.importer import import_list
 from tests.public_list.lists import CARAIBES, GARONNE, write_list
 
 
@@ -87,7 +88,7 @@ def test_a_persistent_error_is_refused_and_the_list_kept(app, datagouv, tmp_path
     import_list(datagouv.url, as_of=date(2026, 3, 1))
     for _ in range(4):
         datagouv.serve(500, b"erreur")
-    with pytest.raises(ImportRefused, match="HTTP 500"):
+    with pytest.raises(Refused, match="HTTP 500"):
         import_list(datagouv.url, as_of=date(2026, 3, 2))
     in_force = db.session.scalars(
         select(ListImport).where(ListImport.status == ImportStatus.SUCCEEDED)
@@ -97,17 +98,17 @@ def test_a_persistent_error_is_refused_and_the_list_kept(app, datagouv, tmp_path
 
 def test_an_html_error_page_is_refused(app, datagouv) -> None:
     datagouv.serve(200, b"<!doctype html><html><body>Maintenance</body></html>")
-    with pytest.raises(ImportRefused, match="page HTML"):
+    with pytest.raises(Refused, match="page HTML"):
         import_list(datagouv.url, as_of=date(2026, 3, 1))
 
 
 def test_a_truncated_download_is_refused(app, datagouv, tmp_path) -> None:
     body = _list(tmp_path)
     datagouv.serve(200, body[:200], Content_Length=str(len(body)))
-    with pytest.raises(ImportRefused, match="Téléchargement"):
+    with pytest.raises(Refused, match="Téléchargement"):
         import_list(datagouv.url, as_of=date(2026, 3, 1))
 
 
 def test_an_unreachable_server_is_refused_in_french(app) -> None:
-    with pytest.raises(ImportRefused, match="Téléchargement impossible"):
+    with pytest.raises(Refused, match="Téléchargement impossible"):
         import_list("http://127.0.0.1:9/liste.csv", as_of=date(2026, 3, 1))

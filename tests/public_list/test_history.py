@@ -187,7 +187,7 @@ def test_fingerprint_tracks_the_declared_activity_and_knows_the_old_digests() ->
         (120, 4, 6, []),
         (None, None, None, []),
         (0, 0, 0, []),  # nothing declared: nothing to say
-        (40, 0, 0, ["40 stagiaire(s) déclaré(s) mais aucun formateur"]),
+        (40, 0, 0, ["40 stagiaires déclarés mais aucun formateur"]),
         (40, 0, None, []),  # trainers unknown: not "none"
         (40, 40, 2, ["tous les stagiaires déclarés sont confiés par un autre organisme"]),
         (40, 39, 2, []),
@@ -196,7 +196,7 @@ def test_fingerprint_tracks_the_declared_activity_and_knows_the_old_digests() ->
             41,
             0,
             [
-                "40 stagiaire(s) déclaré(s) mais aucun formateur",
+                "40 stagiaires déclarés mais aucun formateur",
                 "tous les stagiaires déclarés sont confiés par un autre organisme",
             ],
         ),

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from portal.errors import Refused
 from portal.extensions import db
 from portal.identifiers import classify
 from portal.models import ImportStatus, ListChange, ListImport, ListVersion
-from portal.public_list.importer import ImportRefused, import_list
+from portal.public_list.importer import import_list
 from portal.public_list.lookup import check
 from tests.public_list.lists import (
     BILANS,
@@ -143,7 +144,7 @@ def test_a_file_that_is_not_the_list_is_refused(app, tmp_path, content, message)
     _import(write_list(tmp_path / "1.csv", [GARONNE]), D1)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(content)
-    with pytest.raises(ImportRefused, match=message):
+    with pytest.raises(Refused, match=message):
         _import(bad, D2)
     assert _certified(GARONNE.nda, D2) is True
     refused = db.session.scalars(select(ListImport).order_by(ListImport.id.desc())).first()
@@ -151,7 +152,7 @@ def test_a_file_that_is_not_the_list_is_refused(app, tmp_path, content, message)
 
 
 def test_a_list_with_no_data_row_is_refused(app, tmp_path) -> None:
-    with pytest.raises(ImportRefused, match="aucune ligne de données"):
+    with pytest.raises(Refused, match="aucune ligne de données"):
         _import(write_list(tmp_path / "empty.csv", []), D1)
     assert db.session.scalar(select(func.count(ListVersion.id))) == 0
 
@@ -159,7 +160,7 @@ def test_a_list_with_no_data_row_is_refused(app, tmp_path) -> None:
 def test_a_truncated_list_is_refused_unless_forced(app, tmp_path) -> None:
     _import(write_list(tmp_path / "1.csv", [GARONNE, CARAIBES, BILANS, PLUS_PARIS, PLUS_LYON]), D1)
     short = write_list(tmp_path / "2.csv", [GARONNE, CARAIBES])
-    with pytest.raises(ImportRefused, match="ne compte que 2 organismes contre 5"):
+    with pytest.raises(Refused, match="ne compte que 2 organismes contre 5"):
         _import(short, D2)
     assert _certified(BILANS.nda, D2, "bilans_competences") is True  # still in force
     run = _import(short, D2, force=True)
@@ -169,7 +170,7 @@ def test_a_truncated_list_is_refused_unless_forced(app, tmp_path) -> None:
 
 def test_an_older_list_cannot_rewrite_history(app, tmp_path) -> None:
     _import(write_list(tmp_path / "1.csv", [GARONNE]), D2)
-    with pytest.raises(ImportRefused, match="antérieure à la liste en vigueur"):
+    with pytest.raises(Refused, match="antérieure à la liste en vigueur"):
         _import(write_list(tmp_path / "0.csv", [CARAIBES]), D1)
 
 

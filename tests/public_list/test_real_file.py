@@ -112,7 +112,7 @@ def test_three_days_of_the_real_file(app, runner, history, outbox) -> None:
     day1 = _run(D1)
     assert day1.rows_kept == 9 and day1.rejected_lines == []
     assert _messages(day1) == [
-        (None, "2 ligne(s) au SIREN ou SIRET complété (zéro initial perdu, ou SIRET réduit "
+        (None, "2 lignes au SIREN ou SIRET complété (zéro initial perdu, ou SIRET réduit "
          "au numéro d'établissement)"),
         (6, f"SIRET {ODD.siret} d'un autre SIREN que celui de la ligne ({ODD.siren}) : "
          "conservé tel que lu"),
@@ -245,7 +245,7 @@ def test_versions_imported_before_the_activity_figures_are_completed_in_place(
     # QUAI's line is unreadable (kept as it was), LOSER has a new version: 7 completed.
     assert (
         None,
-        "7 organisme(s) complété(s) des chiffres d'activité déclarés, que le portail ne "
+        "7 organismes complétés des chiffres d'activité déclarés, que le portail ne "
         "gardait pas encore",
     ) in _messages(run)
     (quai,) = db.session.scalars(select(ListVersion).where(ListVersion.nda == QUAI.nda))

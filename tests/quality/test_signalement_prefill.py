@@ -40,11 +40,13 @@ def _offer(app: Flask, user, control: QualityControl, can_edit: bool = True) -> 
     with app.test_request_context("/"):
         login_user(user)
         control = db.session.get(QualityControl, control.id)
+        result = drafting.control_result(control)
         return render_template(
             "quality/_signalement_offer.html",
             control=control,
-            result=drafting.control_result(control),
+            result=result,
             can_edit=can_edit,
+            signalement_offer=drafting.offer(user, control, result) if can_edit else None,
         )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.dossiers import locks
 from portal.dossiers import pieces as pieces_service
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -334,7 +335,7 @@ def test_the_service_refuses_a_second_active_decision(setup) -> None:
     data = decisions.DecisionInput("conforme")
     decisions.decide(controller, dossier, invoice.id, data, expected_version=None)
     db.session.commit()
-    with pytest.raises(decisions.DecisionConflict):
+    with pytest.raises(Stale):
         decisions.decide(controller, dossier, invoice.id, data, expected_version=None)
     db.session.rollback()
 
@@ -417,7 +418,7 @@ def test_the_service_refuses_and_a_reopened_decision_unlocks(app, setup, tmp_pat
         "amount_incl_tax": "1000",
         "hours_billed": "70",
     }
-    with pytest.raises(pieces_service.PiecesRefused) as refused:
+    with pytest.raises(Refused) as refused:
         pieces_service.replace_piece(of_user, invoice, fields, upload, storage=storage)
     assert "la décision du" in refused.value.general
     db.session.rollback()
@@ -532,9 +533,9 @@ def test_another_funders_admin_cannot_reopen(auth, setup) -> None:
 
 def test_the_reopen_service_refuses_a_controller_and_a_second_reopening(setup) -> None:
     decision = _decided(setup)
-    with pytest.raises(decisions.NotAllowed):
+    with pytest.raises(NotAllowed):
         decisions.reopen(setup[3], decision, "raison")
     decisions.reopen(setup[4], decision, "raison")
     db.session.commit()
-    with pytest.raises(decisions.DecisionConflict):
+    with pytest.raises(Stale):
         decisions.reopen(setup[4], decision, "encore")

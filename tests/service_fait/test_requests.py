@@ -215,6 +215,7 @@ def test_the_panel_shows_the_thread_and_the_form(app: Flask, auth) -> None:
         message="Il manque la facture.",
         due_date=clock.today() + timedelta(days=3),
     )
+    db.session.commit()  # the test body is its own edge (services do not commit)
     with app.test_request_context():
         html = render_template(
             "service_fait/_requests_panel.html",

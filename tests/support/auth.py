@@ -58,6 +58,7 @@ def csrf_token(client: FlaskClient, path: str | None = None) -> str:
 def log_in(client: FlaskClient, user: User) -> None:
     """Log the client in as `user` through the session (see the module's docstring)."""
     app = client.application
+    db.session.commit()  # the test body's pending work, as the client does before a request
     with app.test_request_context("/login", method="POST", environ_base=dict(client.environ_base)):
         # The request's own application context and database session, as in the view.
         account = db.session.get(User, user.id)

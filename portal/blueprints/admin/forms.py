@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import EmailField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.extensions import db
-from portal.forms import EmailAddress, Form, choices
+from portal.forms import EmailAddress, Form, VersionField, choices
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import FUNDER_KIND_LABELS, ROLE_LABELS, Funder, Role, User
 from portal.regions import region_choices
@@ -26,7 +26,7 @@ class FunderForm(Form):
     region_code = SelectField(
         "Région", choices=choices([("", "Nationale / sans région"), *region_choices()]), default=""
     )
-    version = HiddenField()
+    version = VersionField()
 
     def __init__(self, *args, funder: Funder | None = None, **kwargs) -> None:
         super().__init__(*args, obj=funder, **kwargs)

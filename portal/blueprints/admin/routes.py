@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal.access import (
@@ -20,6 +19,7 @@ from portal.access import (
 from portal.audit import verify_chain
 from portal.blueprints.admin import bp, services
 from portal.blueprints.admin.forms import FunderForm, InviteForm, ListFilterForm, ProviderForm
+from portal.errors import NotAllowed, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, choices
 from portal.models import ROLE_LABELS, AuditEvent, Funder, Role, User
@@ -80,7 +80,6 @@ def new_funder() -> Response | str:
             kind=form.kind.data,
             region_code=form.region_code.data,
         )
-        db.session.commit()
         flash(
             f"Financeur « {funder.name} » créé. Invitez maintenant son administrateur.", "success"
         )
@@ -95,20 +94,18 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
     form = FunderForm(funder=funder)
     status = 200
     if request.method == "GET":
-        form.version.data = str(funder.version)
+        form.version.show(funder.version)
     elif form.validate_on_submit():
         try:
             services.update_funder(
                 current_actor(),
                 funder,
-                expected_version=int(form.version.data or 0),
+                expected_version=form.version.expected,
                 name=form.name.data,
                 kind=form.kind.data,
                 region_code=form.region_code.data,
             )
-            db.session.commit()
-        except (services.StaleEdit, StaleDataError):
-            db.session.rollback()
+        except Stale:
             flash(
                 "Ce financeur a été modifié par quelqu'un d'autre pendant votre saisie. "
                 "Voici sa version actuelle : reportez vos changements.",
@@ -116,7 +113,7 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
             )
             db.session.refresh(funder)
             form = FunderForm(funder=funder, formdata=None)
-            form.version.data = str(funder.version)
+            form.version.show(funder.version)
             status = 409
         else:
             flash("Financeur enregistré.", "success")
@@ -217,10 +214,8 @@ def invite() -> Response | str:
                 provider_id=form.provider_id.data or None,
                 region_code=form.region_code.data or None,
             )
-        except services.NotAllowed:
-            db.session.rollback()
+        except NotAllowed:
             deny(actor, "invitation hors périmètre", role=form.role.data)
-        db.session.commit()
         flash(f"Invitation envoyée à {user.email}.", "success")
         return redirect(url_for("admin.users"), code=303)
     return render_template("admin/invite.html", form=form)
@@ -233,10 +228,8 @@ def _user_action(user_id: int, action, done: str) -> Response:
     target = _get_managed_user_or_404(user_id)
     try:
         action(current_actor(), target)
-    except services.NotAllowed:
-        db.session.rollback()
+    except NotAllowed:
         deny(current_actor(), "action impossible sur cet utilisateur", target_user_id=user_id)
-    db.session.commit()
     flash(done.format(email=target.email), "success")
     return redirect(
         request.referrer if _same_site(request.referrer) else url_for("admin.users"), code=303
@@ -281,7 +274,6 @@ def providers() -> Response | str:
         outcome = services.follow_provider(
             actor, nda=form.nda.data, siret=form.siret.data, name=form.name.data
         )
-        db.session.commit()
         if outcome.already_followed:
             flash(f"{outcome.provider.name} est déjà suivi par votre financeur.", "info")
         else:

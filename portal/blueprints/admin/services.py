@@ -13,17 +13,9 @@ from portal.access import can_invite, can_manage_user, users_scope
 from portal.blueprints.auth.services import normalize_email, send_invitation
 from portal.blueprints.auth.sessions import end_all_sessions
 from portal.clock import utcnow
+from portal.errors import NotAllowed, Stale
 from portal.extensions import db
 from portal.models import FUNDER_ROLES, Funder, FunderProvider, Provider, Role, User
-
-
-class NotAllowed(Exception):
-    """The acting user may not do this (the route answers 403 and audits it)."""
-
-
-class StaleEdit(Exception):
-    """Someone else changed the record since the form was opened."""
-
 
 FUNDER_FIELDS = ("name", "kind", "region_code")
 
@@ -56,7 +48,7 @@ def update_funder(
 ) -> Funder:
     """Apply an edit made on version `expected_version`; refuse it if that is stale."""
     if funder.version != expected_version:
-        raise StaleEdit
+        raise Stale
     before = _funder_state(funder)
     funder.name, funder.kind, funder.region_code = name.strip(), kind, region_code or None
     after = _funder_state(funder)

@@ -14,7 +14,6 @@ from flask import Response, g, jsonify, request
 
 from portal import audit
 from portal.blueprints.auth.api_tokens import user_for_token
-from portal.extensions import db
 from portal.models import Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,8 +60,6 @@ def token_required(*roles: Role) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = user_for_token(bearer_token())
-            if db.session.dirty:  # the token's last use, refreshed at most once a minute
-                db.session.commit()
             if user is None:
                 return error_response(
                     401,
@@ -71,7 +68,7 @@ def token_required(*roles: Role) -> Callable[[F], F]:
                     {"WWW-Authenticate": 'Bearer realm="api"'},
                 )
             if user.role not in allowed:
-                audit.record(
+                audit.record_refusal(
                     "access.denied",
                     actor=user,
                     details={
@@ -80,7 +77,6 @@ def token_required(*roles: Role) -> Callable[[F], F]:
                         "method": request.method,
                     },
                 )
-                db.session.commit()
                 return error_response(403, "forbidden", FORBIDDEN)
             g.api_user = user
             return view(*args, **kwargs)

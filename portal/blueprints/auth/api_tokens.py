@@ -16,11 +16,11 @@ from datetime import timedelta
 
 from flask import Response, abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from portal import audit
+from portal import audit, unit_of_work
 from portal.access import ALL_ROLES, deny, roles_required
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import ChangePasswordForm
@@ -86,7 +86,7 @@ def user_for_token(plaintext: str | None) -> User | None:
     """The active user a live token belongs to, or None.
 
     Revoked tokens and tokens of deactivated users never authenticate. `last_used_at` is
-    refreshed when it is older than `LAST_USED_RESOLUTION` (the caller commits).
+    refreshed when it is older than `LAST_USED_RESOLUTION`, even if the request fails.
     """
     if not plaintext or not plaintext.startswith(TOKEN_PREFIX):
         return None
@@ -107,6 +107,13 @@ def user_for_token(plaintext: str | None) -> User | None:
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
+        # Kept even when the request fails (a 403, a 404 of the API).
+        token_id = token.id
+        unit_of_work.keep(
+            lambda: db.session.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+            )
+        )
     return user
 
 
@@ -170,7 +177,6 @@ def create_api_token() -> Response:
     if not form.validate_on_submit():
         return _panel(user, form)
     _token, plaintext = create_token(user, form.name.data)
-    db.session.commit()
     return _panel(user, ApiTokenForm(formdata=None), new_token=plaintext)
 
 
@@ -183,11 +189,9 @@ def revoke_api_token(token_id: int) -> Response:
     try:
         token = revoke_token(user, token_id)
     except TokenNotFound:
-        db.session.rollback()
         deny(
             user, "jeton d'API d'un autre utilisateur ou inexistant", status=404, token_id=token_id
         )
-    db.session.commit()
     if wants_fragment():
         return _panel(user, ApiTokenForm(formdata=None))
     flash(f"Le jeton « {token.name} » est révoqué : il ne donne plus accès à l'API.", "success")

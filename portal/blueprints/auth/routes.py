@@ -29,7 +29,7 @@ from portal.blueprints.auth.forms import (
     NewPasswordForm,
 )
 from portal.blueprints.auth.sessions import end_session, start_session
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from portal.models import TokenPurpose
 from portal.passwords import password_problems, verify_password
 from portal.rendering import render_page
@@ -50,12 +50,11 @@ def _login_failed(response: Response) -> bool:
 
 
 def _on_throttle(limit: RequestLimit) -> None:
-    audit.record(
+    audit.record_refusal(
         "auth.login_throttled",
         actor_label=services.normalize_email(request.form.get("email", ""))[:254] or "(vide)",
         details={"limit": str(limit.limit), "key": limit.key.split("/")[-1][:80]},
     )
-    db.session.commit()
 
 
 def _safe_next(target: str | None) -> str:
@@ -92,7 +91,6 @@ def login() -> Response | str:
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             start_session(user)
-            db.session.commit()
             flash(f"Bonjour {user.full_name}.", "success")
             return redirect(_safe_next(request.args.get("next")), code=303)
         g.login_failed = True
@@ -105,7 +103,6 @@ def login() -> Response | str:
 def logout() -> Response:
     services.record_logout(current_user._get_current_object())
     end_session()
-    db.session.commit()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("auth.login"), code=303)
 
@@ -130,7 +127,6 @@ def _set_password_page(token: str, purpose: TokenPurpose) -> Response | tuple[st
         if current_user.is_authenticated:
             end_session()
         start_session(user)
-        db.session.commit()
         flash("Votre mot de passe est enregistré. Vous êtes connecté.", "success")
         return redirect(url_for("home.index"), code=303)
     return render_template("auth/set_password.html", form=form, user=row.user, purpose=purpose)
@@ -142,7 +138,6 @@ def forgot_password() -> Response | str:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
         flash(
             "Si un compte actif correspond à cette adresse, un lien de réinitialisation "
             "vient d'y être envoyé.",
@@ -170,7 +165,6 @@ def account() -> Response | str:
         else:
             services.change_password(user, form.password.data)
             start_session(user)  # the other sessions end; this one goes on, rotated
-            db.session.commit()
             flash("Mot de passe modifié. Vos autres sessions sont fermées.", "success")
             return redirect(url_for("auth.account"), code=303)
     return render_template("auth/account.html", form=form, user=user, **panel_context(user))

@@ -53,7 +53,6 @@ def authenticate(email: str, password: str) -> User | None:
             funder_id=user.funder_id if user else None,
             details={"reason": reason},
         )
-        db.session.commit()
         return None
     if needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)

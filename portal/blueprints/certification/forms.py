@@ -13,7 +13,6 @@ from flask_wtf.file import FileField
 from werkzeug.datastructures import FileStorage
 from wtforms import (
     BooleanField,
-    HiddenField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -24,7 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from portal.blueprints.dossiers.forms import Needed
 from portal.certification import rules
 from portal.certification.services import CATEGORY_LABELS, OTHER_CERTIFIER
-from portal.forms import Form, choices
+from portal.forms import Form, VersionField, choices
 from portal.models import Certifier
 from portal.models.certification import CERTIFICATION_AUDIT_KIND_LABELS
 
@@ -79,7 +78,7 @@ class CertificateForm(_Errors, Form):
         render_kw={"type": "date"},
     )
     file = FileField("Le certificat (fichier)", render_kw={"accept": ACCEPT})
-    version = HiddenField()
+    version = VersionField()
 
     def set_certifiers(self, rows: Sequence[Certifier]) -> None:
         self.certifier.choices = choices(

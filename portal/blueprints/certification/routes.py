@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import clock
@@ -25,8 +24,9 @@ from portal.access import ALL_ROLES, can_view_provider, deny, get_provider_or_40
 from portal.blueprints.certification import bp
 from portal.blueprints.certification.forms import AuditForm, CalculatorForm, CertificateForm
 from portal.certification import rules, services
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
-from portal.forms import EmptyForm, int_or_zero
+from portal.forms import EmptyForm
 from portal.models import Certificate, CertificationAudit, Provider, Role, User
 from portal.pagination import MAX_PAGE
 from portal.rendering import render_page
@@ -154,14 +154,11 @@ def new_certificate() -> Response | tuple[str, int]:
     form.set_certifiers(services.certifiers())
     if form.validate_on_submit():
         try:
-            saved = services.save_certificate(actor, form.raw(), form.uploaded())
-            services.commit_with_files(saved.stored_keys)
-        except services.Invalid as invalid:
-            db.session.rollback()
+            services.save_certificate(actor, form.raw(), form.uploaded())
+        except Refused as invalid:
             services.record_refusal(actor, None, invalid)
-            db.session.commit()
             form.add_errors(invalid.errors)
-        except services.NotAllowed:
+        except NotAllowed:
             abort(404)
         else:
             flash("Certificat enregistré.", "success")
@@ -177,34 +174,30 @@ def edit_certificate(certificate_id: int) -> Response | tuple[str, int]:
     if request.method == "GET":
         form = CertificateForm(formdata=None, data=services.form_values(certificate))
         form.set_certifiers(services.certifiers())
-        form.version.data = str(certificate.version)
+        form.version.show(certificate.version)
         return _form_page(form, certificate)
     form = CertificateForm()
     form.set_certifiers(services.certifiers())
     if not form.validate_on_submit():
         return _form_page(form, certificate)
     try:
-        saved = services.save_certificate(
+        services.save_certificate(
             actor,
             form.raw(),
             form.uploaded(),
             certificate=certificate,
-            expected_version=int_or_zero(form.version.data),
+            expected_version=form.version.expected,
         )
-        services.commit_with_files(saved.stored_keys)
-    except services.Invalid as invalid:
-        db.session.rollback()
+    except Refused as invalid:
         services.record_refusal(actor, certificate, invalid)
-        db.session.commit()
         form.add_errors(invalid.errors)
         return _form_page(form, _certificate_or_404(certificate_id, actor, need="edit"))
-    except (services.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         certificate = _certificate_or_404(certificate_id, actor, need="edit")
         db.session.refresh(certificate)
         form = CertificateForm(formdata=None, data=services.form_values(certificate))
         form.set_certifiers(services.certifiers())
-        form.version.data = str(certificate.version)
+        form.version.show(certificate.version)
         flash(STALE, "error")
         return _form_page(form, certificate, 409)
     flash("Certificat enregistré.", "success")
@@ -226,7 +219,6 @@ def download(certificate_id: int) -> Response:
         document.size,
     )
     services.record_download(actor, certificate)
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -244,9 +236,7 @@ def add_audit(certificate_id: int) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             services.add_audit(actor, certificate, form.raw())
-            db.session.commit()
-        except services.Invalid as invalid:
-            db.session.rollback()
+        except Refused as invalid:
             form.add_errors(invalid.errors)
         else:
             flash("Audit enregistré.", "success")
@@ -268,7 +258,6 @@ def delete_audit(audit_id: int) -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.delete_audit(actor, row)
-    db.session.commit()
     flash("Audit supprimé.", "success")
     return redirect(url_for("certification.index") + f"#certificat-{row.certificate_id}", code=303)
 

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, HiddenField, SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from portal import formatting
 from portal.dossiers.rules import CATEGORY_LABELS, FIELD_LABELS, FIELDS, MAX_INSTALMENTS
 from portal.dossiers.services import MAX_IMPORT_LINES
-from portal.forms import DateField, Form, choices
+from portal.forms import DateField, Form, VersionField, choices
 from portal.models import (
     DOSSIER_STATUS_LABELS,
     MODALITY_LABELS,
@@ -135,7 +135,7 @@ class DossierEditForm(DossierForm):
         validators=[Needed()],
         validate_choice=False,
     )
-    version = HiddenField()
+    version = VersionField()
 
     def raw(self) -> dict[str, Any]:
         return {**super().raw(), "status": self.status.data}

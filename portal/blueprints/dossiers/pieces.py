@@ -25,8 +25,7 @@ from portal.blueprints.dossiers.piece_forms import (
 from portal.dossiers import piece_rules
 from portal.dossiers import pieces as service
 from portal.dossiers.calendar import Period
-from portal.errors import MESSAGES
-from portal.extensions import db
+from portal.errors import MESSAGES, Refused
 from portal.models import (
     PIECE_KIND_LABELS,
     Dossier,
@@ -134,11 +133,8 @@ def new_piece(dossier_id: int) -> Response | str:
             added = service.add_pieces(
                 user, dossier, kind, form.raw_values(), form.uploaded_files()
             )
-            service.commit_pieces(added)
-        except service.PiecesRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             service.record_refusal(user, dossier, kind.value, refused)
-            db.session.commit()
             form.set_errors(refused.errors)
             general = refused.general
         else:
@@ -175,12 +171,9 @@ def replace_piece(dossier_id: int, piece_id: int) -> Response | str:
     if form.validate_on_submit():
         files = form.uploaded_files()
         try:
-            new = service.replace_piece(user, piece, form.raw_values(), files[0] if files else None)
-            service.commit_pieces([new])
-        except service.PiecesRefused as refused:
-            db.session.rollback()
+            service.replace_piece(user, piece, form.raw_values(), files[0] if files else None)
+        except Refused as refused:
             service.record_refusal(user, dossier, kind.value, refused)
-            db.session.commit()
             form.set_errors(refused.errors)
             general = refused.general
         else:
@@ -241,7 +234,6 @@ def download(dossier_id: int, piece_id: int) -> Response:
         document.size,
     )
     service.record_download(user, piece)
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )

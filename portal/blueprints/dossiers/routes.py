@@ -9,7 +9,6 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import audit, clock, formatting
@@ -23,8 +22,8 @@ from portal.blueprints.dossiers.forms import (
 )
 from portal.blueprints.dossiers.mine import my_dossiers
 from portal.dossiers import rules, services
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
-from portal.forms import int_or_zero
 from portal.identifiers import classify
 from portal.models import (
     DOSSIER_STATUS_LABELS,
@@ -135,7 +134,6 @@ def _export(extension: str) -> Response:
         funder_id=actor.funder_id,
         details={"format": extension, "filters": args, "count": len(rows)},
     )
-    db.session.commit()
     response = Response(body, content_type=content_type)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="dossiers-{clock.today():%Y-%m-%d}.{extension}"'
@@ -166,12 +164,9 @@ def new() -> Response | str:
     if form.validate_on_submit():
         try:
             dossier = services.create_dossier(current_actor(), form.raw())
-            db.session.commit()
-        except services.InvalidDossier as invalid:
-            db.session.rollback()
+        except Refused as invalid:
             form.add_errors(invalid.errors)
         except IntegrityError:  # the same reference saved at the same time
-            db.session.rollback()
             form.add_errors({"reference": [services.REFERENCE_TAKEN]})
         else:
             flash(f"Dossier {dossier.reference} créé.", "success")
@@ -187,20 +182,17 @@ def edit(dossier_id: int) -> Response | tuple[str, int]:
     status = 200
     if request.method == "GET":
         form = DossierEditForm(data=services.form_values(dossier))
-        form.version.data = str(dossier.version)
+        form.version.show(dossier.version)
     else:
         form = DossierEditForm()
         if form.validate_on_submit():
             try:
                 services.update_dossier(
-                    actor, dossier, form.raw(), expected_version=int_or_zero(form.version.data)
+                    actor, dossier, form.raw(), expected_version=form.version.expected
                 )
-                db.session.commit()
-            except services.NotAllowed:
-                db.session.rollback()
+            except NotAllowed:
                 deny(actor, "dossier : modification refusée", dossier_id=dossier_id)
-            except (services.StaleEdit, StaleDataError):
-                db.session.rollback()
+            except Stale:
                 flash(
                     "Ce dossier a été modifié par quelqu'un d'autre pendant votre saisie. "
                     "Voici sa version actuelle : reportez vos changements.",
@@ -209,14 +201,12 @@ def edit(dossier_id: int) -> Response | tuple[str, int]:
                 dossier = get_dossier_or_404(dossier_id, actor, need="edit")
                 db.session.refresh(dossier)
                 form = DossierEditForm(formdata=None, data=services.form_values(dossier))
-                form.version.data = str(dossier.version)
+                form.version.show(dossier.version)
                 status = 409
-            except services.InvalidDossier as invalid:
-                db.session.rollback()
+            except Refused as invalid:
                 form.add_errors(invalid.errors)
                 dossier = get_dossier_or_404(dossier_id, actor, need="edit")
             except IntegrityError:
-                db.session.rollback()
                 form.add_errors({"reference": [services.REFERENCE_TAKEN]})
                 dossier = get_dossier_or_404(dossier_id, actor, need="edit")
             else:
@@ -283,22 +273,20 @@ def import_file() -> Response | str:
         filename = (upload.filename or "fichier").replace("\\", "/").rsplit("/", 1)[-1][:200]
         try:
             lines, ignored = services.read_import(upload.stream.read(services.MAX_IMPORT_BYTES + 1))
-        except services.ImportRefused as refusal:
+        except Refused as refusal:
             form.file.errors = [*form.file.errors, str(refusal)]
         else:
-            report = services.import_dossiers(current_actor(), lines, filename=filename)
+            try:
+                report = services.import_dossiers(current_actor(), lines, filename=filename)
+            except IntegrityError:  # a reference saved meanwhile by someone else
+                form.file.errors = [
+                    *form.file.errors,
+                    "Un dossier de ce fichier a été créé entre-temps par quelqu'un "
+                    "d'autre : aucun dossier n'a été importé. Déposez de nouveau le fichier.",
+                ]
+                return _import_page(form)
             report.ignored_columns = ignored
             if report.ok:
-                try:
-                    db.session.commit()
-                except IntegrityError:  # a reference saved meanwhile by someone else
-                    db.session.rollback()
-                    form.file.errors = [
-                        *form.file.errors,
-                        "Un dossier de ce fichier a été créé entre-temps par quelqu'un "
-                        "d'autre : aucun dossier n'a été importé. Déposez de nouveau le fichier.",
-                    ]
-                    return _import_page(form)
                 count = len(report.created)
                 flash(
                     f"{count} dossier{'s' if count > 1 else ''} importé{'s' if count > 1 else ''}"
@@ -308,7 +296,6 @@ def import_file() -> Response | str:
                 if ignored:
                     flash("Colonnes ignorées : " + ", ".join(ignored) + ".", "info")
                 return redirect(url_for("dossiers.index"), code=303)
-            db.session.rollback()
     return _import_page(form, report)
 
 

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import PureWindowsPath
 
 from flask import abort, redirect, render_template, request, url_for
-from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.wrappers import Response
 from wtforms.validators import Optional, ValidationError
@@ -41,6 +40,7 @@ from portal.public_list.bulk_input import (
     read_identifiers,
 )
 from portal.public_list.lookup import MATCHED_BY, NON_DECLARING
+from portal.web import actor as _user
 
 PER_PAGE = 500
 # Short column headers of the four categories (the full label is in an <abbr title>).
@@ -99,17 +99,12 @@ def get_check_or_404(check_id: int, user: User) -> BulkCheck:
     return check
 
 
-def _user() -> User:
-    return current_user._get_current_object()
-
-
 @bp.route("/verification-groupee", methods=["GET", "POST"])
 @roles_required(*SECTION.roles)
 def bulk() -> Response | str:
     form = BulkCheckForm()
     if form.validate_on_submit() and form.bulk_input is not None:
         check = create_check(_user(), form.filename, form.bulk_input)
-        db.session.commit()
         return redirect(url_for("public_list.bulk_result", check_id=check.id), code=303)
     return render_template(
         "public_list/bulk.html",

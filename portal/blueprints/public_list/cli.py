@@ -10,12 +10,13 @@ from datetime import date
 import click
 from flask import Blueprint, current_app
 
-from portal import clock
+from portal import clock, formatting
+from portal.errors import Refused
 from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, classify
 from portal.models import ListImport
 from portal.public_list.alerts import raise_alerts
-from portal.public_list.importer import ImportRefused, import_list
+from portal.public_list.importer import import_list
 from portal.public_list.lookup import NON_DECLARING, check
 from portal.service_fait.runner import rerun_after_list_import
 
@@ -81,14 +82,14 @@ def register(bp: Blueprint) -> None:
                 progress=progress if sys.stderr.isatty() else None,
                 on_imported=after_import,
             )
-        except ImportRefused as refusal:
+        except Refused as refusal:
             click.echo(f"Import refusé : {refusal}", err=True)
             click.echo("La liste en vigueur reste inchangée.", err=True)
             sys.exit(1)
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
-        click.echo(f"Liste du {run.as_of:%d/%m/%Y} ({run.status_label}) : {run.message}")
+        click.echo(f"Liste du {formatting.date_fr(run.as_of)} ({run.status_label}) : {run.message}")
         for note in run.notes or ():
             if note.get("line") is None:
                 click.echo(f"  {note['message']}")
@@ -119,9 +120,14 @@ def register(bp: Blueprint) -> None:
             click.echo(json.dumps(result.as_json(), ensure_ascii=False))
             return
         if result.list_as_of is None:
-            click.echo(f"Aucune liste importée au {when:%d/%m/%Y} : impossible de répondre.")
+            click.echo(
+                f"Aucune liste importée au {formatting.date_fr(when)} : impossible de répondre."
+            )
             return
-        click.echo(f"Liste en vigueur au {when:%d/%m/%Y} : celle du {result.list_as_of:%d/%m/%Y}.")
+        click.echo(
+            f"Liste en vigueur au {formatting.date_fr(when)} : "
+            f"celle du {formatting.date_fr(result.list_as_of)}."
+        )
         if not result.matches:
             click.echo(f"{ident} n'est pas dans la liste publique à cette date.")
         for match in result.matches:

@@ -195,6 +195,5 @@ def acknowledge(alert_id: int) -> Response:
             target=alert,
             funder_id=alert.funder_id,
         )
-        db.session.commit()
         flash("Alerte marquée comme vue.", "success")
     return redirect(url_for("public_list.alerts"), code=303)

@@ -20,7 +20,6 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_htmx import make_response as htmx_response
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
@@ -33,6 +32,7 @@ from portal.access import (
     roles_required,
 )
 from portal.blueprints.quality import bp
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.models import (
     CONTROL_MODE_LABELS,
@@ -135,11 +135,6 @@ def deadline_rule() -> dict[str, Any]:
     }
 
 
-@bp.app_template_global("quality_signalement_offer")
-def signalement_offer(control: QualityControl, result: rules.Result) -> drafting.Offer:
-    return drafting.offer(current_actor(), control, result)
-
-
 def _control_url(control_id: int, anchor: str = "") -> str:
     return url_for("quality.control", control_id=control_id) + (f"#{anchor}" if anchor else "")
 
@@ -227,11 +222,9 @@ def answer(control_id: int, finding_id: int) -> Response | tuple[str, int]:
             version=request.form.get("version"),
             max_bytes=max_upload_bytes(),
         )
-    except service.NotAllowed:
-        db.session.rollback()
+    except NotAllowed:
         deny(actor, "contrôle qualité : réponse refusée", control_id=control_id)
-    except service.CorrectiveRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         service.record_refusal(actor, finding, refused)
         control, finding = _reload(actor, control_id, finding_id)
         extra = {
@@ -242,8 +235,7 @@ def answer(control_id: int, finding_id: int) -> Response | tuple[str, int]:
         if wants_fragment():
             return _block(actor, control, finding, **extra)
         return _provider_page(actor, error_for=finding.id, status=422, **extra)
-    except (service.Conflict, StaleDataError):
-        db.session.rollback()
+    except Stale:
         return _conflict(actor, control_id, finding_id, back)
     notice = (
         "Votre réponse est envoyée : le contrôleur va l'examiner, puis lever ou maintenir la "
@@ -267,11 +259,9 @@ def decide(control_id: int, finding_id: int) -> Response:
             reason=request.form.get("motif", ""),
             version=request.form.get("version"),
         )
-    except service.NotAllowed:
-        db.session.rollback()
+    except NotAllowed:
         deny(actor, "contrôle qualité : décision refusée", control_id=control_id)
-    except service.CorrectiveRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         control, finding = _reload(actor, control_id, finding_id)
         extra = {
             "nc_errors": refused.errors,
@@ -286,8 +276,7 @@ def decide(control_id: int, finding_id: int) -> Response:
         if refused.general:
             flash(refused.general, "error")
         return redirect(back, code=303)
-    except (service.Conflict, StaleDataError):
-        db.session.rollback()
+    except Stale:
         return _conflict(actor, control_id, finding_id, back)
     if decided.closed:
         flash(
@@ -332,7 +321,6 @@ def corrective_file(control_id: int, message_id: int, document_id: int) -> Respo
         funder_id=control.funder_id,
         details={"control_id": control.id, "message_id": message.id, "document_id": document.id},
     )
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -394,11 +382,9 @@ def draft_signalement(control_id: int) -> Response:
     control = get_quality_control_or_404(control_id, actor, need="edit")
     try:
         drafted = drafting.draft(actor, control)
-    except drafting.NotAllowed:
-        db.session.rollback()
+    except NotAllowed:
         deny(actor, "contrôle qualité : signalement refusé", control_id=control_id)
-    except drafting.DraftRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         flash(str(refused), "error")
         return _go(_control_url(control_id, "signalement"))
     if drafted.created:

@@ -10,7 +10,6 @@ from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
-    HiddenField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -19,7 +18,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import Form, choices
+from portal.forms import Form, VersionField, choices
 from portal.models import CONTROL_MODE_LABELS, PROFILE_FIELDS
 from portal.quality.controls import PlanData
 from portal.quality.rules import FINDING_LABELS
@@ -87,7 +86,7 @@ class PlanForm(Form):
     shared = BooleanField(
         "Partager ce contrôle (en lecture) avec les autres financeurs de l'organisme"
     )
-    version = HiddenField()
+    version = VersionField()
 
     def data_for_service(self) -> PlanData:
         return PlanData(
@@ -122,7 +121,7 @@ class FindingForm(Form):
     observations = TextAreaField(
         "Observations", [Optional()], render_kw={"rows": 3, "maxlength": 8000}
     )
-    version = HiddenField()
+    version = VersionField()
 
 
 class EvidenceUploadForm(Form):
@@ -134,9 +133,9 @@ class EvidencePiecesForm(Form):
 
 
 class VersionForm(Form):
-    version = HiddenField()
+    version = VersionField()
 
 
 class ShareForm(Form):
     shared = BooleanField("Partager")
-    version = HiddenField()
+    version = VersionField()

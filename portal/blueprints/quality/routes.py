@@ -29,10 +29,9 @@ from flask import (
     send_file,
     url_for,
 )
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from portal import audit, clock, rnq
+from portal import audit, clock, formatting, rnq
 from portal.access import (
     can_answer_quality_control,
     can_edit_quality_control,
@@ -52,6 +51,7 @@ from portal.blueprints.quality.forms import (
     ShareForm,
     VersionForm,
 )
+from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.forms import choices
 from portal.models import (
@@ -65,12 +65,12 @@ from portal.models import (
 from portal.packs import stream_pack
 from portal.pagination import page_from
 from portal.quality import controls, report, rules
+from portal.quality import signalement as drafting
 from portal.rendering import render_page, wants_fragment
 from portal.routing import database_id
 from portal.storage import storage_for
 from portal.uploads import (
     UploadsRefused,
-    discard_stored,
     max_files_per_upload,
     max_size_label,
     max_upload_bytes,
@@ -81,13 +81,6 @@ from portal.web import actor as current_actor
 
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 VIEWERS = (*FUNDER_SIDE, Role.PROVIDER)
-
-
-def _version(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 def _common() -> dict[str, Any]:
@@ -145,8 +138,7 @@ def _plan_choices(form: PlanForm, actor: User, control: QualityControl | None) -
     form.dossiers.choices = choices(
         (
             d.id,
-            f"{d.reference} — {d.action_title} (du {d.start_date:%d/%m/%Y} "
-            f"au {d.end_date:%d/%m/%Y})",
+            f"{d.reference} — {d.action_title} ({formatting.period(d.start_date, d.end_date)})",
         )
         for d in dossiers
     )
@@ -192,9 +184,7 @@ def new() -> Response:
     if form.validate_on_submit():
         try:
             control = controls.create_control(actor, form.data_for_service())
-            db.session.commit()
-        except controls.ControlRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             form.add_errors(refused.errors)
             form.general_error = refused.general  # type: ignore[attr-defined]
         else:
@@ -213,7 +203,7 @@ def edit(control_id: int) -> Response:
     control = get_quality_control_or_404(control_id, actor, need="edit")
     if request.method == "GET":
         form = PlanForm(formdata=None, data=controls.plan_values(control))
-        form.version.data = str(control.version)
+        form.version.show(control.version)
         _plan_choices(form, actor, control)
         if control.status != QualityControlStatus.PLANNED.value:
             form.general_error = controls.FIXED  # type: ignore[attr-defined]
@@ -224,22 +214,17 @@ def edit(control_id: int) -> Response:
     if not form.validate_on_submit():
         return _plan_page(form, control)
     try:
-        controls.update_control(
-            actor, control, form.data_for_service(), _version(form.version.data)
-        )
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+        controls.update_control(actor, control, form.data_for_service(), form.version.expected)
+    except Refused as refused:
         control = get_quality_control_or_404(control_id, actor, need="edit")
         form.add_errors(refused.errors)
         form.general_error = refused.general  # type: ignore[attr-defined]
         return _plan_page(form, control)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         control = get_quality_control_or_404(control_id, actor, need="edit")
         db.session.refresh(control)
         form = PlanForm(formdata=None, data=controls.plan_values(control))
-        form.version.data = str(control.version)
+        form.version.show(control.version)
         _plan_choices(form, actor, control)
         form.general_error = controls.CONFLICT  # type: ignore[attr-defined]
         return _plan_page(form, control, 409)
@@ -254,11 +239,14 @@ def _page_context(control: QualityControl, actor: User) -> dict[str, Any]:
     can_edit = can_edit_quality_control(actor, control)
     editable = can_edit and control.status == QualityControlStatus.PLANNED.value
     controls.preload_grid(control)
+    result = controls.control_result(control)
     return {
         "control": control,
         "withheld": withheld_quality_evidence(actor, control),
         "groups": controls.grid_groups(control),
-        "result": controls.control_result(control),
+        "result": result,
+        # The offer to draft a signalement (`_signalement_offer.html`), for its editors.
+        "signalement_offer": drafting.offer(actor, control, result) if can_edit else None,
         "can_edit": can_edit,
         "editable": editable,
         "can_answer": can_answer_quality_control(actor, control),
@@ -356,24 +344,21 @@ def finding(control_id: int, code: str) -> Response:
             finding=form.finding.data,
             not_applicable_reason=form.not_applicable_reason.data or "",
             observations=form.observations.data or "",
-            expected_version=_version(form.version.data),
+            expected_version=form.version.expected,
         )
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         errors = dict(refused.errors)
         if refused.general:
             errors["general"] = [refused.general]
         return _row_answer(control_id, code, errors=errors, posted=posted)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         return _row_answer(
             control_id, code, errors={"general": [controls.FINDING_CONFLICT]}, status=409
         )
     label = rules.FINDING_LABELS[rules.Finding(row.finding)] if row.finding else "à renseigner"
     message = f"{rnq.code_label(code)} : constat enregistré ({label.lower()})."
     if row.deadline:
-        message += f" Échéance de l'action corrective : {row.deadline:%d/%m/%Y}."
+        message += f" Échéance de l'action corrective : {formatting.date_fr(row.deadline)}."
     return _row_saved(control_id, code, message)
 
 
@@ -411,19 +396,11 @@ def evidence_upload(control_id: int, code: str) -> Response:
             funder_id=item.funder_id,
             details={"control_id": item.id, "refused": refused.refused},
         )
-        db.session.commit()
         return _row_answer(control_id, code, errors={"files": refused.messages})
     try:
         controls.add_evidence_files(actor, item, row, stored)
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
-        discard_stored(storage, [s.key for s in stored])
+    except Refused as refused:  # the unit of work deletes the stored files
         return _row_answer(control_id, code, errors={"general": refused.messages})
-    except BaseException:
-        db.session.rollback()
-        discard_stored(storage, [s.key for s in stored])
-        raise
     count = len(stored)
     return _row_saved(
         control_id,
@@ -443,9 +420,7 @@ def evidence_pieces(control_id: int, code: str) -> Response:
         abort(400)
     try:
         added = controls.add_evidence_pieces(actor, item, row, form.pieces.data or [])
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         errors = dict(refused.errors)
         if refused.general:
             errors["general"] = [refused.general]
@@ -484,9 +459,7 @@ def evidence_remove(control_id: int, evidence_id: int) -> Response:
     title = evidence.title
     try:
         controls.remove_evidence(actor, item, evidence)
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         return _row_answer(control_id, code, errors={"general": refused.messages})
     return _row_saved(control_id, code, f"Preuve « {title} » retirée.")
 
@@ -506,7 +479,6 @@ def evidence_file(control_id: int, evidence_id: int) -> Response:
         document.size,
     )
     controls.record_download(actor, item, evidence)
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -524,15 +496,12 @@ def issue(control_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        recipients = controls.issue_report(actor, item, _version(form.version.data))
-        db.session.commit()
-    except controls.ControlRefused as refused:
-        db.session.rollback()
+        recipients = controls.issue_report(actor, item, form.version.expected)
+    except Refused as refused:
         for message in refused.messages:
             flash(message, "error")
         return redirect(url_for("quality.control", control_id=control_id) + "#resultat", code=303)
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         flash(controls.CONFLICT, "error")
         return redirect(url_for("quality.control", control_id=control_id) + "#resultat", code=303)
     controls.mail_report(item, recipients)
@@ -559,10 +528,8 @@ def share(control_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        controls.set_shared(actor, item, bool(form.shared.data), _version(form.version.data))
-        db.session.commit()
-    except (controls.StaleEdit, StaleDataError):
-        db.session.rollback()
+        controls.set_shared(actor, item, bool(form.shared.data), form.version.expected)
+    except Stale:
         flash(controls.CONFLICT, "error")
     else:
         flash(
@@ -582,7 +549,6 @@ def report_page(control_id: int) -> str:
     audit.record(
         "quality_control.report_viewed", actor=actor, target=item, funder_id=item.funder_id
     )
-    db.session.commit()
     return report.render(item, viewer=actor)
 
 
@@ -609,7 +575,6 @@ def report_pack(control_id: int) -> Response:
             "missing": missing,
         },
     )
-    db.session.commit()
     response = send_file(
         spool, mimetype="application/zip", as_attachment=True, download_name=report.filename(item)
     )

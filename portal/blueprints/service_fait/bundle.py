@@ -11,7 +11,6 @@ from flask_login import current_user
 from portal.access import get_dossier_or_404, roles_required
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.routes import SECTION
-from portal.extensions import db
 from portal.service_fait import bundle as service
 from portal.storage import storage_for
 
@@ -24,7 +23,6 @@ def control_bundle(dossier_id: int) -> Response:
     storage = storage_for(current_app)
     bundle, _context = service.prepare(dossier, actor, storage)
     service.record_export(actor, dossier, bundle)
-    db.session.commit()
     response = Response(service.stream_zip(bundle, storage), mimetype="application/zip")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{bundle.filename.encode("ascii", "replace").decode()}"; '

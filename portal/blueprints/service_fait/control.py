@@ -14,7 +14,6 @@ from flask_htmx import make_response as htmx_response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import clock
@@ -29,6 +28,7 @@ from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers import locks, piece_rules
 from portal.dossiers.calendar import SLOT_STATUS_LABELS
 from portal.dossiers.rules import CATEGORY_LABELS
+from portal.errors import NotAllowed, Refused, Stale
 from portal.extensions import db
 from portal.models import (
     CONTROL_STATUS_LABELS,
@@ -60,13 +60,6 @@ def _names(user_ids: set[int | None]) -> dict[int, str]:
     return dict(
         db.session.execute(select(User.id, User.full_name).where(User.id.in_(wanted))).all()
     )
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value or "")
-    except ValueError:
-        return None
 
 
 def _control(dossier: Dossier) -> ServiceFaitControl | None:
@@ -110,11 +103,11 @@ def _page_context(
         if invoice.id in active:
             continue
         if posted is not None and posted_invoice == invoice.id:
-            posted.version.data = str(version)
+            posted.version.show(version)
             forms[invoice.id] = posted
         else:
             form = DecisionForm(formdata=None, prefix=decision_prefix(invoice.id))
-            form.version.data = str(version)
+            form.version.show(version)
             forms[invoice.id] = form
     can_reopen = decisions.can_reopen(actor, dossier)
     reopen_forms: dict[int, ReopenForm] = {}
@@ -208,28 +201,20 @@ def decide(dossier_id: int, invoice_id: int) -> Response:
     )
     try:
         decision = decisions.decide(
-            actor, dossier, invoice_id, data, expected_version=_int(form.version.data)
+            actor, dossier, invoice_id, data, expected_version=form.version.expected
         )
-        db.session.commit()
-    except decisions.NotAllowed:
-        db.session.rollback()
+    except NotAllowed:
         deny(actor, "service fait : décision refusée", dossier_id=dossier_id)
-    except decisions.DecisionRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         dossier = get_dossier_or_404(dossier_id, actor)
         form.add_errors(refused.errors)
         context = _page_context(
             dossier, actor, posted=form, posted_invoice=invoice_id, general=refused.general
         )
         return _decisions_block(context, 200)
-    except (decisions.DecisionConflict, StaleDataError, IntegrityError) as conflict:
-        db.session.rollback()
+    except (Stale, IntegrityError) as conflict:
         dossier = get_dossier_or_404(dossier_id, actor)
-        message = (
-            conflict.message
-            if isinstance(conflict, decisions.DecisionConflict)
-            else decisions.CONFLICT
-        )
+        message = conflict.message if isinstance(conflict, Stale) else decisions.CONFLICT
         context = _page_context(
             dossier, actor, posted=form, posted_invoice=invoice_id, general=message
         )
@@ -256,15 +241,11 @@ def reopen(decision_id: int) -> Response:
     if form.validate_on_submit():
         try:
             decisions.reopen(actor, decision, form.reason.data or "")
-            db.session.commit()
-        except decisions.NotAllowed:
-            db.session.rollback()
+        except NotAllowed:
             deny(actor, "service fait : réouverture refusée", dossier_id=dossier.id)
-        except decisions.DecisionRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             form.reason.errors = [*form.reason.errors, *refused.errors.get("reason", [])]
-        except (decisions.DecisionConflict, StaleDataError) as conflict:
-            db.session.rollback()
+        except Stale as conflict:
             general = getattr(conflict, "message", decisions.CONFLICT)
         else:
             flash(

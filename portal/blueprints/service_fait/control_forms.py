@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from portal.forms import DateField, Form, choices
+from portal.forms import DateField, Form, VersionField, choices
 from portal.models import (
     CONTROL_STATUS_LABELS,
     DECISION_OUTCOME_LABELS,
@@ -77,7 +77,7 @@ class QueueFilterForm(Form):
 class DecisionForm(Form):
     """The decision on one invoice (one form per invoice: prefixed by its id)."""
 
-    version = HiddenField()
+    version = VersionField()
     outcome = RadioField(
         "Décision",
         choices=choices((str(k), label) for k, label in DECISION_OUTCOME_LABELS.items()),

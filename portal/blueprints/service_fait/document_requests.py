@@ -14,17 +14,17 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal import audit, clock
+from portal import audit, clock, formatting
 from portal.access import can_add_pieces, deny, get_dossier_or_404, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.routes import SECTION
+from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, Form
 from portal.models import (
@@ -137,20 +137,19 @@ def new_request(dossier_id: int) -> Response:
             due_date=_parse_date(values["due_date"]),
             today=today,
         )
-    except service.RequestRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         new = service.new_request_context(
             dossier, actor, today, values=values, errors=refused.errors
         )
         return _render_request_form(dossier, actor, new)
-    except StaleDataError:
-        db.session.rollback()
+    except Stale:
         flash("Le dossier a changé pendant l'envoi : rien n'a été envoyé, réessayez.", "warning")
         return redirect_after_post(control_url(dossier.id))
     count = len(created.items)
     flash(
-        f"Demande de pièces envoyée à l'organisme ({count} pièce{'s' if count > 1 else ''}, "
-        f"au plus tard le {created.due_date:%d/%m/%Y}).",
+        f"Demande de pièces envoyée à l'organisme "
+        f"({formatting.plural(count, 'pièce', 'pièces')}, "
+        f"au plus tard le {formatting.date_fr(created.due_date)}).",
         "success",
     )
     return redirect_after_post(control_url(dossier.id), "requests-panel")
@@ -207,11 +206,9 @@ def close_request(request_id: int) -> Response:
             outcome=request.form.get("outcome", ""),
             note=request.form.get("note", ""),
         )
-    except service.RequestRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         flash(str(refused), "error")
-    except StaleDataError:
-        db.session.rollback()
+    except Stale:
         flash("Le dossier a changé entre-temps : rien n'a été modifié, réessayez.", "warning")
     else:
         flash("Demande close.", "success")
@@ -347,7 +344,6 @@ def message_file(dossier_id: int, message_id: int, document_id: int) -> Response
         funder_id=dossier.funder_id,
         details={"dossier_id": dossier.id, "message_id": message_id},
     )
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -425,15 +421,13 @@ def provider_request(request_id: int) -> Response:
             service.answer_request(
                 actor, found, message=form.message.data or "", files=form.uploaded_files()
             )
-        except service.RequestRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             service.record_refusal(actor, found, refused)
             for name, messages in refused.errors.items():
                 if name in form:
                     form[name].errors = list(messages)
             general = refused.general
-        except StaleDataError:
-            db.session.rollback()
+        except Stale:
             general = "Le dossier a changé pendant l'envoi : rien n'a été envoyé, réessayez."
         else:
             flash(

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlencode
 
 from flask import abort, flash, redirect, request, url_for
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import audit, clock, exports
@@ -21,7 +20,7 @@ from portal.access import roles_required
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import QueueFilterForm
 from portal.dossiers import rules
-from portal.extensions import db
+from portal.errors import Refused, Stale
 from portal.forms import EmptyForm
 from portal.models import SCHEME_LABELS, User
 from portal.navigation import section
@@ -128,9 +127,8 @@ def index() -> Response:
     actor = current_actor()
     staff = queue.staff(actor)
     form, filters, sort, args = queue_state(staff)
+    # Creates the controls of dossiers the checks never saw (committed at the edge).
     page = queue.list_queue(actor, filters, sort, page=page_from(request.args))
-    if page.created:
-        db.session.commit()  # the controls of dossiers the checks never saw
     return render_page(
         "service_fait/index.html",
         block="results",
@@ -167,7 +165,6 @@ def _download(
         funder_id=actor.funder_id,
         details={"format": extension, "count": len(rows), **details},
     )
-    db.session.commit()
     return exports.download(
         body, content_type, f"controles-service-fait-{clock.today():%Y-%m-%d}.{extension}"
     )
@@ -223,7 +220,7 @@ def bulk() -> Response:
     ids = [i for i in map(database_id, request.form.getlist("dossier")) if i is not None]
     try:
         selected = queue.selected_dossiers(actor, ids)
-    except queue.SelectionRefused as refusal:
+    except Refused as refusal:
         flash(str(refusal), "error")
         return redirect(back, code=303)
     if not selected:
@@ -243,14 +240,12 @@ def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
     raw = request.form.get("assigne_a", "")
     try:
         assignee = queue.assignable(actor, database_id(raw))
-    except queue.SelectionRefused as refusal:
+    except Refused as refusal:
         flash(str(refusal), "error")
         return redirect(back, code=303)
     try:
         changed = queue.assign(actor, selected, assignee)
-        db.session.commit()
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
+    except (Stale, IntegrityError):
         flash(
             "Un dossier de la sélection a été modifié entre-temps : rien n'a été assigné. "
             "Recommencez.",
@@ -266,9 +261,7 @@ def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
     blocked = queue.blocked_ids([d.id for d in selected])
     try:
         result = decisions.validate_conforming(actor, selected, blocked)
-        db.session.commit()
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
+    except (Stale, IntegrityError):
         flash(
             "Un dossier de la sélection a été décidé ou modifié entre-temps par quelqu'un "
             "d'autre : rien n'a été validé. Rechargez la file et recommencez.",

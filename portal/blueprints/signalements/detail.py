@@ -16,7 +16,6 @@ from flask import current_app, flash, redirect, request, url_for
 from flask_htmx import make_response as htmx_response
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import audit, clock, rnq
@@ -24,6 +23,7 @@ from portal.access import deny, get_signalement_or_404, is_funder_side, roles_re
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.signalements import bp
 from portal.blueprints.signalements.routes import READERS, SECTION
+from portal.errors import Refused, Stale
 from portal.extensions import db
 from portal.models import (
     DISMISSAL_REASONS,
@@ -161,8 +161,7 @@ def detail_context(
 def detail(signalement_id: int) -> Response:
     actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
-    if service.mark_read(actor, signalement.id):
-        db.session.commit()
+    service.mark_read(actor, signalement.id)
     return render_page("signalements/detail.html", **detail_context(signalement, actor))
 
 
@@ -185,11 +184,9 @@ def act(signalement_id: int, action: str) -> Response:
             max_bytes=max_upload_bytes(),
         )
     except TransitionRefused as refused:
-        db.session.rollback()
         flash(refused.message, "error")
         return _go(_detail_url(signalement_id))
-    except service.SignalementRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         service.record_refusal(actor, signalement, refused)
         context = detail_context(
             signalement, actor, errors={action: refused.errors}, typed=payload, open_action=action
@@ -197,8 +194,7 @@ def act(signalement_id: int, action: str) -> Response:
         response = render_page("signalements/detail.html", **context)
         response.status_code = 422
         return response
-    except (service.Conflict, StaleDataError):
-        db.session.rollback()
+    except Stale:
         flash(service.STALE_VERSION, "warning")
         return _go(_detail_url(signalement_id))
     done = workflow.TRANSITIONS[Action(action)].done
@@ -217,10 +213,8 @@ def post_message(signalement_id: int) -> Response:
     try:
         service.post_message(actor, signalement, body)
     except TransitionRefused as refused:
-        db.session.rollback()
         flash(refused.message, "error")
-    except service.SignalementRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         context = detail_context(
             signalement,
             actor,
@@ -258,7 +252,6 @@ def evidence_file(signalement_id: int, evidence_id: int) -> Response:
         document.size,
     )
     service.record_download(actor, signalement, evidence)
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -281,5 +274,4 @@ def transmission_pack(signalement_id: int) -> Response:
         funder_id=signalement.funder_id,
         details={"files": [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries]},
     )
-    db.session.commit()
     return response

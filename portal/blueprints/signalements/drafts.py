@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_htmx import make_response as htmx_response
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
@@ -18,7 +17,7 @@ from portal.access import get_signalement_or_404, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.signalements import bp
 from portal.blueprints.signalements.routes import FUNDER_STAFF, SECTION
-from portal.extensions import db
+from portal.errors import Refused, Stale
 from portal.models import (
     SERIOUSNESS_LABELS,
     Provider,
@@ -73,8 +72,7 @@ def new() -> Response | str:
         linked = [d for d in chosen if d.id in set(ticked)]
         try:
             created = service.create_draft(actor, provider, dossiers=linked)
-        except service.SignalementRefused as refused:
-            db.session.rollback()
+        except Refused as refused:
             flash(str(refused), "error")
         else:
             flash(
@@ -170,8 +168,7 @@ def edit(signalement_id: int) -> Response:
             files=_uploaded_files(),
             max_bytes=max_upload_bytes(),
         )
-    except service.SignalementRefused as refused:
-        db.session.rollback()
+    except Refused as refused:
         service.record_refusal(actor, signalement, refused)
         response = render_page(
             "signalements/form.html",
@@ -181,8 +178,7 @@ def edit(signalement_id: int) -> Response:
         )
         response.status_code = 422
         return response
-    except (service.Conflict, StaleDataError):
-        db.session.rollback()
+    except Stale:
         flash(service.STALE_VERSION, "warning")
         return _go(url_for("signalements.edit", signalement_id=signalement_id))
     result = service.substantiation(signalement)

@@ -86,7 +86,6 @@ def _export(extension: str) -> Response:
         funder_id=actor.funder_id,
         details={"format": extension, "filters": filters.args(), "count": len(rows)},
     )
-    db.session.commit()
     name = f"signalements-{clock.today():%Y-%m-%d}.{extension}"
     return exports.download(body, content_type, name)
 
@@ -124,7 +123,6 @@ def notifications_read() -> Response:
     actor = current_actor()
     if EmptyForm().validate_on_submit():
         count = service.mark_read(actor)
-        db.session.commit()
         flash(
             "Toutes vos notifications sont marquées comme lues."
             if count

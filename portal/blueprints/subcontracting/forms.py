@@ -12,12 +12,12 @@ from typing import Any
 
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import FileStorage
-from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.blueprints.dossiers.forms import Needed
 from portal.dossiers.rules import CATEGORY_LABELS
-from portal.forms import Form, choices
+from portal.forms import Form, VersionField, choices
 from portal.models import CONTRACT_MENTIONS
 from portal.subcontracting.fields import BOOLEAN_FIELDS, FIELD_LABELS
 
@@ -107,7 +107,7 @@ class ContractForm(Form):
         "Document d'habilitation du certificateur", render_kw={"accept": ACCEPT}
     )
     dereferenced = BooleanField(FIELD_LABELS["dereferenced"])
-    version = HiddenField()
+    version = VersionField()
 
     def raw(self) -> dict[str, Any]:
         """What was typed and ticked, by field of `portal.subcontracting.fields`."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from portal import audit, clock, exports
@@ -37,8 +36,9 @@ from portal.blueprints.subcontracting.forms import (
 )
 from portal.blueprints.subcontracting.gauge import Gauge
 from portal.dossiers.rules import CATEGORY_LABELS
+from portal.errors import Refused, Stale
 from portal.extensions import db
-from portal.forms import EmptyForm, int_or_zero
+from portal.forms import EmptyForm
 from portal.identifiers import InvalidIdentifier, validate
 from portal.models import CONTRACT_MENTIONS, Provider, Role, Subcontract, User
 from portal.navigation import section
@@ -168,11 +168,8 @@ def new_contract() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             saved = services.save_contract(actor, form.raw(), form.uploaded())
-            services.commit_with_files(saved.stored_keys)
-        except services.InvalidContract as invalid:
-            db.session.rollback()
+        except Refused as invalid:
             services.record_refusal(actor, None, invalid)
-            db.session.commit()
             form.add_errors(invalid.errors)
         else:
             flash(f"Contrat avec « {saved.contract.subcontractor_name} » enregistré.", "success")
@@ -189,28 +186,24 @@ def edit_contract(contract_id: int) -> Response | tuple[str, int]:
     contract = get_subcontract_or_404(contract_id, actor, need="edit")
     if request.method == "GET":
         form = ContractForm(data=services.form_values(contract))
-        form.version.data = str(contract.version)
+        form.version.show(contract.version)
         return _contract_form_page(form, contract)
     form = ContractForm()
     if not form.validate_on_submit():
         return _contract_form_page(form, contract)
     try:
-        saved = services.save_contract(
+        services.save_contract(
             actor,
             form.raw(),
             form.uploaded(),
             contract=contract,
-            expected_version=int_or_zero(form.version.data),
+            expected_version=form.version.expected,
         )
-        services.commit_with_files(saved.stored_keys)
-    except services.InvalidContract as invalid:
-        db.session.rollback()
+    except Refused as invalid:
         services.record_refusal(actor, contract, invalid)
-        db.session.commit()
         form.add_errors(invalid.errors)
         return _contract_form_page(form, get_subcontract_or_404(contract_id, actor, "edit"))
-    except (services.StaleEdit, StaleDataError):
-        db.session.rollback()
+    except Stale:
         flash(
             "Ce contrat a été modifié entre-temps (dans une autre fenêtre ?). Voici sa version "
             "actuelle : reportez vos changements.",
@@ -219,7 +212,7 @@ def edit_contract(contract_id: int) -> Response | tuple[str, int]:
         contract = get_subcontract_or_404(contract_id, actor, need="edit")
         db.session.refresh(contract)
         form = ContractForm(formdata=None, data=services.form_values(contract))
-        form.version.data = str(contract.version)
+        form.version.show(contract.version)
         return _contract_form_page(form, contract, 409)
     flash("Contrat enregistré.", "success")
     return redirect(url_for("subcontracting.contract_page", contract_id=contract_id), code=303)
@@ -235,7 +228,6 @@ def link_dossiers(contract_id: int) -> Response:
         abort(400)
     chosen = {i for i in map(database_id, request.form.getlist("dossiers")) if i is not None}
     linked, unlinked = services.set_linked_dossiers(actor, contract, chosen)
-    db.session.commit()
     if linked or unlinked:
         flash(
             f"Dossiers couverts par ce contrat : {len(linked)} ajouté(s), "
@@ -266,7 +258,6 @@ def download(contract_id: int, kind: str) -> Response:
         document.size,
     )
     services.record_download(actor, contract, document)
-    db.session.commit()
     return send_stored(
         storage_for(current_app), key, download_name=name, content_type=content_type, size=size
     )
@@ -330,9 +321,7 @@ def turnover() -> Response | str:
                 actor,
                 {"year": form.year.data, "amount": form.amount.data, "as_of": form.as_of.data},
             )
-            db.session.commit()
-        except services.InvalidContract as invalid:
-            db.session.rollback()
+        except Refused as invalid:
             form.add_errors(invalid.errors)
         else:
             flash(f"Chiffre d'affaires CPF {row.year} enregistré.", "success")
@@ -353,12 +342,10 @@ def import_turnover() -> Response | str:
             report = services.import_turnovers(
                 actor, upload.stream.read(services.MAX_TURNOVER_BYTES + 1), filename=filename
             )
-        except services.TurnoverImportRefused as refusal:
-            db.session.rollback()
+        except Refused as refusal:
             form.file.errors = [*form.file.errors, str(refusal)]
         else:
             if report.ok:
-                db.session.commit()
                 count = len(report.saved)
                 flash(
                     f"{count} année{'s' if count > 1 else ''} importée{'s' if count > 1 else ''}"
@@ -366,7 +353,6 @@ def import_turnover() -> Response | str:
                     "success",
                 )
                 return redirect(url_for("subcontracting.index"), code=303)
-            db.session.rollback()
     return _turnover_page(TurnoverForm(formdata=None), form, report)
 
 
@@ -397,7 +383,6 @@ def _export(what: str, extension: str) -> Response:
         funder_id=actor.funder_id,
         details={"what": what, "format": extension, "count": len(rows)},
     )
-    db.session.commit()
     return exports.download(
         body, content_type, f"sous-traitance-{what}-{clock.today():%Y-%m-%d}.{extension}"
     )
