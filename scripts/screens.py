@@ -91,7 +91,9 @@ def shoot(base_url: str, shots: list[tuple[str, str, str]], out: Path, full_page
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--lang=fr-FR"],
         )
         pages = {}
         for name, role, path in shots:
