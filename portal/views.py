@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, render_template
 from flask_login import current_user
 
-from portal import notices, notifications
+from portal import notices
 from portal.access import ALL_ROLES, is_funder_side, permissions, roles_required
 from portal.models import ROLE_LABELS, Role, User
 from portal.navigation import menu_for
@@ -52,8 +52,6 @@ def init_app(app: Flask) -> None:
         user = current_user if current_user and current_user.is_authenticated else None
         return {
             "menu": menu_for(current_user) if user else [],
-            # Called by the header of a full page only (not by HTMX fragments): one query.
-            "header_notifications": lambda: notifications.news_count(user) if user else 0,
             "role_labels": ROLE_LABELS,
             **permissions(user),
         }

@@ -58,7 +58,9 @@ def test_a_controller_sees_answers_late_requests_and_ministry_requests(client, l
     assert "1 demande de complément du ministère" in page
     assert "/service-fait/?statut=a_controler" in page
     home = client.get("/").get_data(as_text=True)
-    assert '<span class="count-badge">4</span>' in home
+    assert 'hx-get="/nouveautes/compte"' in home
+    count = client.get("/nouveautes/compte", headers={"HX-Request": "true"})
+    assert '<span class="count-badge">4</span>' in count.get_data(as_text=True)
 
 
 def test_unread_alerts_count_for_the_funder_only(client, login_as):
