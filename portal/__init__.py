@@ -17,6 +17,7 @@ from portal import (
     cli,
     errors,
     formatting,
+    lists,
     request_log,
     submissions,
     unit_of_work,
@@ -30,8 +31,10 @@ from portal.blueprints.auth import bp as auth_bp
 from portal.blueprints.auth.sessions import init_login_manager
 from portal.blueprints.certification import bp as certification_bp
 from portal.blueprints.dossiers import bp as dossiers_bp
+from portal.blueprints.notifications import bp as notifications_bp
 from portal.blueprints.public_list import bp as public_list_bp
 from portal.blueprints.quality import bp as quality_bp
+from portal.blueprints.search import bp as search_bp
 from portal.blueprints.service_fait import bp as service_fait_bp
 from portal.blueprints.signalements import bp as signalements_bp
 from portal.blueprints.subcontracting import bp as subcontracting_bp
@@ -119,6 +122,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         subcontracting_bp,
         quality_bp,
         certification_bp,
+        search_bp,
+        notifications_bp,
     ):
         app.register_blueprint(blueprint)
     # The JSON API through flask-smorest, which writes its OpenAPI document; its error
@@ -133,6 +138,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     formatting.init_app(app)
     cli.init_app(app)
     views.init_app(app)
+    lists.init_app(app)
     unit_of_work.init_app(app)  # its after_request hook runs after the keys' (below)
     submissions.init_app(app)  # after CSRF and the unit of work: see portal.submissions
 

@@ -213,6 +213,11 @@ def can_change_signalement_settings(user: User) -> bool:
     return user.role == Role.FUNDER_ADMIN
 
 
+def can_search(user: User) -> bool:
+    """The search box of the header: dossiers, followed OF and the public list."""
+    return is_funder_side(user)
+
+
 def can_manage_service_fait(user: User) -> bool:
     """The sampling plan and the message templates of the service-fait controls."""
     return user.role == Role.FUNDER_ADMIN
@@ -600,5 +605,6 @@ USER_PERMISSIONS: dict[str, Callable[[User], bool]] = {
     "can_review_signalements": can_review_signalements,
     "can_change_signalement_settings": can_change_signalement_settings,
     "can_manage_service_fait": can_manage_service_fait,
+    "can_search": can_search,
     "provider_side": lambda user: user.role == Role.PROVIDER,
 }

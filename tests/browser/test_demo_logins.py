@@ -118,7 +118,9 @@ def test_demo_account_logs_in_to_its_home_page_and_out(
         expect(navigation.get_by_role("link", name=label, exact=True)).to_be_visible()
     for label in sorted(ALL_MENU_LABELS - set(menu)):
         expect(navigation.get_by_role("link", name=label, exact=True)).to_have_count(0)
-    expect(navigation.get_by_role("link", name=name, exact=True)).to_be_visible()
+    tools = page.get_by_role("navigation", name="Outils du compte")
+    expect(tools.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(tools.get_by_role("link", name=re.compile("^Nouveautés"))).to_be_visible()
 
     page.get_by_role("button", name="Se déconnecter").click()
 
