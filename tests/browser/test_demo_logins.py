@@ -167,7 +167,7 @@ def test_no_csp_violation_on_login_home_and_htmx(page: Page, live_server: str) -
     with page.expect_response(
         lambda r: "/admin/utilisateurs?" in r.url and r.request.headers.get("hx-request") == "true"
     ) as htmx_response:
-        page.get_by_label("Rechercher").fill("claire")
+        page.get_by_label("Rechercher", exact=True).fill("claire")
     assert htmx_response.value.ok
     expect(page.locator("#results")).not_to_contain_text("Olivier Organisme")
     expect(page.locator("#results")).to_contain_text("Claire Contrôle")
@@ -225,7 +225,7 @@ def test_user_search_updates_the_results_with_htmx(page: Page, live_server: str)
     with page.expect_request(
         lambda r: "/admin/utilisateurs?" in r.url and r.headers.get("hx-request") == "true"
     ):
-        page.get_by_label("Rechercher").fill("claire")
+        page.get_by_label("Rechercher", exact=True).fill("claire")
 
     expect(results).not_to_contain_text("Olivier Organisme")
     expect(results).to_contain_text("Claire Contrôle")
@@ -244,7 +244,7 @@ def test_user_search_works_without_javascript(new_context, live_server: str) -> 
     page.goto("/admin/utilisateurs")
     expect(page.locator("#results")).to_contain_text("Olivier Organisme")
 
-    page.get_by_label("Rechercher").fill("claire")
+    page.get_by_label("Rechercher", exact=True).fill("claire")
     page.get_by_role("button", name="Filtrer").click()
 
     expect(page).to_have_url(re.compile(r"/admin/utilisateurs\?(.*&)?q=claire(&|$)"))
