@@ -202,3 +202,9 @@ class ApiToken(db.Model):
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def state_label(self, now: datetime) -> str:
+        """« Révoqué », « Expiré » or « Actif » at `now`."""
+        if self.revoked_at is not None:
+            return "Révoqué"
+        return "Actif" if self.is_live(now) else "Expiré"

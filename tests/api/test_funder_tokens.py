@@ -108,3 +108,23 @@ def test_a_funder_admin_registers_an_endpoint_and_redelivers(app, client, auth, 
     auth.post(f"{PAGE}/envois/{delivery.id}/renvoyer", {}, token_from=PAGE)
     db.session.expire_all()
     assert db.session.get(WebhookDelivery, delivery.id).state == DeliveryState.PENDING
+
+
+def test_the_access_page_says_which_tokens_are_live_expired_or_revoked(client, login_as) -> None:
+    admin = login_as(Role.FUNDER_ADMIN)
+    for label in ("SI actif", "SI expiré", "SI révoqué"):
+        funder_token(admin.funder, label=label, admin=admin)
+    tokens = {t.name: t for t in db.session.scalars(select(ApiToken))}
+    tokens["SI expiré"].expires_at = utcnow() - timedelta(days=1)
+    tokens["SI révoqué"].revoked_at = utcnow()
+    db.session.commit()
+    page = client.get("/admin/acces-api").get_data(as_text=True)
+    rows = {
+        name: re.sub(r"\s+", " ", row)
+        for row in re.findall(r"<tr>.*?</tr>", page, re.S)
+        for name in tokens
+        if name in row
+    }
+    assert "<td>Actif</td>" in rows["SI actif"]
+    assert "<td>Expiré</td>" in rows["SI expiré"]
+    assert "<td>Révoqué</td>" in rows["SI révoqué"]

@@ -8,15 +8,13 @@ from typing import Any
 
 from flask import abort, current_app, flash, make_response, render_template, url_for
 from werkzeug.wrappers import Response
-from wtforms import SelectMultipleField, StringField
-from wtforms.validators import Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.access import deny, roles_required
 from portal.api import tokens as token_service
 from portal.blueprints.admin import bp
+from portal.blueprints.admin.forms import ApiTokenForm, WebhookForm
 from portal.clock import utcnow
-from portal.forms import DateField, EmptyForm, Form, choices
+from portal.forms import EmptyForm
 from portal.models import (
     API_SCOPE_LABELS,
     DELIVERY_STATE_LABELS,
@@ -30,68 +28,16 @@ from portal.web import redirect_after_post
 from portal.webhooks import endpoints as endpoint_service
 
 
-class CheckboxesField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-class ApiTokenForm(Form):
-    label = StringField(
-        "Nom du jeton",
-        validators=[Length(max=100, message="100 caractères au plus.")],
-        description="Le système qui l'utilisera, par exemple « Système de paiement ».",
-        id="nom-jeton",
-    )
-    scopes = CheckboxesField(
-        "Droits",
-        choices=choices((scope.value, label) for scope, label in API_SCOPE_LABELS.items()),
-        validate_choice=False,
-        id="droits-jeton",
-    )
-    expires_on = DateField(
-        "Fin de validité",
-        validators=[Optional()],
-        description="Le jeton cesse de fonctionner après ce jour (deux ans au plus).",
-        id="fin-jeton",
-    )
-
-
-class WebhookForm(Form):
-    url = StringField(
-        "Adresse du récepteur",
-        validators=[Length(max=500, message="500 caractères au plus.")],
-        description="L'adresse https://… de votre système qui recevra les notifications.",
-        id="adresse-recepteur",
-    )
-    events = CheckboxesField(
-        "Événements",
-        choices=choices((event.value, label) for event, label in WEBHOOK_EVENT_LABELS.items()),
-        validate_choice=False,
-        id="evenements",
-    )
-    description = StringField(
-        "Description",
-        validators=[Length(max=200, message="200 caractères au plus.")],
-        id="description-recepteur",
-    )
-
-
 def _token_rows(funder_id: int) -> list[dict[str, Any]]:
     now = utcnow()
     rows = []
     for token in token_service.funder_tokens(funder_id):
-        if token.revoked_at is not None:
-            state = "Révoqué"
-        elif not token.is_live(now):
-            state = "Expiré"
-        else:
-            state = "Actif"
         rows.append(
             {
                 "token": token,
                 "scopes": [API_SCOPE_LABELS.get(s, s) for s in sorted(token.scope_set)],
                 "scope_codes": sorted(token.scope_set),
-                "state": state,
+                "state": token.state_label(now),
                 "revocable": token.revoked_at is None,
             }
         )

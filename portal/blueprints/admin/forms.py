@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.extensions import db
-from portal.forms import EmailAddress, Form, SingleLine, VersionField, choices
+from portal.forms import DateField, EmailAddress, Form, SingleLine, VersionField, choices
 from portal.identifiers import InvalidIdentifier, classify
-from portal.models import FUNDER_KIND_LABELS, ROLE_LABELS, Funder, Role, User
+from portal.models import (
+    API_SCOPE_LABELS,
+    FUNDER_KIND_LABELS,
+    ROLE_LABELS,
+    WEBHOOK_EVENT_LABELS,
+    Funder,
+    Role,
+    User,
+)
 from portal.regions import region_choices
 from portal.routing import coerce_id
 
@@ -158,3 +174,49 @@ class ListFilterForm(Form):
         validators=[Optional()],
     )
     page = IntegerField(default=1, validators=[Optional()])
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ApiTokenForm(Form):
+    label = StringField(
+        "Nom du jeton",
+        validators=[Length(max=100, message="100 caractères au plus.")],
+        description="Le système qui l'utilisera, par exemple « Système de paiement ».",
+        id="nom-jeton",
+    )
+    scopes = CheckboxesField(
+        "Droits",
+        choices=choices((scope.value, label) for scope, label in API_SCOPE_LABELS.items()),
+        validate_choice=False,
+        id="droits-jeton",
+    )
+    expires_on = DateField(
+        "Fin de validité",
+        validators=[Optional()],
+        description="Le jeton cesse de fonctionner après ce jour (deux ans au plus).",
+        id="fin-jeton",
+    )
+
+
+class WebhookForm(Form):
+    url = StringField(
+        "Adresse du récepteur",
+        validators=[Length(max=500, message="500 caractères au plus.")],
+        description="L'adresse https://… de votre système qui recevra les notifications.",
+        id="adresse-recepteur",
+    )
+    events = CheckboxesField(
+        "Événements",
+        choices=choices((event.value, label) for event, label in WEBHOOK_EVENT_LABELS.items()),
+        validate_choice=False,
+        id="evenements",
+    )
+    description = StringField(
+        "Description",
+        validators=[Length(max=200, message="200 caractères au plus.")],
+        id="description-recepteur",
+    )
