@@ -9,7 +9,7 @@ FLASK   := $(BIN)/flask --app wsgi
 VENDOR  := portal/static/vendor
 TEST_WORKERS ?= auto
 
-.PHONY: run setup test test-browser lint format migrate demo clean
+.PHONY: run setup test test-browser lint format migrate demo clean screens
 
 run: setup migrate demo
 	$(FLASK) run --host 127.0.0.1 --port 5000
@@ -23,12 +23,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $@
 
+# npm ci also installs the development dependencies: axe-core, which the browser tests
+# inject into every page they visit (tests/browser/conftest.py); it is not served.
 $(VENDOR)/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm est requis (paquet Debian npm, ou Node.js)."; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
+	@test -f node_modules/axe-core/axe.min.js || { echo "axe-core manque après npm ci."; exit 1; }
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	cp node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/
+	mkdir -p $(VENDOR)/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/swagger-ui/
 	@touch $@
 
 migrate: setup
@@ -42,6 +47,10 @@ test: setup
 
 test-browser: setup
 	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
+
+# Screenshots of the README (docs/screens/), on a fresh demo: `make screens`.
+screens: setup
+	$(BIN)/python scripts/screens.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -406,57 +405,6 @@ def build(app, args: argparse.Namespace) -> dict[str, Any]:
 # --- Measures --------------------------------------------------------------------------------
 
 
-def measure(
-    app, email: str, scenarios: list[tuple[str, dict[str, Any], bool]], repeat: int
-) -> tuple[list[float], dict[str, tuple[float, float, int]]]:
-    from sqlalchemy import event
-
-    from portal.extensions import db
-
-    client = app.test_client()
-    response = client.post("/login", data={"email": email, "password": PASSWORD})
-    assert response.status_code == 303, response.status_code
-    with app.app_context():
-        engine = db.engine
-    statements: list[int] = [0]
-
-    def count(*_args: Any) -> None:
-        statements[0] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    all_times: list[float] = []
-    per: dict[str, tuple[float, float, int]] = {}
-    try:
-        for name, query, htmx in scenarios:
-            headers = {"HX-Request": "true"} if htmx else {}
-            client.get("/dossiers/", query_string=query, headers=headers)  # warm-up
-            times = []
-            queries = 0
-            for _ in range(repeat):
-                statements[0] = 0
-                started = time.perf_counter()
-                response = client.get("/dossiers/", query_string=query, headers=headers)
-                times.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, (name, response.status_code)
-                queries = statements[0]
-            all_times += times
-            per[name] = (statistics.median(times), percentile(times, 95), queries)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return all_times, per
-
-
-def report(title: str, times: list[float], per: dict[str, tuple[float, float, int]]) -> None:
-    queries = [q for _, _, q in per.values()]
-    print(
-        f"\n{title}: {len(times)} requests, p50 {statistics.median(times):.1f} ms, "
-        f"p95 {percentile(times, 95):.1f} ms, max {max(times):.1f} ms; "
-        f"SQL statements per request {min(queries)}–{max(queries)}"
-    )
-    for name, (p50, p95, q) in per.items():
-        print(f"  {name:<50} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {q:3d} statements")
-
-
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = action()
@@ -518,10 +466,14 @@ MINE_SCENARIOS: list[tuple[str, dict[str, Any], bool]] = [
 
 
 def lists(app, info: dict[str, Any], repeat: int, label: str) -> None:
-    times, per = measure(app, "controleur@banc.test", controller_scenarios(info), repeat)
-    report(f"Controller's list (GET /dossiers/, biggest funder){label}", times, per)
-    times, per = measure(app, "organisme@banc.test", MINE_SCENARIOS, repeat)
-    report(f"OF's space 'Mes dossiers' (GET /dossiers/ as the OF user){label}", times, per)
+    from bench import listbench
+
+    client = listbench.login(app, "controleur@banc.test", PASSWORD)
+    per = listbench.measure(app, client, "/dossiers/", controller_scenarios(info), repeat)
+    listbench.report(f"Controller's list (GET /dossiers/, biggest funder){label}", per)
+    client = listbench.login(app, "organisme@banc.test", PASSWORD)
+    per = listbench.measure(app, client, "/dossiers/", MINE_SCENARIOS, repeat)
+    listbench.report(f"OF's space 'Mes dossiers' (GET /dossiers/ as the OF user){label}", per)
 
 
 def main() -> None:

@@ -11,8 +11,8 @@ funders; its user then asks for "Mes dossiers" through the application (test cli
 off), in the ways an OF uses the page: first page, a page further on, "missing pieces
 only", a search by reference or name, one funder, and the HTMX fragment of each.
 
-For each way: server time p50 / p95 (the time of the request inside the process) and the
-number of SQL statements (the same for every page: bounded queries). Target: p95 ≤ 100 ms.
+For each way (bench.listbench): server time p50 / p95 (the time of the request inside the
+process), the number of SQL statements (bounded) and a flag past the budget, 150 ms.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -231,55 +230,27 @@ def fill(app, args) -> tuple[int, int]:
 
 
 def measure(app, args) -> None:
-    from sqlalchemy import event
+    from bench import listbench
 
-    from portal.extensions import db
-
-    client = app.test_client()
-    response = client.post("/login", data={"email": "of@bench.test", "password": PASSWORD})
-    assert response.status_code == 303, response.status_code
-    rng = random.Random(7)
+    client = listbench.login(app, "of@bench.test", PASSWORD)
     pages = max(1, args.mine // 20)
-    ways = {
-        "page 1": lambda: "/dossiers/",
-        "page au hasard": lambda: f"/dossiers/?page={rng.randrange(1, pages + 1)}",
-        "dernière page": lambda: f"/dossiers/?page={pages}",
-        "pièces manquantes": lambda: "/dossiers/?manquantes=y",
-        "manquantes, page 5": lambda: "/dossiers/?manquantes=y&page=5",
-        "recherche": lambda: f"/dossiers/?q={rng.choice(['REF-00', 'Martin', 'durand1'])}",
-        "un financeur": lambda: f"/dossiers/?financeur={rng.randrange(1, 6)}",
-    }
-    with app.app_context():
-        engine = db.engine
-    statements: list[int] = []
-
-    def count(*_args) -> None:
-        statements[-1] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    all_times: list[float] = []
-    print(f"\n{'Manière':<22}{'p50 ms':>9}{'p95 ms':>9}{'requêtes SQL':>14}")
-    for name, path in ways.items():
-        times, queries = [], set()
-        for index in range(args.requests // len(ways) + 1):
-            headers = {"HX-Request": "true"} if index % 2 else {}
-            statements.append(0)
-            started = time.perf_counter()
-            response = client.get(path(), headers=headers)
-            times.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (path, response.status_code)
-            queries.add(statements[-1])
-        times = times[2:]  # the first requests warm the caches
-        all_times.extend(times)
-        print(
-            f"{name:<22}{statistics.median(times):>9.1f}{percentile(times, 95):>9.1f}"
-            f"{'/'.join(str(q) for q in sorted(queries)):>14}"
-        )
-    event.remove(engine, "before_cursor_execute", count)
-    print(
-        f"{'toutes':<22}{statistics.median(all_times):>9.1f}{percentile(all_times, 95):>9.1f}"
-        f"   (cible : p95 ≤ 100 ms)"
-    )
+    scenarios: list[listbench.Scenario] = []
+    for htmx in (False, True):
+        how = ", HTMX" if htmx else ""
+        scenarios += [
+            (f"page 1{how}", {}, htmx),
+            (f"page {pages // 2} (middle){how}", {"page": pages // 2}, htmx),
+            (f"last page{how}", {"page": pages}, htmx),
+            (f"missing pieces{how}", {"manquantes": "y"}, htmx),
+            (f"missing pieces, page 5{how}", {"manquantes": "y", "page": 5}, htmx),
+            (f"search reference{how}", {"q": "REF-00"}, htmx),
+            (f"search name{how}", {"q": "Martin"}, htmx),
+            (f"search no match{how}", {"q": "durand1"}, htmx),
+            (f"one funder{how}", {"financeur": 3}, htmx),
+        ]
+    repeat = max(3, args.requests // len(scenarios))
+    per = listbench.measure(app, client, "/dossiers/", scenarios, repeat)
+    listbench.report("OF's space 'Mes dossiers' (GET /dossiers/ as the OF user)", per)
 
 
 def main() -> None:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -44,11 +43,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dossiers_list import NOW, make_app, percentile  # noqa: E402
+from bench import listbench  # noqa: E402
+from bench.dossiers_list import NOW, make_app  # noqa: E402
 
 PASSWORD = "un-mot-de-passe-de-banc-d-essai"  # noqa: S105  (bench.service_fait's)
 EMAIL = "controleur1@banc.test"  # the controller of funder 1, the biggest
-Scenario = tuple[str, dict[str, Any], bool]
+Scenario = listbench.Scenario
 
 
 #: Synthetic findings: (code of the checks' registry, share of the dossiers in per cent).
@@ -313,59 +313,6 @@ def scenarios(info: dict[str, Any]) -> list[Scenario]:
     return result
 
 
-def measure(
-    app: Any, scenarios: list[Scenario], repeat: int
-) -> tuple[list[float], dict[str, tuple[float, float, int, int]]]:
-    from sqlalchemy import event
-
-    from portal.extensions import db
-
-    client = app.test_client()
-    response = client.post("/login", data={"email": EMAIL, "password": PASSWORD})
-    assert response.status_code == 303, response.status_code
-    with app.app_context():
-        engine = db.engine
-    statements = [0]
-
-    def count(*_args: Any) -> None:
-        statements[0] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    all_times: list[float] = []
-    per: dict[str, tuple[float, float, int, int]] = {}
-    try:
-        for name, query, htmx in scenarios:
-            headers = {"HX-Request": "true"} if htmx else {}
-            client.get("/service-fait/", query_string=query, headers=headers)  # warm-up
-            times = []
-            for _ in range(repeat):
-                statements[0] = 0
-                started = time.perf_counter()
-                response = client.get("/service-fait/", query_string=query, headers=headers)
-                times.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, (name, response.status_code)
-            body = response.get_data(as_text=True)
-            shown = body.count('name="dossier"')
-            all_times += times
-            per[name] = (statistics.median(times), percentile(times, 95), statements[0], shown)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return all_times, per
-
-
-def report(title: str, times: list[float], per: dict[str, tuple[float, float, int, int]]) -> None:
-    queries = [q for _, _, q, _ in per.values()]
-    print(
-        f"\n{title}: {len(times)} requests, p50 {statistics.median(times):.1f} ms, "
-        f"p95 {percentile(times, 95):.1f} ms, max {max(times):.1f} ms; "
-        f"SQL statements per request {min(queries)}–{max(queries)}"
-    )
-    for name, (p50, p95, q, shown) in per.items():
-        print(
-            f"  {name:<46} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {q:2d} statements  {shown:2d} rows"
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a new SQLite file (deleted after)")
@@ -414,8 +361,16 @@ def main() -> None:
             add_proposed_indexes(make_app(url))
             print("proposed indexes added: " + "; ".join(PROPOSED_INDEXES))
         app = make_app(url)  # a fresh app: nothing cached from the load
-        times, per = measure(app, scenarios(state), args.repeat)
-        report(f"Queue GET /service-fait/ ({state['dialect']}, biggest funder)", times, per)
+        client = listbench.login(app, EMAIL, PASSWORD)
+        per = listbench.measure(
+            app,
+            client,
+            "/service-fait/",
+            scenarios(state),
+            args.repeat,
+            shown=lambda body: body.count('name="dossier"'),
+        )
+        listbench.report(f"Queue GET /service-fait/ ({state['dialect']}, biggest funder)", per)
 
         client = app.test_client()
         client.post("/login", data={"email": EMAIL, "password": PASSWORD})

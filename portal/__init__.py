@@ -17,25 +17,41 @@ from portal import (
     cli,
     errors,
     formatting,
+    lists,
     request_log,
+    submissions,
     unit_of_work,
     views,
 )
 from portal.blueprints.admin import bp as admin_bp
 from portal.blueprints.api import bp as api_bp
+from portal.blueprints.api import spec as api_spec
+from portal.blueprints.api.docs import bp as api_docs_bp
 from portal.blueprints.auth import bp as auth_bp
 from portal.blueprints.auth.sessions import init_login_manager
 from portal.blueprints.certification import bp as certification_bp
 from portal.blueprints.dossiers import bp as dossiers_bp
+from portal.blueprints.notifications import bp as notifications_bp
 from portal.blueprints.public_list import bp as public_list_bp
 from portal.blueprints.quality import bp as quality_bp
+from portal.blueprints.search import bp as search_bp
 from portal.blueprints.service_fait import bp as service_fait_bp
 from portal.blueprints.signalements import bp as signalements_bp
 from portal.blueprints.subcontracting import bp as subcontracting_bp
 from portal.config import Config, ProductionConfig
-from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, talisman
+from portal.extensions import (
+    csrf,
+    db,
+    htmx,
+    limiter,
+    login_manager,
+    mail,
+    migrate,
+    talisman,
+)
 from portal.routing import DatabaseIdConverter
 from portal.service_fait import runner  # noqa: F401  (subscribes the checks to the dossiers' signals)
+from portal.webhooks import subscriptions  # noqa: F401  (subscribes the outbox to the dossiers' signals)
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -106,15 +122,25 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         subcontracting_bp,
         quality_bp,
         certification_bp,
-        api_bp,
+        search_bp,
+        notifications_bp,
     ):
         app.register_blueprint(blueprint)
+    # The JSON API through flask-smorest, which writes its OpenAPI document; its error
+    # handler is replaced by portal.errors' (registered after).
+    openapi = api_spec.PortalApi(app, spec_kwargs=api_spec.SPEC)
+    api_spec.prepare(openapi)
+    openapi.register_blueprint(api_bp)
+    api_spec.complete(openapi)
+    app.register_blueprint(api_docs_bp)
     csrf.exempt(api_bp)  # token-authenticated JSON API, never cookie-authenticated writes
     errors.init_app(app)
     formatting.init_app(app)
     cli.init_app(app)
     views.init_app(app)
-    unit_of_work.init_app(app)  # last: its after_request hook runs first
+    lists.init_app(app)
+    unit_of_work.init_app(app)  # its after_request hook runs after the keys' (below)
+    submissions.init_app(app)  # after CSRF and the unit of work: see portal.submissions
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)

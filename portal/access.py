@@ -19,6 +19,7 @@ from portal import audit
 from portal.extensions import db, login_manager
 from portal.models import (
     FUNDER_ROLES,
+    AuditEvent,
     Dossier,
     DossierStatus,
     Funder,
@@ -167,7 +168,24 @@ def manageable_users(user: User, targets: Iterable[User]) -> set[int]:
 
 
 def can_view_audit_log(user: User) -> bool:
+    """The platform admin reads the whole log; a funder admin, their funder's trail."""
+    return user.role in (Role.ADMIN, Role.FUNDER_ADMIN)
+
+
+def can_verify_audit_chain(user: User) -> bool:
+    """The seal covers the whole log: only the platform admin checks it."""
     return user.role == Role.ADMIN
+
+
+def audit_scope(user: User) -> Select[tuple[AuditEvent]]:
+    """The events of the log a user may read: all of them for the platform admin, those
+    of their funder for a funder admin, none otherwise."""
+    query = select(AuditEvent)
+    if user.role == Role.ADMIN:
+        return query
+    if user.role == Role.FUNDER_ADMIN and user.funder_id is not None:
+        return query.where(AuditEvent.funder_id == user.funder_id)
+    return query.where(AuditEvent.id.is_(None))
 
 
 def can_view_list_imports(user: User) -> bool:
@@ -195,8 +213,18 @@ def can_change_signalement_settings(user: User) -> bool:
     return user.role == Role.FUNDER_ADMIN
 
 
+def can_search(user: User) -> bool:
+    """The search box of the header: dossiers, followed OF and the public list."""
+    return is_funder_side(user)
+
+
 def can_manage_service_fait(user: User) -> bool:
     """The sampling plan and the message templates of the service-fait controls."""
+    return user.role == Role.FUNDER_ADMIN
+
+
+def can_manage_api_access(user: User) -> bool:
+    """The funder's API tokens and webhook endpoints (« Accès API »)."""
     return user.role == Role.FUNDER_ADMIN
 
 
@@ -315,9 +343,26 @@ def get_piece_or_404(dossier: Dossier, piece_id: int, user: User) -> Piece:
 # --- Subcontracting --------------------------------------------------------------------
 
 
+def _funder_dossiers_needing(funder_id: int | None):
+    """The condition "one of this funder's dossiers needs this contract": linked to it, or
+    with its principal, of one of its categories, over a period that meets the contract's."""
+    linked = select(Dossier.id).where(
+        Dossier.funder_id == funder_id, Dossier.subcontract_id == Subcontract.id
+    )
+    covered = select(Dossier.id).where(
+        Dossier.funder_id == funder_id,
+        Dossier.provider_id == Subcontract.principal_id,
+        Subcontract.categories.contains(Dossier.category),
+        Dossier.start_date <= Subcontract.end_date,
+        Dossier.end_date >= Subcontract.start_date,
+    )
+    return or_(linked.exists(), covered.exists())
+
+
 def subcontracts_scope(user: User) -> Select[tuple[Subcontract]]:
     """The subcontracting contracts a user may see: those their OF declared (as the
-    principal), or those of the OF their funder follows; never another OF's."""
+    principal); for a funder, those of the OF it follows that one of its dossiers needs
+    (linked to it, or covering its category and period); never another OF's."""
     query = select(Subcontract)
     if user.role == Role.PROVIDER:
         return query.where(Subcontract.principal_id == user.provider_id)
@@ -325,14 +370,51 @@ def subcontracts_scope(user: User) -> Select[tuple[Subcontract]]:
         followed = select(FunderProvider.provider_id).where(
             FunderProvider.funder_id == user.funder_id
         )
-        return query.where(Subcontract.principal_id.in_(followed))
+        return query.where(
+            Subcontract.principal_id.in_(followed), _funder_dossiers_needing(user.funder_id)
+        )
     return query.where(Subcontract.id.is_(None))
 
 
 def can_view_subcontract(user: User, contract: Subcontract) -> bool:
     if user.role == Role.PROVIDER:
         return contract.principal_id == user.provider_id
-    return is_funder_side(user) and funds_provider(user.funder_id, contract.principal_id)
+    if not is_funder_side(user) or contract.id is None:
+        return False
+    return (
+        db.session.scalar(
+            subcontracts_scope(user)
+            .where(Subcontract.id == contract.id)
+            .with_only_columns(Subcontract.id)
+        )
+        is not None
+    )
+
+
+def has_open_dossier(funder_id: int | None, provider_id: int | None) -> bool:
+    """The funder has a dossier in progress with this OF (what opens its certificate)."""
+    return (
+        db.session.scalar(
+            select(Dossier.id)
+            .where(
+                Dossier.funder_id == funder_id,
+                Dossier.provider_id == provider_id,
+                Dossier.status == DossierStatus.OPEN.value,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def can_view_certificate(user: User, provider_id: int) -> bool:
+    """An OF's Qualiopi certificate: the OF's own; for a funder, while it has an open dossier
+    with the OF; the platform admin and the ministry."""
+    if user.role == Role.PROVIDER:
+        return provider_id == user.provider_id
+    if is_funder_side(user):
+        return has_open_dossier(user.funder_id, provider_id)
+    return user.role in (Role.ADMIN, Role.MINISTRY)
 
 
 def can_edit_subcontract(user: User, contract: Subcontract) -> bool:
@@ -510,9 +592,11 @@ def get_quality_control_or_404(control_id: int, user: User, need: str = "view") 
 
 
 USER_PERMISSIONS: dict[str, Callable[[User], bool]] = {
+    "can_manage_api_access": can_manage_api_access,
     "can_manage_funders": can_manage_funders,
     "can_manage_providers": can_manage_providers,
     "can_view_audit_log": can_view_audit_log,
+    "can_verify_audit_chain": can_verify_audit_chain,
     "can_invite_providers": lambda user: Role.PROVIDER in invitable_roles(user),
     "can_invite_liaisons": lambda user: Role.MINISTRY in invitable_roles(user),
     "can_view_list_imports": can_view_list_imports,
@@ -521,5 +605,6 @@ USER_PERMISSIONS: dict[str, Callable[[User], bool]] = {
     "can_review_signalements": can_review_signalements,
     "can_change_signalement_settings": can_change_signalement_settings,
     "can_manage_service_fait": can_manage_service_fait,
+    "can_search": can_search,
     "provider_side": lambda user: user.role == Role.PROVIDER,
 }

@@ -18,9 +18,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import audit, backup, clock, formatting
+from portal import audit, backup, clock, formatting, retention
 from portal.blueprints.auth.services import normalize_email
 from portal.dossiers import pieces as pieces_service
+from portal.einvoice.demo import write_demo_documents
 from portal.extensions import db
 from portal.models import (
     CONTRACT_MENTIONS,
@@ -50,11 +51,13 @@ from portal.service_fait.runner import run_all_checks
 from portal.signalements.demo import seed_demo_certifiers
 from portal.storage import storage_for
 from portal.subcontracting import services as subcontracting
+from portal.webhooks.cli import worker_command
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
 users_cli = AppGroup("users", help="Comptes utilisateurs.")
 audit_cli = AppGroup("audit", help="Journal d'audit.")
 backup_cli = AppGroup("backup", help="Sauvegarde et restauration de la base et des fichiers.")
+retention_cli = AppGroup("retention", help="Durées de conservation des données personnelles.")
 
 DEMO_LIST = resources.files("portal.data").joinpath("liste_publique_demo.csv")
 DEMO_PASSWORD = "demo-portail-2026"  # noqa: S105 (documented demo password)
@@ -104,11 +107,33 @@ def demo_seed() -> None:
     created.extend(seed_demo_quality())
 
     run_all_checks()  # every demo dossier gets its control and its automatic checks
+    documents = seed_demo_documents()
     if created:
         click.echo(f"Démo créée : {', '.join(created)}.")
     else:
         click.echo("Démo déjà en place : rien à créer.")
     click.echo("Comptes : " + ", ".join(email for email, _, _ in DEMO_ACCOUNTS))
+    if documents:
+        click.echo(
+            "Documents à déposer par l'organisme de démonstration (dossier DEMO-PTP-0001, "
+            "mois dernier) : " + ", ".join(str(path) for path in documents)
+        )
+
+
+def seed_demo_documents() -> list[Path]:
+    """A Factur-X invoice and a fillable certificat for the demo OF's last month, written
+    into the instance folder (`instance/demo/`), for the prefill of the upload form."""
+    provider = db.session.scalar(select(Provider).where(Provider.nda == DEMO_PROVIDERS[0][0]))
+    if provider is None:
+        return []
+    return write_demo_documents(
+        Path(current_app.instance_path) / "demo",
+        seller_name=provider.name.removesuffix(" (démo)"),
+        siren=provider.siren,
+        siret=provider.siret,
+        buyer_name=DEMO_FUNDER,
+        today=clock.today(),
+    )
 
 
 def seed_demo(password: str) -> list[str]:
@@ -694,7 +719,54 @@ def backup_restore(path: Path) -> None:
     )
 
 
+@retention_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Liste ce qui serait effacé, sans rien effacer.")
+@click.option(
+    "--today",
+    "today_text",
+    default=None,
+    help="Date du jour (AAAA-MM-JJ), pour vérifier un calendrier ; par défaut aujourd'hui.",
+)
+def retention_purge(dry_run: bool, today_text: str | None) -> None:
+    """Efface, pour les dossiers clos dont la durée de conservation du financeur est échue
+    (années après la fin de l'année du dernier paiement), les noms des bénéficiaires et les
+    fichiers ; garde montants, décisions, constats et journal d'audit (qui ne nomme plus
+    que le dossier)."""
+    try:
+        today = date.fromisoformat(today_text) if today_text else clock.today()
+    except ValueError:
+        _fail("Date invalide : écrivez-la AAAA-MM-JJ, par exemple 2027-01-15.")
+    items = retention.due(today)
+    if not items:
+        click.echo("Aucun dossier dont la durée de conservation est échue.")
+        return
+    verb = "serait effacé" if dry_run else "effacé"
+    for item in items:
+        confirm = "" if item.funder.retention_confirmed else " (durée à confirmer)"
+        click.echo(
+            f"{item.dossier.reference} ({item.funder.name}) : dernier paiement le "
+            f"{item.last_payment:%d/%m/%Y}, conservé jusqu'au {item.kept_until:%d/%m/%Y} "
+            f"({item.funder.retention_years} ans{confirm}) ; {verb} : nom du bénéficiaire, "
+            f"{len(item.documents)} fichier(s), {len(item.events)} événement(s) du journal "
+            "anonymisé(s)."
+        )
+    if dry_run:
+        click.echo(f"Simulation : {len(items)} dossier(s) seraient purgés ; rien n'a été effacé.")
+        return
+    outcome = retention.purge(items)
+    db.session.commit()
+    deleted = retention.delete_files(items)
+    click.echo(
+        f"{outcome.dossiers} dossier(s) purgé(s) : {deleted} fichier(s) effacé(s), "
+        f"{outcome.events_redacted} événement(s) du journal anonymisé(s), "
+        f"{outcome.events_resealed} événement(s) scellé(s) de nouveau. Prenez un nouvel "
+        "ancrage du journal (flask audit anchor)."
+    )
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(worker_command)
+    app.cli.add_command(retention_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)

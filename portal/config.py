@@ -92,6 +92,21 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes")
 
+    # The JSON API (portal/blueprints/api): requests per token (Flask-Limiter syntax), the
+    # largest JSON body, and the OpenAPI document written by flask-smorest.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_KB") or "64") * 1024
+    API_TITLE = "API du portail qualité des financeurs"
+    API_VERSION = "1"
+    OPENAPI_VERSION = "3.1.0"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    # Webhooks (portal/webhooks): how long a receiver has to answer, how long a delivery
+    # is retried (exponential back-off) before it is given up, and a worker's poll period.
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS") or "10")
+    WEBHOOK_RETRY_HOURS = float(os.environ.get("WEBHOOK_RETRY_HOURS") or "24")
+    WEBHOOK_POLL_SECONDS = float(os.environ.get("WEBHOOK_POLL_SECONDS") or "2")
+
     WTF_I18N_ENABLED = False  # use WTForms' own French messages (see portal.forms.Form)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_HEADERS: ClassVar[list[str]] = ["X-CSRFToken"]

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
-from flask import Response
+from flask import Response, stream_with_context
 
 from portal import formatting
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CHUNK = 64 * 1024
 
 
 def csv_value(value: Any) -> str:
@@ -44,18 +46,35 @@ def csv_value(value: Any) -> str:
     return text
 
 
-def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+def csv_chunks(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], batch: int = 1000
+) -> Iterator[bytes]:
+    """The CSV file in pieces of `batch` rows, as they come: memory does not grow with the
+    number of rows, and the first bytes leave with the first rows."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    out.write("\ufeff")
     writer.writerow(columns)
-    writer.writerows([csv_value(v) for v in row] for row in rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    for number, row in enumerate(rows, start=1):
+        writer.writerow([csv_value(v) for v in row])
+        if number % batch == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
 
 
-def to_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: str) -> bytes:
-    out = io.BytesIO()
+def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    return b"".join(csv_chunks(columns, rows))
+
+
+def _write_xlsx(
+    target: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: str
+) -> int:
+    """Write the workbook into `target` (a seekable binary file); return the rows written.
+    Constant memory: XlsxWriter writes each row to its temporary file as it comes."""
     workbook = xlsxwriter.Workbook(
-        out,
+        target,
         {
             "constant_memory": True,  # rows are written as they come
             "strings_to_formulas": False,
@@ -69,6 +88,7 @@ def to_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: 
     sheet.freeze_panes(1, 0)
     for col, name in enumerate(columns):
         sheet.write_string(0, col, name)
+    number = 0
     for number, row in enumerate(rows, start=1):
         for col, value in enumerate(row):
             if value is None:
@@ -86,12 +106,41 @@ def to_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: 
             else:
                 sheet.write_string(number, col, str(value))
     workbook.close()
+    return number
+
+
+def to_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: str) -> bytes:
+    out = io.BytesIO()
+    _write_xlsx(out, columns, rows, sheet_title)
     return out.getvalue()
+
+
+def xlsx_chunks(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_title: str
+) -> Iterator[bytes]:
+    """The XLSX file in pieces: the workbook is built in a temporary file (constant
+    memory: XlsxWriter keeps no row, the ZIP is written to disk), then read back in
+    pieces. A ZIP's directory comes last and its sheet only once every row is written:
+    the first bytes leave when the workbook is complete."""
+    with tempfile.TemporaryFile() as target:
+        _write_xlsx(target, columns, rows, sheet_title)
+        target.seek(0)
+        while chunk := target.read(CHUNK):
+            yield chunk
 
 
 def download(body: bytes, content_type: str, filename: str) -> Response:
     """An attachment that no cache keeps (exports hold personal or funder data)."""
     response = Response(body, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def stream(chunks: Iterator[bytes], content_type: str, filename: str) -> Response:
+    """An attachment sent as `chunks` come (within the request's context: the database
+    session stays open while they are read), that no cache keeps."""
+    response = Response(stream_with_context(chunks), content_type=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response

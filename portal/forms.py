@@ -1,5 +1,6 @@
 """Form base classes shared by every blueprint."""
 
+import unicodedata
 from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
@@ -66,6 +67,28 @@ class EmailAddress:
             )
         except EmailNotValidError as error:
             raise ValidationError(self.message) from error
+
+
+def has_control_characters(text: str) -> bool:
+    """Line breaks, tabs and other control characters (Unicode category Cc), and the
+    invisible format characters that can reverse a text's direction (Cf)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
+
+
+SINGLE_LINE_MESSAGE = (
+    "Ce nom doit tenir sur une ligne, sans retour à la ligne, tabulation ni caractère de contrôle."
+)
+
+
+class SingleLine:
+    """A name on one line: no line break, tab or control character."""
+
+    def __init__(self, message: str = SINGLE_LINE_MESSAGE) -> None:
+        self.message = message
+
+    def __call__(self, form: Form, field: Field) -> None:
+        if field.data and has_control_characters(str(field.data)):
+            raise ValidationError(self.message)
 
 
 #: The dates a form accepts: outside them a date is a typing error, never a real one.

@@ -1,5 +1,7 @@
 """Receiving and sending pièces justificatives (invoices, certificats de réalisation,
-feuilles d'émargement): PDF, JPEG or PNG only, recognised by their content.
+feuilles d'émargement): PDF, JPEG or PNG only, recognised by their content; and, for
+invoices only, XML (an electronic invoice in CII or UBL: ``allowed=INVOICE_TYPES``), whose
+content is then read by `portal.einvoice` before the piece is accepted.
 
 `store_upload` takes a werkzeug `FileStorage` (or anything with `.stream` and `.filename`),
 checks the first bytes, and streams the file to a `portal.storage.Storage` while computing
@@ -71,19 +73,32 @@ ALLOWED_TYPES: dict[str, str] = {
     "image/jpeg": "JPEG",
     "image/png": "PNG",
 }
+XML_TYPE = "application/xml"
+#: The types of an invoice: the pieces' types and XML (an electronic invoice).
+INVOICE_TYPES: dict[str, str] = {**ALLOWED_TYPES, XML_TYPE: "XML"}
+#: Every type a stored file may have (downloads).
+STORED_TYPES: dict[str, str] = INVOICE_TYPES
 EXTENSIONS: dict[str, str] = {
     "application/pdf": ".pdf",
     "image/jpeg": ".jpg",
     "image/png": ".png",
+    XML_TYPE: ".xml",
 }
 #: Other spellings of a type's extension, kept as the OF wrote them.
 _EXTENSION_ALIASES: dict[str, frozenset[str]] = {"image/jpeg": frozenset({".jpeg", ".jpe"})}
-SNIFF_BYTES = max(len(signature) for signature, _ in SIGNATURES)
+#: Enough for the signatures and for an XML declaration after a BOM and some blank space.
+SNIFF_BYTES = 64
+_XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<(?:\?xml[\s?]|[A-Za-z_])")
 
 MESSAGE_EMPTY = "Le fichier est vide."
 MESSAGE_TYPE = (
     "Seuls les fichiers PDF, JPEG et PNG sont acceptés : le contenu réel de ce fichier "
     "n'est aucun de ces formats, quels que soient son nom et son extension."
+)
+MESSAGE_TYPE_INVOICE = (
+    "Seuls les fichiers PDF, JPEG et PNG sont acceptés, et pour une facture le fichier XML "
+    "d'une facture électronique (CII ou UBL) : le contenu réel de ce fichier n'est aucun de "
+    "ces formats, quels que soient son nom et son extension."
 )
 
 
@@ -114,7 +129,7 @@ class StoredFile:
     key: str
     sha256: str  # hexadecimal
     size: int  # bytes
-    content_type: str  # as recognised from the content, one of ALLOWED_TYPES
+    content_type: str  # as recognised from the content, one of STORED_TYPES
     original_name: str  # cleaned, for display and as the download name
 
     def as_document(self, uploaded_by_id: int | None) -> Document:
@@ -129,11 +144,17 @@ class StoredFile:
         )
 
 
-def sniff(head: bytes) -> str | None:
-    """The content type recognised from the first bytes of a file, or None if not allowed."""
+def sniff(head: bytes, allowed: Iterable[str] = ALLOWED_TYPES) -> str | None:
+    """The content type recognised from the first bytes of a file, or None if not allowed.
+
+    XML is recognised by its start (an XML declaration or an element, after a BOM and blank
+    space); that it is a well-formed invoice is for `portal.einvoice` to say."""
+    allowed = set(allowed)
     for signature, content_type in SIGNATURES:
         if head.startswith(signature):
-            return content_type
+            return content_type if content_type in allowed else None
+    if XML_TYPE in allowed and _XML_START.match(head):
+        return XML_TYPE
     return None
 
 
@@ -265,22 +286,31 @@ class _MeteredReader:
         return self._hash.hexdigest()
 
 
-def store_upload(storage: Storage, file: UploadLike, *, max_bytes: int) -> StoredFile:
+def store_upload(
+    storage: Storage,
+    file: UploadLike,
+    *,
+    max_bytes: int,
+    allowed: Iterable[str] = ALLOWED_TYPES,
+) -> StoredFile:
     """Check and store one uploaded file; raise `UploadRefused` (nothing stored) if refused.
+    `allowed`: the accepted types (`ALLOWED_TYPES`, or `INVOICE_TYPES` for an invoice).
 
     Other errors (disk full, store unreachable, client gone) propagate, also with nothing
     left in the store.
     """
+    allowed = tuple(allowed)
     stream = file.stream
     head = _read_full(stream, SNIFF_BYTES)
-    content_type = sniff(head)
+    content_type = sniff(head, allowed)
     original_name = clean_filename(
         file.filename, fallback="fichier" + EXTENSIONS.get(content_type or "", "")
     )
     if not head:
         raise UploadRefused(MESSAGE_EMPTY, filename=original_name)
     if content_type is None:
-        raise UploadRefused(MESSAGE_TYPE, filename=original_name)
+        message = MESSAGE_TYPE_INVOICE if XML_TYPE in allowed else MESSAGE_TYPE
+        raise UploadRefused(message, filename=original_name)
 
     key = new_key()
     reader = _MeteredReader(head, stream, max_bytes)
@@ -338,16 +368,23 @@ def discard_stored(storage: Storage, keys: Iterable[str]) -> None:
             logger.exception("Impossible d'effacer le fichier %s d'un envoi annulé.", key)
 
 
-def store_all(storage: Storage, files: Sequence[UploadLike], *, max_bytes: int) -> list[StoredFile]:
+def store_all(
+    storage: Storage,
+    files: Sequence[UploadLike],
+    *,
+    max_bytes: int,
+    allowed: Iterable[str] = ALLOWED_TYPES,
+) -> list[StoredFile]:
     """Store every file of one sending, or none: when a file is refused (by its content or
     size), the files already stored are deleted again and `UploadsRefused` names each
     refused file."""
+    allowed = tuple(allowed)
     stored: list[StoredFile] = []
     refused: list[tuple[str, str]] = []
     try:
         for file in files:
             try:
-                stored.append(store_upload(storage, file, max_bytes=max_bytes))
+                stored.append(store_upload(storage, file, max_bytes=max_bytes, allowed=allowed))
             except UploadRefused as error:
                 refused.append((error.filename or "fichier", error.message))
     except BaseException:
@@ -375,7 +412,7 @@ def send_stored(
     Content-Length. A key missing from the store gives 404 (and an error in the log).
     Must be called in a request context, once access to the dossier has been checked.
     """
-    mimetype = content_type if content_type in ALLOWED_TYPES else "application/octet-stream"
+    mimetype = content_type if content_type in STORED_TYPES else "application/octet-stream"
     name = name_for_download(download_name, mimetype)
     try:
         stream = storage.open(key)

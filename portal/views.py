@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, render_template
 from flask_login import current_user
 
-from portal import notices
+from portal import notices, todo
 from portal.access import ALL_ROLES, is_funder_side, permissions, roles_required
 from portal.models import ROLE_LABELS, Role, User
 from portal.navigation import menu_for
@@ -24,6 +24,7 @@ def index() -> str:
         heading=home_heading(user),
         role_label=ROLE_LABELS[Role(user.role)],
         notices=notices.notices_for(user, notices.HOME),
+        todo=todo.todo_for(user),
     )
 
 

@@ -17,7 +17,8 @@ PUBLIC = {
     "auth.reset_password",
     "auth.forgot_password",
     "auth.check_password",
-    "api.openapi",
+    "api-docs.openapi_json",
+    "api_docs.docs",
 }
 
 

@@ -120,11 +120,11 @@ def test_the_suite_says_which_database_it_runs_on() -> None:
 
 
 def test_durations_become_whole_minutes_without_loss(empty_database: str) -> None:
-    """0011: hours kept to the hundredth become the nearest whole minute (7,33 h is 7 h 20,
+    """0015: hours kept to the hundredth become the nearest whole minute (7,33 h is 7 h 20,
     440 minutes; 13,50 h is 810), and the funders' new setting is off."""
     app = _app(empty_database)
     with app.app_context():
-        upgrade(revision="0010")
+        upgrade(revision="0014")
         now = "2026-01-01 00:00:00"
         for statement in (
             "INSERT INTO funders (id, name, kind, is_active, created_at, version) "

@@ -220,6 +220,7 @@ MAY_COMMIT = {
     "portal/public_list/importer.py",  # the list importer
     "portal/public_list/alerts.py",  # part of the list importer's run
     "portal/service_fait/runner.py",  # the check re-runner
+    "portal/webhooks/worker.py",  # the webhook deliverer (`flask worker`), per delivery
     "portal/service_fait/document_requests.py",  # only `send_reminders`, checked below
     "portal/uploads.py",  # `commit_or_discard`, for the CLI (refused in a request)
     "portal/errors.py",  # rolls back (never commits) before rendering the 500 page

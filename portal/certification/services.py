@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit, formatting
-from portal.access import dossiers_scope, providers_scope
+from portal.access import dossiers_scope, is_funder_side, providers_scope
 from portal.certification import rules
 from portal.clock import utcnow
 from portal.dossiers.rules import RuleError, parse_date, parse_decimal
@@ -502,9 +502,16 @@ class ProviderStatus:
     check: CategoryCheck | None
 
 
-def statuses(providers: Sequence[Provider], today: date) -> list[ProviderStatus]:
-    """The certification status of several OF, in a fixed number of queries."""
+def statuses(
+    providers: Sequence[Provider], today: date, hidden: Iterable[int] = ()
+) -> list[ProviderStatus]:
+    """The certification status of several OF, in a fixed number of queries; the
+    certificates of the OF in `hidden` are not shown (a funder without an open dossier
+    with them)."""
+    hidden = set(hidden)
     by_provider = certificates_of(p.id for p in providers)
+    for provider_id in hidden:
+        by_provider[provider_id] = []
     current = {p.id: current_of(by_provider[p.id], today) for p in providers}
     checks = category_checks({p.nda: current[p.id] for p in providers}, today)
     out = []
@@ -524,8 +531,26 @@ def statuses(providers: Sequence[Provider], today: date) -> list[ProviderStatus]
     return out
 
 
-def status_of(provider: Provider, today: date) -> ProviderStatus:
-    return statuses([provider], today)[0]
+def status_of(provider: Provider, today: date, viewer: User | None = None) -> ProviderStatus:
+    hidden = _without_open_dossier(viewer, [provider.id]) if viewer is not None else set()
+    return statuses([provider], today, hidden)[0]
+
+
+def _without_open_dossier(viewer: User, provider_ids: Sequence[int]) -> set[int]:
+    """For a funder, the OF among `provider_ids` it has no open dossier with: their
+    certificate is not its business (`access.can_view_certificate`)."""
+    if not is_funder_side(viewer) or not provider_ids:
+        return set()
+    open_with = set(
+        db.session.scalars(
+            select(Dossier.provider_id).where(
+                Dossier.funder_id == viewer.funder_id,
+                Dossier.status == DossierStatus.OPEN.value,
+                Dossier.provider_id.in_(provider_ids),
+            )
+        )
+    )
+    return set(provider_ids) - open_with
 
 
 # --- Funder side ----------------------------------------------------------------------------------
@@ -557,7 +582,8 @@ def provider_statuses(actor: User, today: date, page: int = 1, per_page: int = P
             .offset((page - 1) * per_page)
         )
     )
-    return Page(statuses(providers, today), total, page, per_page)
+    hidden = _without_open_dossier(actor, [p.id for p in providers])
+    return Page(statuses(providers, today, hidden), total, page, per_page)
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,20 @@ never learns of other OF's dossiers, and a funder never of another funder's.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from portal import audit, clock
+from portal import audit, clock, unit_of_work
 from portal.access import dossiers_scope
 from portal.clock import utcnow
 from portal.dossiers import piece_rules, signals
@@ -37,6 +40,9 @@ from portal.dossiers.calendar import (
     slots,
 )
 from portal.dossiers.locks import locked_message
+from portal.einvoice import compare
+from portal.einvoice.model import PROFILE_LABELS, Reading, Source
+from portal.einvoice.reader import read_document
 from portal.errors import Refused
 from portal.extensions import db
 from portal.models import (
@@ -53,15 +59,25 @@ from portal.models import (
     PieceKind,
     User,
 )
-from portal.storage import Storage, storage_for
+from portal.storage import Storage, new_key, storage_for
 from portal.uploads import (
+    ALLOWED_TYPES,
+    CHOOSE_AGAIN,
+    INVOICE_TYPES,
+    MESSAGE_EMPTY,
+    MESSAGE_TYPE,
+    MESSAGE_TYPE_INVOICE,
+    XML_TYPE,
     StoredFile,
     UploadLike,
     UploadsRefused,
+    clean_filename,
     commit_or_discard,
     discard_stored,
     max_files_per_upload,
     max_upload_bytes,
+    message_too_large,
+    sniff,
     store_all,
     too_many_files,
 )
@@ -200,6 +216,15 @@ class MineFilters:
     funder_id: int | None = None
     missing_only: bool = False
 
+    def args(self) -> dict[str, str]:
+        """The query string that reproduces them (the pager's links), empty ones left out."""
+        values = {
+            "q": self.q,
+            "financeur": str(self.funder_id or ""),
+            "manquantes": "y" if self.missing_only else "",
+        }
+        return {key: value for key, value in values.items() if value}
+
 
 def provider_dossiers(user: User, filters: MineFilters, today: date) -> Select:
     """The OF user's dossiers, from every funder, newest first: `access.dossiers_scope`."""
@@ -259,12 +284,73 @@ def duplicates(
 # --- Adding and replacing pieces ---------------------------------------------------------------
 
 
-def _store_all(storage: Storage, files: Sequence[UploadLike], max_bytes: int) -> list[StoredFile]:
-    """Store every file, or none: on a refused file, the others are deleted again."""
+def _store_all(
+    storage: Storage, files: Sequence[UploadLike], max_bytes: int, kind: PieceKind
+) -> list[StoredFile]:
+    """Store every file, or none: on a refused file, the others are deleted again. An
+    invoice may also be an XML file (an electronic invoice)."""
+    allowed = INVOICE_TYPES if kind == PieceKind.INVOICE else ALLOWED_TYPES
     try:
-        return store_all(storage, files, max_bytes=max_bytes)
+        return store_all(storage, files, max_bytes=max_bytes, allowed=allowed)
     except UploadsRefused as refused:
         raise Refused({"files": refused.messages}, refused_files=refused.refused) from None
+
+
+def _read_all(
+    storage: Storage, kind: PieceKind, stored_files: Sequence[StoredFile]
+) -> list[Reading]:
+    """What each stored file says of itself (`portal.einvoice`). An XML file that is not a
+    readable invoice is refused (`Refused`; the caller deletes the stored files);
+    any other file that cannot be read as it claims is kept, with a notice."""
+    readings, refused = [], []
+    for stored in stored_files:
+        with storage.open(stored.key) as stream:
+            seekable = getattr(stream, "seekable", lambda: False)()
+            source = stream if seekable else stream.read()
+            reading = read_document(source, stored.content_type, kind)
+        if reading.refused:
+            refused.append((stored.original_name, reading.message or ""))
+        readings.append(reading)
+    if refused:
+        messages = [*(f"« {name} » : {reason}" for name, reason in refused), CHOOSE_AGAIN]
+        raise Refused({"files": messages}, refused_files=refused)
+    return readings
+
+
+def _keep_reading(
+    storage: Storage, actor: User, piece: Piece, stored: StoredFile, reading: Reading
+) -> None:
+    """Record the reading with the piece; store the XML of a Factur-X beside its PDF."""
+    piece.figures_source = reading.source.value
+    piece.file_figures = reading.stored()
+    if reading.xml is None or stored.content_type == XML_TYPE:
+        return
+    key = new_key()
+    storage.save(key, io.BytesIO(reading.xml))
+    unit_of_work.stored([key])  # deleted again if the request's changes are rolled back
+    stem = stored.original_name.rsplit(".", 1)[0] or "facture"
+    piece.xml_document = Document(
+        storage_key=key,
+        sha256=hashlib.sha256(reading.xml).hexdigest(),
+        size=len(reading.xml),
+        content_type=XML_TYPE,
+        original_name=f"{stem}.xml"[:200],
+        uploaded_by_id=actor.id,
+    )
+
+
+def stored_keys(pieces: Sequence[Piece]) -> list[str]:
+    """The store keys of the pieces' files (their XML included)."""
+    keys = [p.document.storage_key for p in pieces]
+    keys += [p.xml_document.storage_key for p in pieces if p.xml_document is not None]
+    return keys
+
+
+def reading_notices(pieces: Sequence[Piece]) -> list[str]:
+    """The French notices of files that could not be read as they claim (kept as plain
+    pieces with the typed figures), one per distinct message."""
+    found = [(p.file_figures or {}).get("message") for p in pieces]
+    return list(dict.fromkeys(m for m in found if m))
 
 
 def _lock(dossier: Dossier) -> None:
@@ -332,13 +418,18 @@ def add_pieces(
     if errors:
         raise Refused(errors)
     storage = storage or storage_for(current_app)
-    stored_files = _store_all(storage, files, max_bytes or max_upload_bytes())
+    stored_files = _store_all(storage, files, max_bytes or max_upload_bytes(), kind)
+    pieces: list[Piece] = []
     try:
+        readings = _read_all(storage, kind, stored_files)
         _lock(dossier)
         others = duplicates_by_sha(
             [s.sha256 for s in stored_files], dossier.id, funder_id=dossier.funder_id
         )
-        pieces = [_new_piece(actor, dossier, kind, checked.values, s) for s in stored_files]
+        for stored, reading in zip(stored_files, readings, strict=True):
+            piece = _new_piece(actor, dossier, kind, checked.values, stored)
+            pieces.append(piece)
+            _keep_reading(storage, actor, piece, stored, reading)
         db.session.flush()
         recompute_first_missing_due(dossier)
         _pieces_changed(dossier, pieces)
@@ -351,7 +442,8 @@ def add_pieces(
                 details=_details(dossier, piece, stored, others.get(stored.sha256, [])),
             )
     except BaseException:
-        discard_stored(storage, [s.key for s in stored_files])
+        extra = [p.xml_document.storage_key for p in pieces if p.xml_document is not None]
+        discard_stored(storage, [*(s.key for s in stored_files), *extra])
         raise
     return pieces
 
@@ -396,8 +488,10 @@ def replace_piece(
     if errors:
         raise Refused(errors)
     storage = storage or storage_for(current_app)
-    (stored,) = _store_all(storage, [file], max_bytes or max_upload_bytes())
+    (stored,) = _store_all(storage, [file], max_bytes or max_upload_bytes(), kind)
+    new: Piece | None = None
     try:
+        (reading,) = _read_all(storage, kind, [stored])
         _lock(dossier)
         _refuse_if_locked(piece)  # again, now that decisions on the dossier wait for us
         superseded = db.session.execute(
@@ -411,6 +505,7 @@ def replace_piece(
         others = duplicates_by_sha([stored.sha256], dossier.id, funder_id=dossier.funder_id)
         new = _new_piece(actor, dossier, kind, checked.values, stored)
         new.replaces_id = piece.id
+        _keep_reading(storage, actor, new, stored, reading)
         db.session.flush()
         recompute_first_missing_due(dossier)
         _pieces_changed(dossier, [piece, new])
@@ -423,15 +518,17 @@ def replace_piece(
             details={**details, "replaces": piece.id},
         )
     except BaseException:
-        discard_stored(storage, [stored.key])
+        extra = [new.xml_document.storage_key] if new and new.xml_document else []
+        discard_stored(storage, [stored.key, *extra])
         raise
     return new
 
 
 def commit_pieces(pieces: Sequence[Piece], *, storage: Storage | None = None) -> None:
     """Outside a request (a CLI command, a script, a test body): commit; if the commit
-    fails, roll back and delete the files of `pieces`. In a request the edge does this."""
-    commit_or_discard([p.document.storage_key for p in pieces], storage)
+    fails, roll back and delete the files of `pieces` (their XML included). In a request
+    the edge does this."""
+    commit_or_discard(stored_keys(pieces), storage)
 
 
 def record_refusal(actor: User, dossier: Dossier, kind: str, refused: Refused) -> None:
@@ -516,6 +613,24 @@ def figures(piece: Piece) -> list[tuple[str, str]]:
     return rows
 
 
+def typed_values(piece: Piece) -> dict[str, Any]:
+    """The figures typed next to a piece's file, by field, in the unit of the file's
+    readings (durations kept in minutes are given in hours)."""
+    values: dict[str, Any] = {}
+    for spec in piece_rules.FIELDS[PieceKind(piece.kind)]:
+        value = getattr(piece, spec.attribute)
+        if spec.type == piece_rules.FieldType.HOURS:
+            value = compare.hours_of_minutes(value)
+        values[spec.name] = value
+    return values
+
+
+def provenance(piece: Piece) -> str:
+    """Where a piece's figures come from (« lues dans la facture électronique »…)."""
+    read = compare.read_values(piece.file_figures)
+    return compare.provenance(piece.figures_source, typed_values(piece), read)
+
+
 # --- History -----------------------------------------------------------------------------------
 
 ACTION_LABELS = {
@@ -585,3 +700,94 @@ def _summary(event: AuditEvent, pieces_by_id: Mapping[str, Piece]) -> str:
     if event.action == "piece.upload_refused":
         parts.extend(details.get("reasons", []))
     return " ; ".join(parts)
+
+
+# --- Prefilling the upload form from the file chosen ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """What the upload form shows once a file is chosen: the values to fill in (figures
+    read), the suggestions (found in a PDF's text), and a French notice."""
+
+    source: str  # a portal.einvoice.model.Source value
+    values: dict[str, str] = field(default_factory=dict)  # as the form fields show them
+    suggestions: dict[str, str] = field(default_factory=dict)  # as a reader reads them
+    notice: str = ""
+    problem: bool = False  # the notice says the file could not be read (or is refused)
+
+
+READ_FROM = {
+    "einvoice": "Champs remplis d'après la facture électronique ({detail}) : vérifiez-les, "
+    "corrigez-les si besoin, puis envoyez.",
+    "pdf_form": "Champs remplis d'après le formulaire du certificat ({detail}) : vérifiez-les, "
+    "corrigez-les si besoin, puis envoyez.",
+}
+SUGGESTED = (
+    "Des chiffres ont été trouvés dans le texte du PDF ({detail}) : ce sont des suggestions, "
+    "affichées sous les champs ; elles ne remplissent rien d'elles-mêmes."
+)
+NOTHING_READ = (
+    "Aucun chiffre n'a pu être lu dans ce fichier ({detail}) : saisissez les informations "
+    "de la pièce."
+)
+
+
+def _prefill_value(spec: piece_rules.FieldSpec, value: Any) -> str:
+    """A value read, as its form field shows it (amounts with their cents: 1500,10)."""
+    if spec.type == piece_rules.FieldType.MONEY:
+        return f"{value:.2f}".replace(".", ",")
+    return piece_rules.input_value(spec, value)
+
+
+def _stored_unit(spec: piece_rules.FieldSpec, value: Any) -> Any:
+    """A figure read from a file in the unit its field keeps: files give hours (7.5, 7.33),
+    durations are kept in whole minutes (450, 440)."""
+    if spec.type == piece_rules.FieldType.HOURS and isinstance(value, Decimal):
+        return compare.minutes_of_hours(value)
+    return value
+
+
+def read_upload(
+    kind: PieceKind | str,
+    file: UploadLike | None,
+    context: piece_rules.Context,
+    *,
+    max_bytes: int | None = None,
+) -> Prefill | None:
+    """Read the chosen file in memory (not stored) to prefill the form; None without file."""
+    kind = PieceKind(kind)
+    if file is None:
+        return None
+    limit = max_bytes or max_upload_bytes()
+    data = file.stream.read(limit + 1)
+    name = clean_filename(file.filename)
+    if not data:
+        return Prefill(Source.TYPED.value, notice=f"« {name} » : {MESSAGE_EMPTY}", problem=True)
+    if len(data) > limit:
+        return Prefill(Source.TYPED.value, notice=message_too_large(limit), problem=True)
+    invoice = kind == PieceKind.INVOICE
+    content_type = sniff(data[:64], INVOICE_TYPES if invoice else ALLOWED_TYPES)
+    if content_type is None:
+        message = MESSAGE_TYPE_INVOICE if invoice else MESSAGE_TYPE
+        return Prefill(Source.TYPED.value, notice=f"« {name} » : {message}", problem=True)
+    reading = read_document(data, content_type, kind)
+    if reading.message:
+        return Prefill(Source.TYPED.value, notice=f"« {name} » : {reading.message}", problem=True)
+    specs = {spec.name: spec for spec in piece_rules.fields_for(kind, context)}
+    figures = {k: _stored_unit(specs[k], v) for k, v in reading.figures.items() if k in specs}
+    if reading.read:
+        label = f"« {name} »"
+        if reading.invoice is not None and reading.invoice.profile in PROFILE_LABELS:
+            label = f"{PROFILE_LABELS[reading.invoice.profile]}, {label}"
+        values = {k: _prefill_value(specs[k], v) for k, v in figures.items()}
+        notice = READ_FROM[reading.source].format(detail=label)
+        return Prefill(reading.source.value, values=values, notice=notice)
+    if reading.source == Source.PDF_TEXT and figures:
+        suggestions = {k: piece_rules.format_value(specs[k], v) for k, v in figures.items()}
+        return Prefill(
+            reading.source.value,
+            suggestions=suggestions,
+            notice=SUGGESTED.format(detail=f"« {name} »"),
+        )
+    return Prefill(Source.TYPED.value, notice=NOTHING_READ.format(detail=f"« {name} »"))

@@ -228,6 +228,17 @@ def parse_text(value: Any, max_length: int) -> str:
     return text
 
 
+def parse_name(value: Any, max_length: int) -> str:
+    """A person's name: on one line, without a tab or a control character."""
+    raw = _required(value)
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in str(raw)):
+        raise RuleError(
+            "Ce nom doit tenir sur une ligne, sans retour à la ligne, tabulation ni caractère "
+            "de contrôle."
+        )
+    return parse_text(raw, max_length)
+
+
 def parse_provider(value: Any) -> Identifier:
     text = _required(value)
     try:
@@ -488,8 +499,8 @@ def instalments_error(rhythm: str, instalments: int | None) -> str | None:
 _PARSERS = {
     "reference": parse_reference,
     "provider": parse_provider,
-    "beneficiary_last_name": lambda v: parse_text(v, 100),
-    "beneficiary_first_name": lambda v: parse_text(v, 100),
+    "beneficiary_last_name": lambda v: parse_name(v, 100),
+    "beneficiary_first_name": lambda v: parse_name(v, 100),
     "action_title": lambda v: parse_text(v, 300),
     "category": parse_category,
     "scheme": parse_scheme,

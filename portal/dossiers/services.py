@@ -109,7 +109,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit, clock, exports, formatting
+from portal import audit, clock, exports, following, formatting
 from portal.access import can_edit_dossier, dossiers_scope, is_funder_side
 from portal.dossiers import rules, signals
 from portal.dossiers.calendar import expected_pieces, first_missing_due
@@ -121,7 +121,6 @@ from portal.models import (
     AuditEvent,
     Dossier,
     DossierStatus,
-    FunderProvider,
     Piece,
     Provider,
     User,
@@ -364,21 +363,12 @@ def _provider_for(actor: User, choice: ProviderChoice, batch: _Batch) -> Provide
 
 
 def _follow(actor: User, provider: Provider) -> None:
-    """Add the OF to the funder's followed OF, unless it is already there."""
-    if db.session.scalar(
-        select(FunderProvider.id).where(
-            FunderProvider.funder_id == actor.funder_id, FunderProvider.provider_id == provider.id
-        )
-    ):
-        return
-    db.session.add(FunderProvider(funder_id=actor.funder_id, provider_id=provider.id))
-    audit.record(
-        "provider.followed",
-        actor=actor,
-        target=provider,
-        funder_id=actor.funder_id,
-        details={"nda": provider.nda, "reason": "dossier"},
-    )
+    """A funder admin's dossier (form or import) makes the funder follow its OF; anyone
+    else's dossier is refused before, by the checker, when the OF is not followed."""
+    if following.may_follow(actor):
+        following.follow(actor, provider, reason="dossier")
+    elif not following.is_followed(actor.funder_id, provider.id):
+        raise NotAllowed
 
 
 # --- Checking a dossier ----------------------------------------------------------------------
@@ -392,6 +382,18 @@ class _Checker:
     on: date = field(default_factory=clock.today)
     providers: dict[str, ProviderChoice | rules.RuleError] = field(default_factory=dict)
     taken: set[str] | None = None  # references already used, when preloaded
+    followed: dict[int, bool] = field(default_factory=dict)  # by provider id
+
+    def _followed(self, choice: ProviderChoice) -> bool:
+        """Whether the actor's funder already follows the chosen OF (a controller creates
+        dossiers only for those)."""
+        if choice.provider is None or choice.provider.id is None:
+            return False
+        known = self.followed.get(choice.provider.id)
+        if known is None:
+            known = following.is_followed(self.actor.funder_id, choice.provider.id)
+            self.followed[choice.provider.id] = known
+        return known
 
     def provider(self, ident: Identifier) -> ProviderChoice:
         cached = self.providers.get(ident.value)
@@ -451,6 +453,8 @@ class _Checker:
                     current, None, ident.value if ident.kind == "siret" else dossier.provider_siret
                 )
         choice = self.provider(ident)
+        if not following.may_follow(self.actor) and not self._followed(choice):
+            raise rules.RuleError(following.NOT_FOLLOWED)
         if dossier is not None and choice.nda != dossier.provider.nda and _has_pieces(dossier):
             raise rules.RuleError(
                 "L'organisme a déjà déposé des pièces dans ce dossier : il ne peut plus être "
@@ -1108,3 +1112,31 @@ def to_csv(rows: Iterable[Sequence[Any]]) -> bytes:
 
 def to_xlsx(rows: Iterable[Sequence[Any]]) -> bytes:
     return exports.to_xlsx(EXPORT_COLUMNS, rows, "Dossiers")
+
+
+# --- Keyset pages (the API) ---------------------------------------------------------------------
+
+
+def dossiers_after(
+    actor: User,
+    filters: DossierFilters,
+    *,
+    after_id: int,
+    limit: int,
+    updated_since: datetime | None = None,
+) -> list[Dossier]:
+    """Up to `limit` dossiers the actor may see, filtered, in id order after `after_id`,
+    with their OF. Ids only grow: a dossier created while a client pages through the list
+    comes at the end, so that no page skips or repeats one."""
+    where = _where(actor, filters)
+    if updated_since is not None:
+        where.append(Dossier.updated_at >= updated_since)
+    return list(
+        db.session.scalars(
+            select(Dossier)
+            .options(joinedload(Dossier.provider))
+            .where(*where, Dossier.id > after_id)
+            .order_by(Dossier.id)
+            .limit(limit)
+        )
+    )

@@ -1,14 +1,27 @@
 """The models shared by several blueprints."""
 
 from portal.models.accounts import (
+    API_SCOPE_LABELS,
     FUNDER_ROLES,
     ROLE_LABELS,
     AccountToken,
+    ApiScope,
     ApiToken,
     Role,
     TokenPurpose,
     User,
     UserSession,
+)
+from portal.models.api import (
+    DELIVERY_STATE_LABELS,
+    WEBHOOK_EVENT_LABELS,
+    DeliveryState,
+    IdempotencyKey,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 from portal.models.audit import AuditEvent, AuditHead
 from portal.models.certification import (
@@ -110,14 +123,17 @@ from portal.models.subcontracting import (
     Subcontract,
     SubcontractYearAmount,
 )
+from portal.models.submissions import SubmissionKey
 
 __all__ = [
+    "API_SCOPE_LABELS",
     "CERTIFICATION_AUDIT_KIND_LABELS",
     "CONTRACT_MENTIONS",
     "CONTROL_MODE_LABELS",
     "CONTROL_STATUS_LABELS",
     "CORRECTIVE_KIND_LABELS",
     "DECISION_OUTCOME_LABELS",
+    "DELIVERY_STATE_LABELS",
     "DISMISSAL_REASONS",
     "DOSSIER_STATUS_LABELS",
     "EVIDENCE_KIND_LABELS",
@@ -135,7 +151,9 @@ __all__ = [
     "SERIOUSNESS_LABELS",
     "SEVERITY_LABELS",
     "SIGNALEMENT_STATE_LABELS",
+    "WEBHOOK_EVENT_LABELS",
     "AccountToken",
+    "ApiScope",
     "ApiToken",
     "AttendanceSheet",
     "AuditEvent",
@@ -155,6 +173,7 @@ __all__ = [
     "CorrectiveMessage",
     "CpfTurnover",
     "DecisionOutcome",
+    "DeliveryState",
     "Document",
     "DocumentRequest",
     "Dossier",
@@ -164,6 +183,7 @@ __all__ = [
     "Funder",
     "FunderKind",
     "FunderProvider",
+    "IdempotencyKey",
     "ImportStatus",
     "Invoice",
     "InvoiceDecision",
@@ -173,6 +193,7 @@ __all__ = [
     "MessageKind",
     "MessageTemplate",
     "Modality",
+    "OutboxEvent",
     "Outcome",
     "PaymentRhythm",
     "Piece",
@@ -202,7 +223,12 @@ __all__ = [
     "SignalementState",
     "Subcontract",
     "SubcontractYearAmount",
+    "SubmissionKey",
     "TokenPurpose",
     "User",
     "UserSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

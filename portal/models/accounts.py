@@ -138,19 +138,73 @@ class AccountToken(db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
+class ApiScope(enum.StrEnum):
+    """What a funder's API token may do (a personal token only reads Qualiopi)."""
+
+    QUALIOPI_READ = "qualiopi:read"
+    DOSSIERS_READ = "dossiers:read"
+    DOSSIERS_WRITE = "dossiers:write"
+    CONTROLS_READ = "controls:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
+
+    @property
+    def label(self) -> str:
+        return API_SCOPE_LABELS[self]
+
+
+API_SCOPE_LABELS = {
+    ApiScope.QUALIOPI_READ: "Consulter la certification Qualiopi et les alertes",
+    ApiScope.DOSSIERS_READ: "Lire les dossiers et leurs pièces",
+    ApiScope.DOSSIERS_WRITE: "Créer et modifier les dossiers",
+    ApiScope.CONTROLS_READ: "Lire les contrôles de service fait et les décisions",
+    ApiScope.WEBHOOKS_MANAGE: "Gérer les notifications (webhooks)",
+}
+
+
 class ApiToken(db.Model):
-    """A personal API token; only its SHA-256 is kept."""
+    """An API token; only its SHA-256 is kept.
+
+    A personal token belongs to a user (`user_id`) and only reads Qualiopi; a funder's
+    token (`funder_id`) belongs to the funder's systems, not to a person: it has scopes,
+    an expiry, and sees what the funder's controllers see.
+    """
 
     __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "(user_id IS NOT NULL AND funder_id IS NULL)"
+            " OR (user_id IS NULL AND funder_id IS NOT NULL)",
+            name="owner",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    funder_id: Mapped[int | None] = mapped_column(ForeignKey("funders.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters, shown so that the owner recognises the token.
     prefix: Mapped[str] = mapped_column(String(12))
+    # Space-separated `ApiScope` values (funder tokens only).
+    scopes: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    funder: Mapped[Funder | None] = relationship()
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def state_label(self, now: datetime) -> str:
+        """« Révoqué », « Expiré » or « Actif » at `now`."""
+        if self.revoked_at is not None:
+            return "Révoqué"
+        return "Actif" if self.is_live(now) else "Expiré"

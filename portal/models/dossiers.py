@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -130,6 +131,7 @@ class Dossier(db.Model):
         Index("ix_dossiers_funder_amount", "funder_id", "agreed_amount"),
         Index("ix_dossiers_funder_missing", "funder_id", "first_missing_due"),
         Index("ix_dossiers_funder_provider", "funder_id", "provider_id"),
+        Index("ix_dossiers_funder_updated", "funder_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +165,13 @@ class Dossier(db.Model):
     first_missing_due: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Last change of the dossier itself (the API's "updated since" filter).
+    updated_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+    # When `flask retention purge` removed the beneficiary's names and the files
+    # (portal.retention): the amounts, decisions and findings stay.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=1)
 
     funder: Mapped[Funder] = relationship()
@@ -203,6 +212,8 @@ class Document(db.Model):
     original_name: Mapped[str] = mapped_column(String(200))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The stored bytes were removed at the end of the retention period (portal.retention).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Piece(db.Model):
@@ -246,9 +257,16 @@ class Piece(db.Model):
     minutes_attended: Mapped[int | None] = mapped_column()
     # Relevé de dépenses.
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    # What the file says of itself (portal.einvoice): where the figures read come from
+    # (a `portal.einvoice.model.Source` value; None for pieces sent before files were
+    # read), the record of the reading, and the invoice's XML kept beside its PDF.
+    figures_source: Mapped[str | None] = mapped_column(String(20))
+    file_figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    xml_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
 
     dossier: Mapped[Dossier] = relationship()
-    document: Mapped[Document] = relationship()
+    document: Mapped[Document] = relationship(foreign_keys=[document_id])
+    xml_document: Mapped[Document | None] = relationship(foreign_keys=[xml_document_id])
 
     __mapper_args__: ClassVar[dict[str, object]] = {"polymorphic_on": kind}
 

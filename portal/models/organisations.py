@@ -6,7 +6,8 @@ import enum
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -53,9 +54,14 @@ class Funder(db.Model):
     # payment (True), or is an alert to look at (False, the default): certification on the
     # start date is always required.
     qualiopi_loss_blocks_payment: Mapped[bool] = mapped_column(
-        default=False, server_default=false()
+        default=False, server_default=sa_false()
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # How long this funder keeps the beneficiaries' names and the files of its closed
+    # dossiers: years after the end of the year of the last payment (portal.retention).
+    # A figure to confirm with each funder (its DPO): `retention_confirmed` says it was.
+    retention_years: Mapped[int] = mapped_column(default=3, server_default="3")
+    retention_confirmed: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Optimistic locking: an edit made on a stale form is detected, not overwritten.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -99,6 +105,9 @@ class FunderProvider(db.Model):
     funder_id: Mapped[int] = mapped_column(ForeignKey("funders.id"), index=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The name this funder's admin typed for an OF not in the public list: this funder's
+    # label only, never the OF's name that other tenants see.
+    label: Mapped[str | None] = mapped_column(String(250))
 
     funder: Mapped[Funder] = relationship()
     provider: Mapped[Provider] = relationship()

@@ -49,6 +49,8 @@ class ImportStatus:
     }
     # Runs after which a list is in force (an unchanged list is re-dated, not re-imported).
     IN_FORCE = (SUCCEEDED, UNCHANGED)
+    # Runs that left the list in force as it was, against the importer's will.
+    TROUBLED = (REFUSED, FAILED, INTERRUPTED)
 
 
 class ListImport(db.Model):

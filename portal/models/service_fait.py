@@ -104,7 +104,10 @@ class CheckFinding(db.Model):
 
     __tablename__ = "service_fait_findings"
     __table_args__ = (
-        Index("ix_sf_findings_dossier_code", "dossier_id", "code"),
+        # A dossier's findings (the queue's page), and whether it has one of a code (and
+        # severity): the queue's anomaly filter, an EXISTS per control, must find it on
+        # the three columns, not scan every finding of the code (issue 19: 31 s).
+        Index("ix_sf_findings_dossier_code_severity", "dossier_id", "code", "severity"),
         Index("ix_sf_findings_code_severity", "code", "severity"),
     )
 

@@ -27,7 +27,9 @@ from portal.models import (
     Provider,
     QualiopiAlert,
     User,
+    WebhookEvent,
 )
+from portal.webhooks import outbox
 
 
 @dataclass
@@ -99,6 +101,21 @@ def raise_alerts(run: ListImport) -> list[QualiopiAlert]:
                 "left_list": loss.left_list,
                 "lost": loss.lost,
                 "dossiers": [d.reference for d in dossiers],
+            },
+        )
+        db.session.flush()
+        outbox.emit(
+            WebhookEvent.ALERT_CREATED,
+            funder_id=funder_id,
+            ordering_key=f"alert:{provider.id}",
+            data={
+                "alert_id": alert.id,
+                "nda": provider.nda,
+                "provider_name": provider.name,
+                "left_list": loss.left_list,
+                "lost_categories": list(loss.lost),
+                "list_as_of": run.as_of.isoformat(),
+                "dossiers": [{"id": d.id, "reference": d.reference} for d in dossiers],
             },
         )
     db.session.commit()

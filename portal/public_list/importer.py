@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import current_app
-from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 
 from portal import formatting
 from portal.clock import utcnow
@@ -141,6 +141,21 @@ def list_in_force(on: date | None = None) -> ListImport | None:
     if on is not None:
         query = query.where(ListImport.as_of <= on)
     return db.session.scalar(query.order_by(ListImport.as_of.desc(), ListImport.id.desc()))
+
+
+def troubled_condition() -> Any:
+    """The runs refused, failed or interrupted since the last list put in force: an import
+    problem nobody has settled yet (the imports page's "problems" filter, and the home
+    pages' count)."""
+    last_good = (
+        select(func.max(ListImport.id))
+        .where(ListImport.status.in_(ImportStatus.IN_FORCE))
+        .scalar_subquery()
+    )
+    return and_(
+        ListImport.status.in_(ImportStatus.TROUBLED),
+        ListImport.id > func.coalesce(last_good, 0),
+    )
 
 
 def last_imported() -> ListImport | None:

@@ -420,11 +420,82 @@ def record_finding(
     return row
 
 
+def rows_awaiting(control: QualityControl, *, provider_side: bool) -> set[str]:
+    """The codes of the grid rows whose non-conformity awaits the reader: the OF's answer
+    to review (funder side), or an action plan to send (the OF): they open by default."""
+    if control.status == QualityControlStatus.PLANNED.value:
+        return set()
+    waiting = (
+        (rules.NcStatus.OPEN.value, rules.NcStatus.KEPT.value)
+        if provider_side
+        else (rules.NcStatus.ANSWERED.value,)
+    )
+    return {row.code for row in control.findings if row.nc_status in waiting}
+
+
+@dataclass(frozen=True)
+class ConformingPlan:
+    """What « conforme » for a criterion, or « tout conforme sauf… », would record: the rows
+    still to fill in the scope, but those excepted; the rows already assessed are kept."""
+
+    to_record: list[QualityFinding]
+    excepted: list[QualityFinding]
+    kept: list[QualityFinding]  # already assessed: left as they are
+
+    @property
+    def codes(self) -> list[str]:
+        return [row.code for row in self.to_record]
+
+
+def conforming_plan(
+    control: QualityControl, scope: str = "", excepted: Iterable[str] = ()
+) -> ConformingPlan:
+    """`scope`: a group key of :func:`grid_groups` ("critere-3"), or "" for the whole grid;
+    `excepted`: codes left to fill."""
+    rows = control.findings
+    if scope:
+        group = next((g for g in grid_groups(control) if g.key == scope), None)
+        rows = group.rows if group is not None else []
+    skipped = set(excepted)
+    return ConformingPlan(
+        to_record=[r for r in rows if not r.finding and r.code not in skipped],
+        excepted=[r for r in rows if not r.finding and r.code in skipped],
+        kept=[r for r in rows if r.finding],
+    )
+
+
+def record_conforming(
+    actor: User, control: QualityControl, plan: ConformingPlan, *, scope: str = ""
+) -> int:
+    """Record « conforme » for each row of `plan` (each audited as a finding, and the whole
+    in one more entry). Flushes; the caller commits. Returns how many were recorded."""
+    refuse_if_fixed(control)
+    for row in plan.to_record:
+        record_finding(actor, control, row, finding=rules.Finding.CONFORMING.value)
+    audit.record(
+        "quality_findings.bulk_conforming",
+        actor=actor,
+        target=control,
+        funder_id=control.funder_id,
+        details={
+            "scope": scope or "grille",
+            "codes": plan.codes,
+            "excepted": [row.code for row in plan.excepted],
+        },
+    )
+    db.session.flush()
+    return len(plan.to_record)
+
+
 @dataclass(frozen=True)
 class Group:
     key: str
     title: str
     rows: list[QualityFinding]
+
+    @property
+    def to_fill(self) -> int:
+        return sum(1 for row in self.rows if not row.finding)
 
 
 def grid_groups(control: QualityControl) -> list[Group]:

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -468,11 +469,7 @@ def _taking_part(actor: User) -> Select[tuple[int]]:
     )
 
 
-def open_nonconformities(
-    actor: User, filters: NcFilters, today: date, page: int = 1, per_page: int = PER_PAGE
-) -> NcPage:
-    """The NC not lifted of the reported controls the actor's funder takes part in (lead
-    or partner), overdue first, then by deadline. Three queries whatever the page."""
+def _nc_conditions(actor: User, filters: NcFilters, today: date) -> list[Any]:
     conditions = [
         QualityFinding.control_id.in_(_taking_part(actor)),
         QualityControl.status == QualityControlStatus.REPORTED.value,
@@ -485,9 +482,32 @@ def open_nonconformities(
         conditions.append(QualityFinding.finding == filters.level)
     if filters.provider_id:
         conditions.append(QualityControl.provider_id == filters.provider_id)
-    late = and_(QualityFinding.deadline.is_not(None), QualityFinding.deadline < today)
     if filters.overdue_only:
-        conditions.append(late)
+        conditions.append(_late(today))
+    return conditions
+
+
+def _late(today: date) -> Any:
+    return and_(QualityFinding.deadline.is_not(None), QualityFinding.deadline < today)
+
+
+def count_nonconformities(actor: User, filters: NcFilters, today: date) -> Select[tuple[int]]:
+    """The number of NC of the list :func:`open_nonconformities` shows under `filters`, as a
+    statement (the home page puts it in its one query of counts)."""
+    return (
+        select(func.count(QualityFinding.id))
+        .join(QualityControl, QualityControl.id == QualityFinding.control_id)
+        .where(*_nc_conditions(actor, filters, today))
+    )
+
+
+def open_nonconformities(
+    actor: User, filters: NcFilters, today: date, page: int = 1, per_page: int = PER_PAGE
+) -> NcPage:
+    """The NC not lifted of the reported controls the actor's funder takes part in (lead
+    or partner), overdue first, then by deadline. Three queries whatever the page."""
+    conditions = _nc_conditions(actor, filters, today)
+    late = _late(today)
     joined = select(QualityFinding).join(
         QualityControl, QualityControl.id == QualityFinding.control_id
     )

@@ -22,7 +22,11 @@ Severities, as a funder's controller reads them:
   every certificat of those days, in whole minutes), ``HALF_DAYS_MISSING`` (an unsigned
   half-day is not proven: the most frequent rejection), ``NATURE_MISMATCH``,
   ``DUPLICATE_INVOICE_NUMBER``, ``SUBCONTRACTOR_NOT_COMPLIANT`` (CPF contracts only:
-  décret n° 2023-1350).
+  décret n° 2023-1350); and what an electronic invoice says against what was
+  typed or agreed: ``EINVOICE_FIGURES_DIFFER`` (number, date or totals typed that are not
+  the invoice's), ``EINVOICE_SELLER_NOT_PROVIDER`` (a seller whose SIREN is not the OF's),
+  ``EINVOICE_PERIOD_OUTSIDE_DOSSIER``, ``EINVOICE_TOTALS_INCONSISTENT`` (lines or VAT that
+  do not add up to the totals).
 - **alerte**: an inconsistency that may have an innocent explanation and that the
   controller looks at before paying: ``INVOICE_BEFORE_PERIOD_END``,
   ``HOURS_COMPLETED_OVER_PLANNED``, ``HOURS_COMPLETED_UNDER_PLANNED`` (to pay pro rata),
@@ -33,9 +37,16 @@ Severities, as a funder's controller reads them:
   subcontractor's certification a condition of payment: indicator 27, a point of
   attention), ``QUALIOPI_PERIOD`` when the OF was certified on the start date and lost
   the category afterwards (blocking when the funder chose so, or when it was not
-  certified on the start date either: ``QUALIOPI_START`` then blocks too).
+  certified on the start date either: ``QUALIOPI_START`` then blocks too);
+  ``EINVOICE_DETAILS_DIFFER`` (period or hours typed that are not the electronic
+  invoice's), ``CERTIFICATE_FORM_DIFFERS`` (figures typed that are not those of the
+  certificat's PDF form), ``PDF_TEXT_DIFFERS`` (figures typed that are not those found in
+  the PDF's text: a suggestion may be wrong), ``EINVOICE_HOURS_OVER_PLANNED``,
+  ``EINVOICE_SCHEMA_INVALID`` (the XML is not valid against its schema).
 - **information**: what the portal cannot check: ``QUALIOPI_UNKNOWN`` (dates before the
-  first public list the portal imported: the list has no history of its own).
+  first public list the portal imported: the list has no history of its own); and
+  ``EINVOICE_SELLER_OTHER_ESTABLISHMENT`` (the invoice comes from another establishment,
+  SIRET, of the OF: usual, a training site).
 
 Conventions: the amount of an invoice is its amount incl. tax (training is usually exempt
 from VAT, so both are equal), compared with the agreed amount; only current pieces count
@@ -54,6 +65,7 @@ from decimal import Decimal
 from portal import formatting
 from portal.dossiers.calendar import Period, month_periods, uncovered
 from portal.dossiers.rules import CATEGORY_LABELS
+from portal.einvoice import compare
 from portal.models.dossiers import Modality, PieceKind, Scheme
 from portal.models.service_fait import Severity
 
@@ -109,6 +121,16 @@ def _of(text: str) -> str:
     return "de " + text
 
 
+# --- The comparisons the checks make, shared with the control page's figures -------------
+
+
+def exceeds(value: Decimal | int | None, bound: Decimal | int | None) -> bool:
+    """Whether a figure goes beyond its bound (hours billed beyond the hours completed,
+    completed beyond planned, invoiced beyond agreed); an unknown figure exceeds nothing.
+    The checks raise their anomalies on it, and the control page marks its cells with it."""
+    return value is not None and bound is not None and value > bound
+
+
 def normalize_invoice_number(number: str) -> str:
     """What makes two invoice numbers the same: no spaces, no case (« f 2026-01 » is
     « F2026-01 »)."""
@@ -140,6 +162,10 @@ class PieceFacts:
     half_days_planned: int | None = None
     half_days_signed: int | None = None
     minutes_attended: int | None = None
+    # What the piece's file says of itself (portal.einvoice): the source of the reading
+    # and its stored record (None: nothing read).
+    figures_source: str | None = None
+    file_figures: dict | None = None
 
     @property
     def amount(self) -> Decimal | None:
@@ -335,6 +361,8 @@ class DossierFacts:
     payment_rhythm: str
     provider_nda: str
     subcontracted: bool = False
+    provider_siren: str = ""
+    provider_siret: str = ""  # the establishment named on the dossier
     modality: str = Modality.ON_SITE.value
     rncp_code: str | None = None
     # The funder's choice: a certification lost after the start of the action blocks the
@@ -648,7 +676,7 @@ def amount_over_agreed(facts: DossierFacts) -> Iterator[Found]:
     crossing: PieceFacts | None = None
     for invoice in invoices:
         total += invoice.amount or ZERO
-        if crossing is None and total > facts.agreed_amount:
+        if crossing is None and exceeds(total, facts.agreed_amount):
             crossing = invoice
     if crossing is None:
         return
@@ -793,7 +821,7 @@ def hours_billed_over_completed(facts: DossierFacts) -> Iterator[Found]:
             continue  # INVOICE_WITHOUT_CERTIFICATE says it
         total = sum(i.minutes_billed or 0 for i in billed)
         completed = sum(c.minutes_completed or 0 for c in proved)
-        if total <= completed:
+        if not exceeds(total, completed):
             continue
         ordered = sorted(billed, key=lambda i: (i.invoice_date or i.period_end, i.id))
         crossing, running = ordered[-1], 0
@@ -832,7 +860,7 @@ def hours_completed_over_planned(facts: DossierFacts) -> Iterator[Found]:
     """The hours completed to date (every certificat) against the planned total; the
     planned hours of a period, shared out by days, are estimates and raise nothing."""
     certificates, completed = _completed(facts)
-    if not certificates or completed <= facts.planned_minutes:
+    if not certificates or not exceeds(completed, facts.planned_minutes):
         return
     yield Found(
         f"{fr_hours(facts.planned_minutes)} prévues à la convention, {fr_hours(completed)} "
@@ -1064,3 +1092,273 @@ def duplicate_file(facts: DossierFacts) -> Iterator[Found]:
             f"même que celui {_of(_and([o.describe() for o in others]))}.",
             piece,
         )
+
+
+# --- What the files say of themselves (portal.einvoice) ------------------------------------------
+
+EINVOICE = "einvoice"
+PDF_FORM = "pdf_form"
+PDF_TEXT = "pdf_text"
+
+#: The checks of figures typed against those of the file ("chiffres saisis différents du
+#: document", a filter of the queue).
+DOCUMENT_MISMATCH_CODES = (
+    "EINVOICE_FIGURES_DIFFER",
+    "EINVOICE_DETAILS_DIFFER",
+    "CERTIFICATE_FORM_DIFFERS",
+    "PDF_TEXT_DIFFERS",
+)
+FIGURE_NAMES = {
+    "invoice_number": "numéro",
+    "invoice_date": "date",
+    "amount_excl_tax": "montant HT",
+    "amount_incl_tax": "montant TTC",
+    "period_start": "début de période",
+    "period_end": "fin de période",
+    "hours_billed": "heures facturées",
+    "hours_completed": "durée réalisée",
+    "nature": "nature de l'action",
+    "signatory": "signataire",
+    "signed_on": "date de signature",
+}
+EINVOICE_KEY_FIELDS = frozenset(
+    {"invoice_number", "invoice_date", "amount_excl_tax", "amount_incl_tax"}
+)
+
+
+def _figure(name: str, value: object) -> str:
+    if value is None:
+        return "—"
+    if name in ("amount_excl_tax", "amount_incl_tax"):
+        return fr_money(Decimal(str(value)))
+    if name in ("hours_billed", "hours_completed"):
+        return formatting.hours(Decimal(str(value)))
+    if isinstance(value, date):
+        return fr_date(value)
+    if name == "nature":
+        return f"« {category_label(str(value))} »"
+    return f"« {value} »"
+
+
+def _typed(piece: PieceFacts) -> dict[str, object]:
+    typed = {name: getattr(piece, name, None) for name in FIGURE_NAMES}
+    # Durations are kept in minutes, the readings of files in hours (compared to the minute).
+    typed["hours_billed"] = compare.hours_of_minutes(piece.minutes_billed)
+    typed["hours_completed"] = compare.hours_of_minutes(piece.minutes_completed)
+    return typed
+
+
+def _differences(
+    piece: PieceFacts,
+    source: str,
+    fields: frozenset[str] | None,
+    exclude: frozenset[str] = frozenset(),
+) -> list:
+
+    if piece.figures_source != source or not piece.file_figures:
+        return []
+    read = compare.read_values(piece.file_figures)
+    return [
+        d
+        for d in compare.differences(_typed(piece), read)
+        if (fields is None or d.name in fields) and d.name not in exclude
+    ]
+
+
+def _differ_text(piece: PieceFacts, differences, document: str) -> str:
+    parts = [
+        f"{FIGURE_NAMES[d.name]} {_TYPED_WORD.get(d.name, 'saisi')} "
+        f"{_figure(d.name, d.typed)}, {document} indique {_figure(d.name, d.read)}"
+        for d in differences
+    ]
+    return f"{_capital(piece.describe())} : {' ; '.join(parts)}."
+
+
+_TYPED_WORD = {
+    "invoice_date": "saisie",
+    "period_end": "saisie",
+    "hours_billed": "saisies",
+    "hours_completed": "saisie",
+    "nature": "saisie",
+    "signed_on": "saisie",
+}
+
+
+def _invoice_record(piece: PieceFacts) -> dict:
+    if piece.figures_source != EINVOICE or not piece.file_figures:
+        return {}
+    return piece.file_figures.get("invoice") or {}
+
+
+@check(
+    "EINVOICE_FIGURES_DIFFER",
+    "Numéro, date ou montants saisis différents de la facture électronique",
+    Severity.BLOCKING,
+)
+def einvoice_figures_differ(facts: DossierFacts) -> Iterator[Found]:
+    for invoice in facts.invoices:
+        found = _differences(invoice, EINVOICE, EINVOICE_KEY_FIELDS)
+        if found:
+            yield Found(_differ_text(invoice, found, "la facture électronique"), invoice)
+
+
+@check(
+    "EINVOICE_DETAILS_DIFFER",
+    "Période ou heures saisies différentes de la facture électronique",
+    Severity.WARNING,
+)
+def einvoice_details_differ(facts: DossierFacts) -> Iterator[Found]:
+    for invoice in facts.invoices:
+        found = _differences(invoice, EINVOICE, None, EINVOICE_KEY_FIELDS)
+        if found:
+            yield Found(_differ_text(invoice, found, "la facture électronique"), invoice)
+
+
+@check(
+    "CERTIFICATE_FORM_DIFFERS",
+    "Chiffres saisis différents du formulaire du certificat de réalisation",
+    Severity.WARNING,
+)
+def certificate_form_differs(facts: DossierFacts) -> Iterator[Found]:
+    for certificate in facts.certificates:
+        found = _differences(certificate, PDF_FORM, None)
+        if found:
+            yield Found(_differ_text(certificate, found, "le formulaire du PDF"), certificate)
+
+
+@check(
+    "PDF_TEXT_DIFFERS",
+    "Chiffres saisis différents de ceux trouvés dans le texte du PDF",
+    Severity.WARNING,
+)
+def pdf_text_differs(facts: DossierFacts) -> Iterator[Found]:
+    for piece in sorted(facts.pieces, key=_piece_order):
+        found = _differences(piece, PDF_TEXT, None)
+        if found:
+            yield Found(_differ_text(piece, found, "le texte du PDF"), piece)
+
+
+def _seller(record: dict) -> tuple[str, str]:
+    siret = "".join(ch for ch in str(record.get("seller_siret") or "") if ch.isdigit())
+    siren = "".join(ch for ch in str(record.get("seller_siren") or "") if ch.isdigit())
+    return siren or siret[:9], siret
+
+
+def _seller_name(record: dict) -> str:
+    name = record.get("seller_name")
+    return f"« {name} »" if name else "le vendeur"
+
+
+@check(
+    "EINVOICE_SELLER_NOT_PROVIDER",
+    "Facture électronique émise par une autre entreprise que l'organisme",
+    Severity.BLOCKING,
+)
+def einvoice_seller_not_provider(facts: DossierFacts) -> Iterator[Found]:
+    if not facts.provider_siren:
+        return
+    for invoice in facts.invoices:
+        record = _invoice_record(invoice)
+        siren, _siret = _seller(record)
+        if record and siren and siren != facts.provider_siren:
+            yield Found(
+                f"{_capital(invoice.describe())} est émise par {_seller_name(record)}, SIREN "
+                f"{siren} ; l'organisme du dossier a le SIREN {facts.provider_siren}.",
+                invoice,
+            )
+
+
+@check(
+    "EINVOICE_SELLER_OTHER_ESTABLISHMENT",
+    "Facture électronique émise par un autre établissement de l'organisme",
+    Severity.INFO,
+)
+def einvoice_seller_other_establishment(facts: DossierFacts) -> Iterator[Found]:
+    if not facts.provider_siret:
+        return
+    for invoice in facts.invoices:
+        record = _invoice_record(invoice)
+        siren, siret = _seller(record)
+        if siret and siren == facts.provider_siren and siret != facts.provider_siret:
+            yield Found(
+                f"{_capital(invoice.describe())} est émise par l'établissement de SIRET "
+                f"{siret} ; le dossier nomme l'établissement {facts.provider_siret} (même "
+                f"SIREN {siren}).",
+                invoice,
+            )
+
+
+def _record_date(record: dict, name: str) -> date | None:
+    try:
+        return date.fromisoformat(str(record.get(name))) if record.get(name) else None
+    except ValueError:
+        return None
+
+
+@check(
+    "EINVOICE_PERIOD_OUTSIDE_DOSSIER",
+    "Période de la facture électronique hors de la période de la convention",
+    Severity.BLOCKING,
+)
+def einvoice_period_outside_dossier(facts: DossierFacts) -> Iterator[Found]:
+    for invoice in facts.invoices:
+        record = _invoice_record(invoice)
+        start, end = _record_date(record, "period_start"), _record_date(record, "period_end")
+        if start is None or end is None:
+            continue
+        if start >= facts.start_date and end <= facts.end_date:
+            continue
+        yield Found(
+            f"{_capital(invoice.name())} porte, dans sa facture électronique, sur la période "
+            f"{fr_period(start, end)}, hors de la période de la convention ({facts.period}).",
+            invoice,
+        )
+
+
+@check(
+    "EINVOICE_HOURS_OVER_PLANNED",
+    "Heures de la facture électronique au-delà des heures prévues",
+    Severity.WARNING,
+)
+def einvoice_hours_over_planned(facts: DossierFacts) -> Iterator[Found]:
+    for invoice in facts.invoices:
+        record = _invoice_record(invoice)
+        try:
+            hours = Decimal(str(record["hours"])) if record.get("hours") else None
+        except ArithmeticError:
+            hours = None
+        if hours is None or not exceeds(compare.minutes_of_hours(hours), facts.planned_minutes):
+            continue
+        yield Found(
+            f"{_capital(invoice.describe())} facture {formatting.hours(hours)} dans sa facture "
+            f"électronique, pour {fr_hours(facts.planned_minutes)} prévues à la convention.",
+            invoice,
+        )
+
+
+@check(
+    "EINVOICE_TOTALS_INCONSISTENT",
+    "Totaux de la facture électronique incohérents",
+    Severity.BLOCKING,
+)
+def einvoice_totals_inconsistent(facts: DossierFacts) -> Iterator[Found]:
+    for invoice in facts.invoices:
+        problems = _invoice_record(invoice).get("total_problems") or []
+        if problems:
+            yield Found(f"{_capital(invoice.describe())} : {' ; '.join(problems)}.", invoice)
+
+
+@check(
+    "EINVOICE_SCHEMA_INVALID",
+    "Facture électronique non conforme à son schéma XML",
+    Severity.WARNING,
+)
+def einvoice_schema_invalid(facts: DossierFacts) -> Iterator[Found]:
+    for invoice in facts.invoices:
+        record = _invoice_record(invoice)
+        if record and record.get("schema_valid") is False:
+            yield Found(
+                f"Le fichier XML {_of(invoice.name())} n'est pas valide au regard du schéma de "
+                f"sa norme : {record.get('schema_error') or 'erreur non précisée'}.",
+                invoice,
+            )

@@ -54,9 +54,11 @@ from portal.models import (
     Role,
     ServiceFaitControl,
     User,
+    WebhookEvent,
 )
 from portal.service_fait import reasons
 from portal.service_fait.controls import control_for, refresh_state
+from portal.webhooks import outbox
 
 ZERO = Decimal("0.00")
 
@@ -278,6 +280,12 @@ def _audit_decision(actor: User, dossier: Dossier, decision: InvoiceDecision, bu
             **({"bulk": True} if bulk else {}),
         },
     )
+    outbox.emit(
+        WebhookEvent.DECISION_CREATED,
+        funder_id=dossier.funder_id,
+        dossier_id=dossier.id,
+        data=outbox.decision_data(decision, dossier),
+    )
 
 
 def _control_existed(dossier: Dossier) -> bool:
@@ -365,6 +373,12 @@ def reopen(actor: User, decision: InvoiceDecision, reason: str) -> InvoiceDecisi
             "amount_validated": str(decision.amount_validated),
             "reason": reason,
         },
+    )
+    outbox.emit(
+        WebhookEvent.DECISION_REOPENED,
+        funder_id=dossier.funder_id,
+        dossier_id=dossier.id,
+        data=outbox.decision_data(decision, dossier),
     )
     return decision
 

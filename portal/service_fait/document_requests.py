@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -50,6 +50,7 @@ from portal.models import (
     Role,
     ServiceFaitControl,
     User,
+    WebhookEvent,
 )
 from portal.service_fait.controls import control_for, refresh_state
 from portal.storage import Storage, storage_for
@@ -63,6 +64,7 @@ from portal.uploads import (
     store_all,
     too_many_files,
 )
+from portal.webhooks import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -302,6 +304,36 @@ class ItemView:
     period_start: date | None
     period_end: date | None
     piece_id: int | None
+    received: bool = False  # a piece answering it arrived after the request
+
+
+def _answers(item: dict[str, Any], since: datetime, pieces: Sequence[Piece]) -> bool:
+    """Whether one of the dossier's current `pieces`, sent after the request (`since`),
+    answers the requested `item`: a piece of its kind over its period, or the replacement
+    of the piece found wrong."""
+    kind = item.get("kind") or OTHER_KIND
+    if kind == OTHER_KIND:
+        return False  # only the controller can tell
+    start = date.fromisoformat(item["period_start"]) if item.get("period_start") else None
+    end = date.fromisoformat(item["period_end"]) if item.get("period_end") else None
+    for piece in pieces:
+        if piece.kind != kind or piece.superseded_at is not None:
+            continue
+        if piece.created_at < since:
+            continue
+        if start is None or end is None:
+            return True
+        if piece.period_start <= end and piece.period_end >= start:
+            return True
+    return False
+
+
+def current_pieces(dossier_id: int) -> list[Piece]:
+    return list(
+        db.session.scalars(
+            select(Piece).where(Piece.dossier_id == dossier_id, Piece.superseded_at.is_(None))
+        )
+    )
 
 
 @dataclass
@@ -317,7 +349,9 @@ class RequestView:
         return self.request.id
 
 
-def item_views(request: DocumentRequest) -> list[ItemView]:
+def item_views(request: DocumentRequest, pieces: Sequence[Piece] = ()) -> list[ItemView]:
+    """The items of a request; `pieces`: the dossier's current pieces, to tell which items
+    were received since."""
     views = []
     for item in request.items or []:
         start = date.fromisoformat(item["period_start"]) if item.get("period_start") else None
@@ -336,15 +370,18 @@ def item_views(request: DocumentRequest) -> list[ItemView]:
                 period_start=start,
                 period_end=end,
                 piece_id=item.get("piece_id"),
+                received=_answers(item, request.created_at, pieces),
             )
         )
     return views
 
 
-def request_view(request: DocumentRequest, today: date) -> RequestView:
+def request_view(
+    request: DocumentRequest, today: date, pieces: Sequence[Piece] = ()
+) -> RequestView:
     return RequestView(
         request=request,
-        items=item_views(request),
+        items=item_views(request, pieces),
         status_label=REQUEST_STATUS_LABELS[RequestStatus(request.status)],
         overdue=request.status == RequestStatus.OPEN and request.due_date < today,
     )
@@ -380,7 +417,9 @@ def provider_thread(dossier: Dossier, today: date) -> dict[str, Any]:
 def thread_context(dossier: Dossier, today: date) -> dict[str, Any]:
     """The requests of a dossier, newest first, each with its messages, and the messages
     that belong to no request."""
-    requests = [request_view(r, today) for r in dossier_requests(dossier.id)]
+    rows = dossier_requests(dossier.id)
+    pieces = current_pieces(dossier.id) if rows else []
+    requests = [request_view(r, today, pieces) for r in rows]
     by_id = {view.id: view for view in requests}
     loose = []
     for message in dossier_messages(dossier.id):
@@ -614,6 +653,18 @@ def answer_request(
                 "files": [
                     {"name": s.original_name, "sha256": s.sha256, "size": s.size} for s in stored
                 ],
+            },
+        )
+        outbox.emit(
+            WebhookEvent.REQUEST_ANSWERED,
+            funder_id=request.funder_id,
+            dossier_id=request.dossier_id,
+            data={
+                "request_id": request.id,
+                "dossier_id": request.dossier_id,
+                "dossier_reference": dossier.reference,
+                "answered_at": request.answered_at.isoformat(),
+                "files": [{"name": s.original_name, "sha256": s.sha256} for s in stored],
             },
         )
     except BaseException:

@@ -43,6 +43,7 @@ from portal.models import (
     Severity,
 )
 from portal.public_list import lookup
+from portal.service_fait.checks import exceeds
 
 CENT = Decimal("0.01")
 
@@ -67,25 +68,32 @@ class PeriodFigures:
     def missing(self) -> list[Slot]:
         return [s for s in self.slots if s.status == SlotStatus.MISSING]
 
+    # The flags of the cells, by the comparisons the checks make (`checks.exceeds`).
+    @property
+    def invoiced_over_agreed(self) -> bool:
+        return exceeds(self.invoiced, self.agreed_amount)
+
+    @property
+    def awaited(self) -> list[Slot]:
+        """The expected pieces still to come that matter now: missing, or due."""
+        return [s for s in self.slots if s.status in AWAITED]
+
+    @property
+    def settled(self) -> bool:
+        """Nothing is awaited for the period (its calendar can be folded away)."""
+        return not self.awaited
+
     @property
     def billed_over_completed(self) -> bool:
         """More billed than completed on this row's pieces (the check compares cumulatively
         and says which invoices)."""
-        return (
-            self.billed_minutes is not None
-            and self.completed_minutes is not None
-            and self.billed_minutes > self.completed_minutes
-        )
+        return exceeds(self.billed_minutes, self.completed_minutes)
 
     @property
     def completed_over_planned(self) -> bool:
         """More completed than planned: meaningful on the totals row only (a period's
         planned hours are an estimate)."""
-        return (
-            self.completed_minutes is not None
-            and self.planned_minutes is not None
-            and self.completed_minutes > self.planned_minutes
-        )
+        return exceeds(self.completed_minutes, self.planned_minutes)
 
     @property
     def label(self) -> str:
@@ -276,3 +284,94 @@ def qualiopi_status(dossier: Dossier, invoices: Sequence[Piece]) -> list[Qualiop
             )
         )
     return result
+
+
+# --- The summary at the top of the control page ---------------------------------------------
+
+#: Expected pieces that matter now: due and not received, or to send for a period begun.
+AWAITED = (SlotStatus.MISSING, SlotStatus.EXPECTED)
+
+
+@dataclass(frozen=True)
+class ControlSummary:
+    """What a controller needs before scrolling: the figures with their flags, the blocking
+    anomalies, what is awaited (pieces, answers, decisions)."""
+
+    totals: PeriodFigures
+    blocking: list[CheckFinding]
+    warnings: int  # findings of the other severities
+    awaited: list[Slot]  # expected pieces missing or to send, in calendar order
+    open_requests: int  # requests for documents waiting for the OF
+    undecided: int  # current invoices without an active decision
+
+    @property
+    def missing(self) -> int:
+        return sum(1 for s in self.awaited if s.status == SlotStatus.MISSING)
+
+    @property
+    def nothing_awaited(self) -> bool:
+        return not (self.awaited or self.open_requests or self.undecided)
+
+
+def control_summary(
+    rows: Sequence[PeriodFigures],
+    totals: PeriodFigures,
+    groups: Sequence[FindingGroup],
+    open_requests: int,
+) -> ControlSummary:
+    blocking = [f for g in groups if g.severity == Severity.BLOCKING.value for f in g.findings]
+    others = sum(len(g.findings) for g in groups if g.severity != Severity.BLOCKING.value)
+    awaited = [slot for row in rows for slot in row.awaited]
+    return ControlSummary(totals, blocking, others, awaited, open_requests, totals.undecided)
+
+
+@dataclass(frozen=True)
+class FoldedCalendar:
+    """The periods of the figures table shown by default (begun, or with something awaited
+    or received) and those folded away (not begun, nothing received: the future of a long
+    PTP), unless the whole calendar is asked for."""
+
+    shown: list[PeriodFigures]
+    folded: list[PeriodFigures]
+
+    @property
+    def folded_period(self) -> Period | None:
+        periods = [row.period for row in self.folded if row.period is not None]
+        return Period(periods[0].start, periods[-1].end) if periods else None
+
+
+def fold_calendar(rows: Sequence[PeriodFigures], today: date, *, full: bool) -> FoldedCalendar:
+    if full:
+        return FoldedCalendar(list(rows), [])
+    shown, folded = [], []
+    for row in rows:
+        future = row.period is not None and row.period.start > today and not row.pieces
+        (folded if future and row.settled else shown).append(row)
+    return FoldedCalendar(shown, folded)
+
+
+@dataclass(frozen=True)
+class QualiopiVerdict:
+    """One sentence on the Qualiopi table, for its folded summary."""
+
+    text: str
+    worrying: bool  # not certified (or unknown) on some date
+
+
+def qualiopi_verdict(items: Sequence[QualiopiOnDate]) -> QualiopiVerdict:
+    unknown = sum(1 for i in items if i.list_as_of is None)
+    refused = sum(1 for i in items if i.list_as_of is not None and not i.certified)
+    count = len(items)
+    if refused:
+        return QualiopiVerdict(
+            f"Non certifié pour la catégorie à {refused} date{'s' if refused > 1 else ''} "
+            f"sur {count}",
+            True,
+        )
+    if unknown:
+        return QualiopiVerdict(
+            f"Inconnu à {unknown} date{'s' if unknown > 1 else ''} sur {count} : aucune "
+            "liste importée n'était alors en vigueur",
+            True,
+        )
+    return QualiopiVerdict(f"Certifié pour la catégorie aux {count} dates utiles", False)

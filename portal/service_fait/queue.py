@@ -12,7 +12,7 @@ this feature).
 
 Filters (:class:`QueueFilters`): status (one tab per `ControlStatus`, with its count, and
 "tous"); the OF (its name, SIRET, SIREN or NDA, as in the dossiers list); the scheme; an
-anomaly code (an ``EXISTS`` on `CheckFinding`, served by its (dossier_id, code) index),
+anomaly code (an ``EXISTS`` on `CheckFinding`, served by its (dossier_id, code, severity) index),
 with or without a severity; a severity alone (the control's count of findings of that
 severity, kept by the runner); a period (dossiers whose dates overlap it); the agreed
 amount (min, max); the assignee (me, nobody, someone, or a named member of the staff).
@@ -89,15 +89,17 @@ from portal.models import (
     SEVERITY_LABELS,
     CheckFinding,
     ControlStatus,
+    DocumentRequest,
     Dossier,
     Provider,
+    RequestStatus,
     ServiceFaitControl,
     Severity,
     User,
 )
 from portal.pagination import PageNumbers
 from portal.routing import database_id
-from portal.service_fait.checks import CHECKS
+from portal.service_fait.checks import CHECKS, DOCUMENT_MISMATCH_CODES
 from portal.service_fait.controls import control_for
 
 PER_PAGE = 50
@@ -107,6 +109,14 @@ DEFAULT_STATUS = ControlStatus.TO_CONTROL.value
 ASSIGNEE_ME = "moi"
 ASSIGNEE_NOBODY = "personne"
 ASSIGNEE_SOMEONE = "quelqu_un"
+#: The request filter (``?demande=``): a request answered by the OF and not yet closed, or a
+#: request still open past its due date.
+REQUEST_ANSWERED = "repondue"
+REQUEST_LATE = "en_retard"
+REQUEST_FILTER_LABELS = {
+    REQUEST_ANSWERED: "Réponse de l'organisme reçue",
+    REQUEST_LATE: "Date limite dépassée",
+}
 SEVERITY_ORDER = {Severity.BLOCKING.value: 0, Severity.WARNING.value: 1, Severity.INFO.value: 2}
 
 Control = ServiceFaitControl
@@ -165,6 +175,11 @@ class QueueFilters:
     amount_min: Decimal | None = None  # agreed amount
     amount_max: Decimal | None = None
     assignee: str = ""  # "moi", "personne", "quelqu_un", or a user id as text
+    # Figures typed that differ from those of the document (electronic invoice, PDF form
+    # or text): a finding of `DOCUMENT_MISMATCH_CODES`.
+    documents_differ: bool = False
+    request: str = ""  # "repondue" or "en_retard": dossiers with such a document request
+    today: date | None = None  # the day "en_retard" is judged on (Paris)
 
     @property
     def on_dossier(self) -> bool:
@@ -214,7 +229,7 @@ class QueueFilters:
         `key`: the dossier id the findings are matched on."""
         conditions: list[Any] = []
         if self.code:
-            # Served by the findings' (dossier_id, code) index.
+            # Served by the findings' (dossier_id, code, severity) index.
             finding = [CheckFinding.dossier_id == key, CheckFinding.code == self.code]
             if self.severity:
                 finding.append(CheckFinding.severity == self.severity)
@@ -222,6 +237,15 @@ class QueueFilters:
         elif self.severity:
             # The control's counts of findings per severity, kept by the checks' runner.
             conditions.append(SEVERITY_COUNTS[self.severity] > 0)
+        if self.documents_differ:
+            conditions.append(
+                select(CheckFinding.id)
+                .where(
+                    CheckFinding.dossier_id == key,
+                    CheckFinding.code.in_(DOCUMENT_MISMATCH_CODES),
+                )
+                .exists()
+            )
         if self.assignee == ASSIGNEE_ME:
             conditions.append(Control.assigned_to_id == actor.id)
         elif self.assignee == ASSIGNEE_NOBODY:
@@ -230,6 +254,12 @@ class QueueFilters:
             conditions.append(Control.assigned_to_id.is_not(None))
         elif (assignee_id := database_id(self.assignee)) is not None:
             conditions.append(Control.assigned_to_id == assignee_id)
+        if self.request in REQUEST_FILTER_LABELS:
+            conditions.append(
+                select(DocumentRequest.id)
+                .where(*request_conditions(self.request, key, self.today))
+                .exists()
+            )
         return conditions
 
     def conditions(self, actor: User, *, with_status: bool = True) -> list[Any]:
@@ -239,6 +269,22 @@ class QueueFilters:
             *self.dossier_conditions(self.of_clause()),
             *self.control_conditions(actor),
         ]
+
+
+def request_conditions(kind: str, dossier_key: Any = None, today: date | None = None) -> list[Any]:
+    """The document requests of the request filter `kind` (served by the requests'
+    (dossier_id, status) and (status, due_date) indexes); `dossier_key`: matched on it."""
+    conditions: list[Any] = []
+    if dossier_key is not None:
+        conditions.append(DocumentRequest.dossier_id == dossier_key)
+    if kind == REQUEST_ANSWERED:
+        conditions.append(DocumentRequest.status == RequestStatus.ANSWERED.value)
+    else:
+        conditions += [
+            DocumentRequest.status == RequestStatus.OPEN.value,
+            DocumentRequest.due_date < (today or clock.today()),
+        ]
+    return conditions
 
 
 SEVERITY_COUNTS: dict[str, Any] = {
@@ -380,6 +426,20 @@ class FindingSummary:
 
 
 @dataclass(frozen=True)
+class FindingBadge:
+    css: str  # badge-blocking, badge-warning, badge-info
+    text: str  # « 2 bloquantes »
+    labels: str  # the findings' labels, for the hover text and screen readers
+
+
+BADGES = {
+    Severity.BLOCKING.value: ("blocking", "bloquante", "bloquantes"),
+    Severity.WARNING.value: ("warning", "alerte", "alertes"),
+    Severity.INFO.value: ("info", "info.", "info."),
+}
+
+
+@dataclass(frozen=True)
 class QueueRow:
     dossier: Dossier
     control: ServiceFaitControl | None
@@ -395,6 +455,19 @@ class QueueRow:
 
     def count(self, severity: str) -> int:
         return sum(f.count for f in self.findings if f.severity == severity)
+
+    @property
+    def badges(self) -> list[FindingBadge]:
+        """One badge per severity found (« 2 bloquantes »), the findings' labels in it for
+        the hover text and the accessible description."""
+        badges = []
+        for severity, (css, one, many) in BADGES.items():
+            found = [f for f in self.findings if f.severity == severity]
+            count = sum(f.count for f in found)
+            if count:
+                labels = " · ".join(f.label for f in found)
+                badges.append(FindingBadge(css, f"{count} {one if count < 2 else many}", labels))
+        return badges
 
     @property
     def invoiced_total(self) -> Decimal:
@@ -413,6 +486,13 @@ class QueuePage(PageNumbers):
     per_page: int
     counts: dict[str, int] = field(default_factory=dict)  # per status, and "tous"
     created: int = 0  # controls created for dossiers that had none (to commit)
+
+
+def count(actor: User, filters: QueueFilters) -> Any:
+    """The number of dossiers the queue lists under `filters` (its status included), as a
+    statement on the controls' indexes (the home page puts it in its one query of counts)."""
+    query = _over_controls(select(func.count(Control.id)), actor, filters, filters.of_clause())
+    return query.where(*filters.status_conditions())
 
 
 def status_counts(actor: User, filters: QueueFilters, of_clause: Any = None) -> dict[str, int]:
@@ -656,6 +736,38 @@ def assign(actor: User, dossiers: Sequence[Dossier], assignee: User | None) -> i
 # --- Export ---------------------------------------------------------------------------------
 
 
+def _export_where(
+    actor: User, filters: QueueFilters | None, ids: Sequence[int] | None
+) -> list[Any]:
+    where = [Control.funder_id == actor.funder_id, *_scope(actor)]
+    if ids is not None:
+        where.append(Dossier.id.in_(list(ids)))
+    if filters is not None:
+        where += filters.conditions(actor)
+    return where
+
+
+def export_count(
+    actor: User, filters: QueueFilters | None = None, *, ids: Sequence[int] | None = None
+) -> int:
+    """How many rows the export will have (for its audit record, written before the rows
+    stream). Creates the missing controls first (:func:`ensure_controls`, flushed: the
+    caller commits before streaming :func:`export_rows`)."""
+    ensure_controls(actor.funder_id)
+    query = (
+        select(func.count(Control.id))
+        .select_from(Control)
+        .join(Dossier, Dossier.id == Control.dossier_id)
+        .where(*_export_where(actor, filters, ids))
+    )
+    return int(db.session.scalar(query) or 0)
+
+
+#: Rows read at a time by the export (and the findings of those rows): memory does not
+#: grow with the size of the queue.
+EXPORT_BATCH = 2_000
+
+
 def export_rows(
     actor: User,
     filters: QueueFilters | None = None,
@@ -664,14 +776,10 @@ def export_rows(
     ids: Sequence[int] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of the export, in :data:`EXPORT_COLUMNS` order: the queue's filters, or
-    the selected `ids` (within the actor's scope). Creates the missing controls first
-    (:func:`ensure_controls`, flushed: the caller commits)."""
-    ensure_controls(actor.funder_id)
-    where = [Control.funder_id == actor.funder_id, *_scope(actor)]
-    if ids is not None:
-        where.append(Dossier.id.in_(list(ids)))
-    if filters is not None:
-        where += filters.conditions(actor)
+    the selected `ids` (within the actor's scope), read :data:`EXPORT_BATCH` at a time
+    with the findings of each batch (constant memory, first rows at once). Call
+    :func:`export_count` first: it creates the controls of the dossiers that had none.
+    The query is built at once (the actor is read now), the rows when iterated."""
     Assignee = db.aliased(User)
     query = (
         select(
@@ -700,42 +808,45 @@ def export_rows(
         .join(Dossier, Dossier.id == Control.dossier_id)
         .join(Provider, Provider.id == Dossier.provider_id)
         .outerjoin(Assignee, Assignee.id == Control.assigned_to_id)
-        .where(*where)
+        .where(*_export_where(actor, filters, ids))
         .order_by(*_order(sort))
     )
-    base = (
-        select(Control.dossier_id)
-        .select_from(Control)
-        .join(Dossier, Dossier.id == Control.dossier_id)
+    return _export_batches(query)
+
+
+def _export_batches(query: Any) -> Iterator[tuple[Any, ...]]:
+    result = db.session.execute(query.execution_options(yield_per=EXPORT_BATCH))
+    for batch in result.partitions():
+        findings: dict[int, list[tuple[str, str]]] = {}
+        for dossier_id, severity, code in db.session.execute(
+            select(CheckFinding.dossier_id, CheckFinding.severity, CheckFinding.code).where(
+                CheckFinding.dossier_id.in_([row[-1] for row in batch])
+            )
+        ):
+            findings.setdefault(dossier_id, []).append((severity, code))
+        for row in batch:
+            yield _export_row(row, findings.get(row[-1], []))
+
+
+def _export_row(row: Sequence[Any], found: list[tuple[str, str]]) -> tuple[Any, ...]:
+    (*head, status, invoiced, validated, email, checked_at, decided_at, dossier_id) = row
+    found = sorted(found, key=lambda f: (SEVERITY_ORDER.get(f[0], 9), f[1]))
+    codes = list(dict.fromkeys(code for _, code in found))
+    head[PLANNED_COLUMN] = formatting.hours_decimal(head[PLANNED_COLUMN])
+    return (
+        *head,
+        status,
+        sum(1 for s, _ in found if s == Severity.BLOCKING.value),
+        sum(1 for s, _ in found if s == Severity.WARNING.value),
+        sum(1 for s, _ in found if s == Severity.INFO.value),
+        ", ".join(codes),
+        invoiced if invoiced is not None else Decimal("0"),
+        validated if validated is not None else Decimal("0"),
+        email,
+        _day(checked_at),
+        _day(decided_at),
+        dossier_id,
     )
-    findings: dict[int, list[tuple[str, str]]] = {}
-    for dossier_id, severity, code in db.session.execute(
-        select(CheckFinding.dossier_id, CheckFinding.severity, CheckFinding.code).where(
-            CheckFinding.dossier_id.in_(base.where(*where))
-        )
-    ):
-        findings.setdefault(dossier_id, []).append((severity, code))
-    for row in db.session.execute(query.execution_options(yield_per=2000)):
-        (*head, status, invoiced, validated, email, checked_at, decided_at, dossier_id) = row
-        found = sorted(
-            findings.get(dossier_id, []), key=lambda f: (SEVERITY_ORDER.get(f[0], 9), f[1])
-        )
-        codes = list(dict.fromkeys(code for _, code in found))
-        head[PLANNED_COLUMN] = formatting.hours_decimal(head[PLANNED_COLUMN])
-        yield (
-            *head,
-            status,
-            sum(1 for s, _ in found if s == Severity.BLOCKING.value),
-            sum(1 for s, _ in found if s == Severity.WARNING.value),
-            sum(1 for s, _ in found if s == Severity.INFO.value),
-            ", ".join(codes),
-            invoiced if invoiced is not None else Decimal("0"),
-            validated if validated is not None else Decimal("0"),
-            email,
-            _day(checked_at),
-            _day(decided_at),
-            dossier_id,
-        )
 
 
 def _day(moment: datetime | None) -> date | None:
@@ -749,4 +860,14 @@ def to_csv(rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 def to_xlsx(rows: Iterable[Sequence[Any]]) -> bytes:
-    return exports.to_xlsx(EXPORT_COLUMNS, rows, "Contrôles")
+    return exports.to_xlsx(EXPORT_COLUMNS, rows, XLSX_SHEET)
+
+
+XLSX_SHEET = "Contrôles"
+
+
+def export_chunks(rows: Iterable[Sequence[Any]], extension: str) -> Iterator[bytes]:
+    """The export file in pieces (CSV or XLSX), as the rows come."""
+    if extension == "csv":
+        return exports.csv_chunks(EXPORT_COLUMNS, rows)
+    return exports.xlsx_chunks(EXPORT_COLUMNS, rows, XLSX_SHEET)

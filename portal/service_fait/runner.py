@@ -449,7 +449,9 @@ def _dossier_rows(conn: Connection, ids: Sequence[int]) -> list[Any]:
             Dossier.subcontracted,
             Dossier.rncp_code,
             Funder.qualiopi_loss_blocks_payment,
+            Dossier.provider_siret,
             Provider.nda,
+            Provider.siren.label("provider_siren"),
             ServiceFaitControl.id.label("control_id"),
             ServiceFaitControl.status,
             ServiceFaitControl.decided_at,
@@ -486,6 +488,8 @@ PIECE_COLUMNS = (
     Piece.half_days_planned,
     Piece.half_days_signed,
     Piece.minutes_attended,
+    Piece.figures_source,
+    Piece.file_figures,
 )
 
 
@@ -657,6 +661,8 @@ def _facts(
         agreed_amount=dossier.agreed_amount,
         payment_rhythm=dossier.payment_rhythm,
         provider_nda=dossier.nda,
+        provider_siren=dossier.provider_siren or "",
+        provider_siret=dossier.provider_siret or "",
         subcontracted=dossier.subcontracted,
         modality=dossier.modality,
         rncp_code=dossier.rncp_code,

@@ -212,6 +212,12 @@ def page(user: User, filters: Filters, number: int = 1, per_page: int = PER_PAGE
     )
 
 
+def count(user: User, filters: Filters) -> Select[tuple[int]]:
+    """The number of signalements the list shows under `filters`, as a statement (the home
+    page puts it in its one query of counts)."""
+    return _filtered(user, filters).with_only_columns(func.count(Signalement.id))
+
+
 def state_counts(user: User, filters: Filters) -> dict[str, int]:
     """How many per state under the other filters (one query), every state listed."""
     inner = _filtered(user, filters, with_state=False).with_only_columns(Signalement.state)

@@ -345,15 +345,24 @@ class Overview:
         return bool(self.non_compliant or self.ceilings_to_watch)
 
 
-def overviews(providers: Sequence[Provider], today: date | None = None) -> list[Overview]:
-    """The subcontracting of several OF at once (the funder's list, an OF's page)."""
+def overviews(
+    providers: Sequence[Provider], today: date | None = None, viewer: User | None = None
+) -> list[Overview]:
+    """The subcontracting of several OF at once (the funder's list, an OF's page). For a
+    funder `viewer`, only the contracts one of its dossiers needs are listed
+    (`access.subcontracts_scope`); the ceiling, an aggregate figure, stays the OF's."""
     ids = [p.id for p in providers]
     if not ids:
         return []
+    base = (
+        subcontracts_scope(viewer)
+        if viewer is not None and is_funder_side(viewer)
+        else select(Subcontract)
+    )
     rows = _load(
-        select(Subcontract)
-        .where(Subcontract.principal_id.in_(ids))
-        .order_by(Subcontract.start_date.desc(), Subcontract.id.desc())
+        base.where(Subcontract.principal_id.in_(ids)).order_by(
+            Subcontract.start_date.desc(), Subcontract.id.desc()
+        )
     )
     compliance = evaluate(rows)
     by_provider = ceilings(ids, today=today)
@@ -367,8 +376,8 @@ def overviews(providers: Sequence[Provider], today: date | None = None) -> list[
     ]
 
 
-def overview(provider: Provider, today: date | None = None) -> Overview:
-    return overviews([provider], today)[0]
+def overview(provider: Provider, today: date | None = None, viewer: User | None = None) -> Overview:
+    return overviews([provider], today, viewer)[0]
 
 
 def funder_overviews(user: User, *, flagged_only: bool = True, q: str = "") -> list[Overview]:
@@ -396,7 +405,7 @@ def funder_overviews(user: User, *, flagged_only: bool = True, q: str = "") -> l
             )
         )
     providers = list(db.session.scalars(query.order_by(Provider.name)))
-    found = overviews(providers)
+    found = overviews(providers, viewer=user)
     return [o for o in found if o.flagged] if flagged_only else found
 
 

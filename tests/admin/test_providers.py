@@ -23,16 +23,21 @@ def test_funder_admin_follows_an_of_by_nda_and_siret(client, login_as):
     response = _follow(
         client, nda="01 97 123 4567", siret="812 345 676 00017", name="Formapro Guadeloupe"
     )
-    assert "Formapro Guadeloupe ajouté aux organismes suivis." in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Formapro Guadeloupe ajouté aux organismes suivis" in page
+    assert "ses utilisateurs en sont prévenus par courriel" in page
     provider = db.session.scalar(select(Provider))
     assert (provider.nda, provider.siren, provider.siret) == (
         "01971234567",
         "812345676",
         "81234567600017",
     )
-    assert db.session.scalar(
+    link = db.session.scalar(
         select(FunderProvider).where(FunderProvider.funder_id == admin.funder_id)
     )
+    # Not in the public list: the typed name is this funder's label, not the OF's name.
+    assert link.label == "Formapro Guadeloupe"
+    assert provider.name == "Organisme NDA 01971234567"
 
 
 def test_invalid_identifiers_are_refused_in_french(client, login_as):

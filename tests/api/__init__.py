@@ -28,3 +28,19 @@ def new_token(user: User, name: str = "Test") -> str:
 
 def bearer(plaintext: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {plaintext}"}
+
+
+def funder_token(funder, scopes=None, label: str = "SI du financeur", admin: User | None = None):
+    """A live token of `funder` (created by one of its admins), committed; its plaintext."""
+    from portal.api.tokens import create_funder_token
+    from portal.clock import today
+    from portal.models import ApiScope, Role
+    from tests.factories import UserFactory
+
+    admin = admin or UserFactory(role=Role.FUNDER_ADMIN.value, funder=funder)
+    chosen = [s.value for s in ApiScope] if scopes is None else [str(s) for s in scopes]
+    _token, plaintext = create_funder_token(
+        admin, label, chosen, today().replace(year=today().year + 1)
+    )
+    db.session.commit()
+    return plaintext

@@ -13,6 +13,8 @@ this folder run, whatever other tests the same pytest session runs before or aft
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -55,6 +57,36 @@ CHROMIUM_ARGS = [
 ]
 EXPECT_TIMEOUT_MS = 10_000
 BROWSER_DIR = Path(__file__).resolve().parent
+# axe-core, a development dependency in package.json (`npm ci`, run by `make setup`).
+AXE_SCRIPT = BROWSER_DIR.parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Runs axe on every page once loaded, and again after each htmx swap; each result goes to
+# Python through the `__portalAxeReport` binding. `window.__portalAxe` is the last run.
+AXE_RUNNER = """
+(() => {
+  if (window.top !== window) return;
+  const tags = __TAGS__;
+  const run = () => {
+    if (!window.axe || document.contentType !== "text/html") return null;
+    return window.axe
+      .run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] })
+      .then((result) => window.__portalAxeReport({
+        url: location.pathname + location.search,
+        violations: result.violations.map((v) => ({
+          id: v.id,
+          help: v.help,
+          nodes: v.nodes.slice(0, 4).map((n) => n.target.join(" ") + " :: " + n.html.slice(0, 160)),
+        })),
+      }))
+      .catch(() => null);
+  };
+  const queue = () => {
+    window.__portalAxe = Promise.resolve(window.__portalAxe).then(run);
+  };
+  window.addEventListener("load", queue);
+  document.addEventListener("htmx:afterSettle", queue);
+})();
+""".replace("__TAGS__", json.dumps(AXE_TAGS))
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects on markers
@@ -151,6 +183,30 @@ def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     browser.close()
 
 
+class AxeViolations(list):
+    """WCAG 2.1 AA violations found by axe-core on the pages a browser context shows."""
+
+    def watch(self, context: BrowserContext) -> None:
+        if not AXE_SCRIPT.is_file():
+            pytest.fail(f"{AXE_SCRIPT} is missing: run `npm ci` (or `make setup`)", False)
+        context.add_init_script(path=str(AXE_SCRIPT))
+        context.add_init_script(AXE_RUNNER)
+        context.expose_binding("__portalAxeReport", lambda _source, report: self.record(report))
+
+    def record(self, report: dict) -> None:
+        for violation in report["violations"]:
+            self.append(
+                f"{report['url']}: {violation['id']} ({violation['help']}) {violation['nodes']}"
+            )
+
+    def flush(self, context: BrowserContext) -> None:
+        """Wait for the runs still going on the open pages."""
+        for page in context.pages:
+            # A closed or crashed page has nothing more to say.
+            with contextlib.suppress(Exception):
+                page.evaluate("() => window.__portalAxe || null")
+
+
 class ServerErrors(list):
     """Responses of the portal with a 5xx status, seen by a browser context."""
 
@@ -170,18 +226,24 @@ def new_context(browser: Browser, live_server: str) -> Iterator:
     """`new_context(**options)`: a fresh browser context on the live server (closed after)."""
     contexts: list[BrowserContext] = []
     errors = ServerErrors()
+    violations = AxeViolations()
 
     def _new_context(**options) -> BrowserContext:
         context = browser.new_context(base_url=live_server, locale="fr-FR", **options)
         context.set_default_timeout(EXPECT_TIMEOUT_MS)
         errors.watch(context)
+        if options.get("java_script_enabled", True):
+            violations.watch(context)
         contexts.append(context)
         return context
 
     yield _new_context
     for context in contexts:
+        violations.flush(context)
         context.close()
     assert not errors, f"the server answered with errors: {errors}"
+    unique = list(dict.fromkeys(violations))
+    assert not unique, "axe-core found WCAG 2.1 AA violations:\n" + "\n".join(unique)
 
 
 @pytest.fixture

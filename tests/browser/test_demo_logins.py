@@ -118,7 +118,9 @@ def test_demo_account_logs_in_to_its_home_page_and_out(
         expect(navigation.get_by_role("link", name=label, exact=True)).to_be_visible()
     for label in sorted(ALL_MENU_LABELS - set(menu)):
         expect(navigation.get_by_role("link", name=label, exact=True)).to_have_count(0)
-    expect(navigation.get_by_role("link", name=name, exact=True)).to_be_visible()
+    tools = page.get_by_role("navigation", name="Outils du compte")
+    expect(tools.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(tools.get_by_role("link", name=re.compile("^Nouveautés"))).to_be_visible()
 
     page.get_by_role("button", name="Se déconnecter").click()
 
@@ -165,7 +167,7 @@ def test_no_csp_violation_on_login_home_and_htmx(page: Page, live_server: str) -
     with page.expect_response(
         lambda r: "/admin/utilisateurs?" in r.url and r.request.headers.get("hx-request") == "true"
     ) as htmx_response:
-        page.get_by_label("Rechercher").fill("claire")
+        page.get_by_label("Rechercher", exact=True).fill("claire")
     assert htmx_response.value.ok
     expect(page.locator("#results")).not_to_contain_text("Olivier Organisme")
     expect(page.locator("#results")).to_contain_text("Claire Contrôle")
@@ -223,7 +225,7 @@ def test_user_search_updates_the_results_with_htmx(page: Page, live_server: str)
     with page.expect_request(
         lambda r: "/admin/utilisateurs?" in r.url and r.headers.get("hx-request") == "true"
     ):
-        page.get_by_label("Rechercher").fill("claire")
+        page.get_by_label("Rechercher", exact=True).fill("claire")
 
     expect(results).not_to_contain_text("Olivier Organisme")
     expect(results).to_contain_text("Claire Contrôle")
@@ -242,7 +244,7 @@ def test_user_search_works_without_javascript(new_context, live_server: str) -> 
     page.goto("/admin/utilisateurs")
     expect(page.locator("#results")).to_contain_text("Olivier Organisme")
 
-    page.get_by_label("Rechercher").fill("claire")
+    page.get_by_label("Rechercher", exact=True).fill("claire")
     page.get_by_role("button", name="Filtrer").click()
 
     expect(page).to_have_url(re.compile(r"/admin/utilisateurs\?(.*&)?q=claire(&|$)"))

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from portal import clock
 from portal.cli import DEMO_PROVIDERS, demo_pdf
 from portal.quality.rules import Finding, nc_deadline
+from tests.browser.dialogs import confirm_in_dialog
 from tests.browser.test_demo_logins import log_in
 from tests.browser.test_pieces_upload import watch_console
 
@@ -25,8 +26,16 @@ OBSERVATION = "Les résultats publiés ne disent pas le nombre de répondants au
 PLAN = "Nous publions désormais le nombre de répondants à côté de chaque taux, depuis ce mois."
 
 
-def save_row(page: Page, code: str, finding: str) -> None:
+def open_row(page: Page, code: str):
+    """The grid's line of an indicator, opened (each line opens in place to edit)."""
     row = page.locator(f"#indicateur-{code}")
+    if row.locator("details").first.get_attribute("open") is None:
+        row.locator("summary").first.click()
+    return row
+
+
+def save_row(page: Page, code: str, finding: str) -> None:
+    row = open_row(page, code)
     row.locator(f"#ind{code}-finding").select_option(finding)
     row.locator(f"#ind{code}-enregistrer").click()
     expect(page.locator(f"#indicateur-{code} [role=status]")).to_contain_text("constat enregistré")
@@ -72,6 +81,7 @@ def test_a_control_from_planning_to_the_lifting_of_a_nonconformity(new_context, 
 
     # Indicator 4 can only give a major non-conformity: a minor is refused, inline.
     save_url = re.compile(r"/indicateurs/4$")
+    open_row(controller, "4")
     with controller.expect_response(save_url):
         controller.locator("#ind4-finding").select_option(Finding.MINOR.value)
         controller.locator("#ind4-enregistrer").click()
@@ -81,7 +91,7 @@ def test_a_control_from_planning_to_the_lifting_of_a_nonconformity(new_context, 
     expect(controller).to_have_url(re.compile(r"/qualite/controles/\d+$"))  # no reload
 
     # Indicator 2: a minor non-conformity, with its observation and a file as evidence.
-    row = controller.locator("#indicateur-2")
+    row = open_row(controller, "2")
     row.locator("#ind2-observations").fill(OBSERVATION)
     save_row(controller, "2", Finding.MINOR.value)
     expect(controller.locator("#indicateur-2")).to_contain_text(
@@ -89,6 +99,7 @@ def test_a_control_from_planning_to_the_lifting_of_a_nonconformity(new_context, 
     )
     evidence = tmp_path / "captures-site-resultats.pdf"
     evidence.write_bytes(demo_pdf("Captures du site"))
+    open_row(controller, "2")
     controller.locator("#ev2-files").set_input_files(str(evidence))
     controller.locator("#ev2-joindre").click()
     expect(controller.locator("#indicateur-2 .qc-evidence")).to_contain_text(
@@ -102,6 +113,7 @@ def test_a_control_from_planning_to_the_lifting_of_a_nonconformity(new_context, 
     result = controller.locator("#resultat")
     expect(result).to_contain_text("Non-conformités mineures : 1")
     controller.get_by_role("button", name="Émettre le rapport").click()
+    confirm_in_dialog(controller)
     expect(controller.locator("main")).to_contain_text("Rapport émis")
     expect(controller.locator(".nonconformity")).to_have_count(1)
     control_url = controller.url.split("#")[0]

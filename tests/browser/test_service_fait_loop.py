@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal.cli import demo_pdf
+from tests.browser.dialogs import confirm_in_dialog
 from tests.browser.test_demo_logins import log_in
 from tests.browser.test_pieces_upload import watch_console
 
@@ -117,6 +118,7 @@ def test_the_controller_asks_the_of_answers_the_controller_decides(new_context, 
     first = invoice_article.locator("form")
     first.get_by_label("Conforme", exact=True).check()
     first.get_by_role("button", name="Enregistrer la décision").click()
+    confirm_in_dialog(controller)
     expect(invoice_article.locator("p.decision")).to_contain_text("Conforme")
     expect(invoice_article.locator("p.decision")).to_contain_text("validés")
 

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from portal.cli import DEMO_PROVIDERS, demo_pdf
 from portal.packs import read_manifest
+from tests.browser.dialogs import confirm_in_dialog
 from tests.browser.test_demo_logins import log_in
 from tests.browser.test_pieces_upload import watch_console
 
@@ -72,6 +73,7 @@ def test_the_controller_sends_the_liaison_asks_for_more_and_forwards(new_context
     expect(state_line(controller)).to_have_text("Brouillon")
     signalement_path = re.sub(r"^https?://[^/]+", "", controller.url)
     controller.get_by_role("button", name="Transmettre au ministère").click()
+    confirm_in_dialog(controller)
     expect(controller.locator("#messages")).to_contain_text(f"{reference} transmis au ministère")
     expect(state_line(controller)).to_have_text("Transmis au ministère")
 
@@ -118,6 +120,7 @@ def test_the_controller_sends_the_liaison_asks_for_more_and_forwards(new_context
     liaison.get_by_label("… ou son nom, s'il n'est pas dans la liste").fill("Certif'Région")
     liaison.get_by_label("Référence de la transmission").fill("DREETS-OCC-2026-007")
     liaison.get_by_role("button", name="Transmettre au certificateur").click()
+    confirm_in_dialog(liaison)
     expect(state_line(liaison)).to_have_text("Transmis au certificateur")
     expect(liaison.locator("#issue-titre + p")).to_contain_text("Certif'Région")
     expect(liaison.locator("#issue-titre + p")).to_contain_text("DREETS-OCC-2026-007")

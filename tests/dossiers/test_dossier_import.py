@@ -88,7 +88,7 @@ def test_the_page_explains_the_columns_and_offers_the_templates(client, login_as
 def test_csv_template_has_the_headers_and_an_example_that_imports(
     client, auth, login_as, public_list
 ):
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     response = client.get("/dossiers/import/modele.csv")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
@@ -106,7 +106,7 @@ def test_csv_template_has_the_headers_and_an_example_that_imports(
 def test_xlsx_template_has_the_headers_and_an_example_that_imports(
     client, auth, login_as, public_list
 ):
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     response = client.get("/dossiers/import/modele.xlsx")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == services.XLSX_TYPE
@@ -127,7 +127,7 @@ def test_xlsx_template_has_the_headers_and_an_example_that_imports(
 def test_bad_lines_are_listed_by_line_and_column_and_nothing_is_created(
     client, auth, login_as, public_list
 ) -> None:
-    user = login_as(Role.CONTROLLER)
+    user = login_as(Role.FUNDER_ADMIN)
     ProviderFactory()  # an unrelated OF
     from tests.dossiers.test_funder_dossiers import make_dossier
 
@@ -225,13 +225,13 @@ def test_the_same_references_may_be_imported_by_another_funder(client, auth, log
     from tests.dossiers.test_funder_dossiers import make_dossier
 
     make_dossier(other, ProviderFactory(), "IMP-1")
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     assert upload(auth, csv_file([line(reference="IMP-1")])).status_code == 303
     assert count() == 2
 
 
 def test_xlsx_with_typed_cells(client, auth, login_as, public_list) -> None:
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(["Référence du dossier", *HEADER[1:]])  # a form label as header works too
@@ -257,7 +257,7 @@ def test_xlsx_with_typed_cells(client, auth, login_as, public_list) -> None:
 
 def test_an_export_reads_back_as_an_import_check(client, auth, login_as, public_list) -> None:
     """The CSV columns in common with the import keep the import's formats."""
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     upload(auth, csv_file([line(reference="RT-1", montant_accorde="1 234,56")]))
     exported = client.get("/dossiers/export.csv").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff")), delimiter=";"))
@@ -267,7 +267,7 @@ def test_an_export_reads_back_as_an_import_check(client, auth, login_as, public_
 
 def test_a_long_file_is_imported_whole(client, auth, login_as, public_list) -> None:
     """More lines than the import writes between two releases of its session."""
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     response = upload(auth, csv_file([line(reference=f"L-{n:04d}") for n in range(250)]))
     assert response.status_code == 303
     assert count() == 250

@@ -112,7 +112,7 @@ def test_the_form_is_labelled_and_in_french(client, login_as) -> None:
 
 
 def test_create_by_form_takes_the_of_from_the_public_list(client, auth, login_as, public_list):
-    user = login_as(Role.CONTROLLER)
+    user = login_as(Role.FUNDER_ADMIN)
     response = post_new(auth)
     assert response.status_code == 303
     dossier = db.session.scalars(select(Dossier)).one()
@@ -161,7 +161,7 @@ def test_create_by_nda_keeps_its_leading_zero(client, auth, login_as, public_lis
 
 
 def test_an_of_already_known_is_reused_and_followed_once(client, auth, login_as, public_list):
-    user = login_as(Role.CONTROLLER)
+    user = login_as(Role.FUNDER_ADMIN)
     known = ProviderFactory(nda="99999999999", name="Organisme connu")
     assert post_new(auth, provider=known.siret).status_code == 303
     assert post_new(auth, reference="TP-2", provider=known.nda).status_code == 303
@@ -213,13 +213,13 @@ def test_rule_errors_are_shown_next_to_their_fields(client, auth, login_as, publ
 
 
 def test_reference_is_unique_per_funder_only(client, auth, login_as, public_list) -> None:
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     assert post_new(auth).status_code == 303
     again = post_new(auth)
     assert again.status_code == 200
     assert "déjà un dossier avec cette référence" in again.get_data(as_text=True)
     auth.logout()
-    login_as(Role.CONTROLLER)  # another funder
+    login_as(Role.FUNDER_ADMIN)  # another funder
     assert post_new(auth).status_code == 303
     assert db.session.scalar(select(func.count(Dossier.id))) == 2
 
@@ -255,7 +255,7 @@ PLUS_TRAINING_SITE = "30012345200033"  # of Compétences Plus, whose SIREN holds
 def test_a_training_site_siret_ties_the_dossier_to_the_company_entry(
     client, auth, login_as, public_list
 ) -> None:
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     body = client.get(
         "/dossiers/organisme",
         query_string={"provider": GARONNE_TRAINING_SITE, "category": "actions_formation"},
@@ -300,7 +300,7 @@ def _edit_form(client, url: str) -> dict[str, str]:
 
 
 def test_edit_is_audited_with_before_and_after(client, auth, login_as, public_list) -> None:
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     post_new(auth)
     dossier = db.session.scalars(select(Dossier)).one()
     url = f"/dossiers/{dossier.id}/modifier"
@@ -333,7 +333,7 @@ def test_edit_is_audited_with_before_and_after(client, auth, login_as, public_li
 
 
 def test_a_stale_edit_is_detected_and_overwrites_nothing(client, auth, login_as, public_list):
-    user = login_as(Role.CONTROLLER)
+    user = login_as(Role.FUNDER_ADMIN)
     post_new(auth)
     dossier = db.session.scalars(select(Dossier)).one()
     url = f"/dossiers/{dossier.id}/modifier"
@@ -356,7 +356,7 @@ def test_a_stale_edit_is_detected_and_overwrites_nothing(client, auth, login_as,
 
 
 def test_the_of_cannot_be_replaced_once_it_sent_pieces(client, auth, login_as, public_list):
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)
     post_new(auth)
     dossier = db.session.scalars(select(Dossier)).one()
     document = Document(
@@ -548,7 +548,7 @@ def test_pagination_keeps_filters(client, login_as) -> None:
     assert len(references(body)) == 30
     body = client.get("/dossiers/", query_string={"tri": "reference"}).get_data(as_text=True)
     assert "Page 1 sur 2" in body
-    assert "/dossiers/?page=2&amp;tri=reference" in body
+    assert "/dossiers/?tri=reference&amp;page=2" in body
     body = client.get("/dossiers/", query_string={"tri": "reference", "page": 2}).get_data(
         as_text=True
     )
@@ -652,7 +652,7 @@ def test_exports_never_turn_text_into_formulas(client, login_as) -> None:
 def test_planned_hours_are_typed_as_one_writes_them_and_shown_in_hours_and_minutes(
     client, auth, login_as, public_list, typed
 ) -> None:
-    login_as(Role.CONTROLLER)
+    login_as(Role.FUNDER_ADMIN)  # a controller creates dossiers only for an OF followed
     response = post_new(auth, planned_hours=typed)
     assert response.status_code == 303
     dossier = db.session.scalars(select(Dossier)).one()

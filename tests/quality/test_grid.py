@@ -201,7 +201,8 @@ def test_the_report_is_issued_when_every_row_is_filled(app, outbox) -> None:
     client, auth = client_as(app, world.controller)
     control = plan(auth, world)
     response = auth.post(
-        f"/qualite/controles/{control.id}/rapport/emettre", {"version": str(control.version)}
+        f"/qualite/controles/{control.id}/rapport/emettre",
+        {"version": str(control.version), "confirme": "oui"},
     )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Le rapport ne peut être émis que lorsque chaque indicateur a un constat" in page
@@ -210,7 +211,8 @@ def test_the_report_is_issued_when_every_row_is_filled(app, outbox) -> None:
     page = client.get(f"/qualite/controles/{control.id}").get_data(as_text=True)
     assert "Émettre le rapport" in page
     response = auth.post(
-        f"/qualite/controles/{control.id}/rapport/emettre", {"version": str(control.version)}
+        f"/qualite/controles/{control.id}/rapport/emettre",
+        {"version": str(control.version), "confirme": "oui"},
     )
     assert response.status_code == 303
     db.session.refresh(control)

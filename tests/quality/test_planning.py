@@ -202,7 +202,8 @@ def test_the_plan_is_fixed_once_reported(app, outbox) -> None:
     fill_all(control)
     assert (
         auth.post(
-            f"/qualite/controles/{control.id}/rapport/emettre", {"version": str(control.version)}
+            f"/qualite/controles/{control.id}/rapport/emettre",
+            {"version": str(control.version), "confirme": "oui"},
         ).status_code
         == 303
     )

@@ -67,7 +67,10 @@ def _reported_control(app, world):
     )
     fill_all(control, **{"2": "nc_mineure", "4": "nc_majeure"})
     db.session.refresh(control)
-    auth.post(f"/qualite/controles/{control.id}/rapport/emettre", {"version": str(control.version)})
+    auth.post(
+        f"/qualite/controles/{control.id}/rapport/emettre",
+        {"version": str(control.version), "confirme": "oui"},
+    )
     _proof_message(world, control, "2")
     return client, control
 

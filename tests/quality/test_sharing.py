@@ -36,7 +36,7 @@ def _urls(control, evidence_id: int) -> tuple[list[str], list[tuple[str, dict]]]
         (f"{base}/indicateurs/1/fichiers", {}),
         (f"{base}/indicateurs/1/pieces", {"pc1-pieces": ["1"]}),
         (f"{base}/preuves/{evidence_id}/retirer", {}),
-        (f"{base}/rapport/emettre", {"version": str(control.version)}),
+        (f"{base}/rapport/emettre", {"version": str(control.version), "confirme": "oui"}),
         (f"{base}/partage", {"version": str(control.version)}),
         (f"{base}/modifier", plan_form_data(control)),
     ]
@@ -152,7 +152,10 @@ def test_the_provider_sees_its_controls_only_once_reported(app, outbox) -> None:
     assert of.get(f"/qualite/controles/{control.id}/rapport").status_code == 404
     fill_all(control, **{"2": "nc_mineure"})
     db.session.refresh(control)
-    auth.post(f"/qualite/controles/{control.id}/rapport/emettre", {"version": str(control.version)})
+    auth.post(
+        f"/qualite/controles/{control.id}/rapport/emettre",
+        {"version": str(control.version), "confirme": "oui"},
+    )
     page = of.get(f"/qualite/controles/{control.id}").get_data(as_text=True)
     assert "Non-conformité mineure" in page
     assert "Enregistrer le constat" not in page and "Modifier le contrôle" not in page
@@ -183,7 +186,10 @@ def test_every_change_is_audited(app, outbox) -> None:
     )
     fill_all(control)
     db.session.refresh(control)
-    auth.post(f"/qualite/controles/{control.id}/rapport/emettre", {"version": str(control.version)})
+    auth.post(
+        f"/qualite/controles/{control.id}/rapport/emettre",
+        {"version": str(control.version), "confirme": "oui"},
+    )
     actions = {e.action for e in db.session.scalars(select(AuditEvent))}
     assert {
         "quality_control.created",

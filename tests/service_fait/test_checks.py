@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from portal.dossiers.rules import parse_duration
+from portal.einvoice import reader as einvoice_reader
+from portal.einvoice import samples
 from portal.models import Severity
 from portal.service_fait import checks
 from portal.service_fait.checks import (
@@ -118,6 +120,33 @@ def piece(base: PieceFacts, **changes: Any) -> PieceFacts:
 
 def with_pieces(*pieces: PieceFacts, facts: DossierFacts = BASE, **changes: Any) -> DossierFacts:
     return replace(facts, pieces=pieces, **changes)
+
+
+# What the files say of themselves, read by portal.einvoice from the project's samples.
+MATCHING = samples.InvoiceSpec(
+    number="F-2026-031",
+    issue_date=date(2026, 4, 2),
+    lines=(samples.Line("Formation", D("14"), "HUR", D("100.00")),),
+)
+SIRENS = {"provider_siren": "812345676", "provider_siret": "81234567600017"}
+
+
+def einvoice(spec: samples.InvoiceSpec = MATCHING, *, xml: bytes | None = None, **changes):
+    data = xml if xml is not None else samples.cii_xml(spec)
+    record = einvoice_reader.read_document(data, "application/xml", "facture").stored()
+    return piece(INVOICE, figures_source="einvoice", file_figures=record, **changes)
+
+
+def text_invoice(**changes: Any) -> PieceFacts:
+    data = samples.invoice_pdf(MATCHING)
+    record = einvoice_reader.read_document(data, "application/pdf", "facture").stored()
+    return piece(INVOICE, figures_source="pdf_text", file_figures=record, **changes)
+
+
+def form_certificate(hours: str, **changes: Any) -> PieceFacts:
+    data = samples.certificate_pdf(samples.CertificateSpec(hours=hours))
+    record = einvoice_reader.read_document(data, "application/pdf", "certificat_realisation")
+    return piece(CERTIFICATE, figures_source="pdf_form", file_figures=record.stored(), **changes)
 
 
 def month_certificate(id_: int, start: date, end: date, hours: str = "140") -> PieceFacts:
@@ -650,10 +679,168 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
             )
         ],
     ),
+    (
+        "a number and an amount typed that are not the electronic invoice's",
+        with_pieces(
+            einvoice(invoice_number="F-2026-032", amount_excl_tax=D("1300.00")),
+            CERTIFICATE,
+            SHEET,
+            **SIRENS,
+        ),
+        [
+            (
+                "EINVOICE_FIGURES_DIFFER",
+                B,
+                [
+                    "La facture n° F-2026-032 du 01/03/2026 au 31/03/2026 :",
+                    "numéro saisi « F-2026-032 », la facture électronique indique « F-2026-031 »",
+                    "montant HT saisi 1 300,00 €, la facture électronique indique 1 400,00 €",
+                ],
+            )
+        ],
+    ),
+    (
+        "hours typed that are not the electronic invoice's",
+        with_pieces(einvoice(minutes_billed=H("12")), CERTIFICATE, SHEET, **SIRENS),
+        [
+            (
+                "EINVOICE_DETAILS_DIFFER",
+                W,
+                ["heures facturées saisies 12 h, la facture électronique indique 14 h"],
+            )
+        ],
+    ),
+    (
+        "an electronic invoice issued by another company",
+        with_pieces(
+            einvoice(replace(MATCHING, seller_siren="552100554", seller_siret="55210055400013")),
+            CERTIFICATE,
+            SHEET,
+            **SIRENS,
+        ),
+        [
+            (
+                "EINVOICE_SELLER_NOT_PROVIDER",
+                B,
+                ["émise par « Formapro Occitanie », SIREN 552100554", "SIREN 812345676"],
+            )
+        ],
+    ),
+    (
+        "an electronic invoice issued by another establishment of the OF",
+        with_pieces(
+            einvoice(replace(MATCHING, seller_siret="81234567600025")),
+            CERTIFICATE,
+            SHEET,
+            **SIRENS,
+        ),
+        [
+            (
+                "EINVOICE_SELLER_OTHER_ESTABLISHMENT",
+                INFO,
+                ["SIRET 81234567600025", "l'établissement 81234567600017 (même SIREN 812345676)"],
+            )
+        ],
+    ),
+    (
+        "an electronic invoice whose period goes outside the agreement",
+        with_pieces(
+            einvoice(replace(MATCHING, period_start=date(2026, 2, 15))),
+            CERTIFICATE,
+            SHEET,
+            **SIRENS,
+        ),
+        [
+            (
+                "EINVOICE_PERIOD_OUTSIDE_DOSSIER",
+                B,
+                ["15/02/2026", "hors de la période de la convention (du 01/03/2026 au 31/03/2026)"],
+            ),
+            (
+                "EINVOICE_DETAILS_DIFFER",
+                W,
+                ["début de période saisi 01/03/2026, la facture électronique indique 15/02/2026"],
+            ),
+        ],
+    ),
+    (
+        "an electronic invoice billing more hours than planned",
+        with_pieces(
+            einvoice(replace(MATCHING, lines=(samples.Line("F", D("20"), "HUR", D("70")),))),
+            CERTIFICATE,
+            SHEET,
+            **SIRENS,
+        ),
+        [
+            (
+                "EINVOICE_HOURS_OVER_PLANNED",
+                W,
+                ["20 h dans sa facture électronique", "14 h prévues"],
+            ),
+            ("EINVOICE_DETAILS_DIFFER", W, ["heures facturées saisies 14 h", "indique 20 h"]),
+        ],
+    ),
+    (
+        "an electronic invoice whose totals do not add up",
+        with_pieces(
+            einvoice(replace(MATCHING, gross_override=D("1680.00"))), CERTIFICATE, SHEET, **SIRENS
+        ),
+        [
+            (
+                "EINVOICE_TOTALS_INCONSISTENT",
+                B,
+                [
+                    "total HT 1 400,00 € + TVA 0,00 € = 1 400,00 €, la facture indique "
+                    "1 680,00 € TTC"
+                ],
+            ),
+            (
+                "EINVOICE_FIGURES_DIFFER",
+                B,
+                ["montant TTC saisi 1 400,00 €, la facture électronique indique 1 680,00 €"],
+            ),
+        ],
+    ),
+    (
+        "an electronic invoice not valid against its schema",
+        with_pieces(
+            einvoice(
+                xml=samples.cii_xml(MATCHING).replace(b"<ram:TypeCode>380</ram:TypeCode>", b"")
+            ),
+            CERTIFICATE,
+            SHEET,
+            **SIRENS,
+        ),
+        [("EINVOICE_SCHEMA_INVALID", W, ["n'est pas valide", "TypeCode"])],
+    ),
+    (
+        "hours typed that are not those of the certificat's form",
+        with_pieces(INVOICE, form_certificate("12"), SHEET),
+        [
+            (
+                "CERTIFICATE_FORM_DIFFERS",
+                W,
+                ["durée réalisée saisie 14 h, le formulaire du PDF indique 12 h"],
+            )
+        ],
+    ),
+    (
+        "hours typed that are not those found in the PDF's text",
+        with_pieces(text_invoice(minutes_billed=H("13")), CERTIFICATE, SHEET),
+        [("PDF_TEXT_DIFFERS", W, ["heures facturées saisies 13 h, le texte du PDF indique 14 h"])],
+    ),
 ]
 
 # Dossiers that must produce nothing.
 CLEAN: list[tuple[str, DossierFacts]] = [
+    (
+        "an electronic invoice that agrees with what was typed, from the OF's establishment",
+        with_pieces(einvoice(), CERTIFICATE, SHEET, **SIRENS),
+    ),
+    (
+        "a fillable certificat that agrees with what was typed",
+        with_pieces(INVOICE, form_certificate("14"), SHEET),
+    ),
     ("invoice, certificat and attendance sheet that agree", BASE),
     ("a dossier without any piece yet", with_pieces()),
     (

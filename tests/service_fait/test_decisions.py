@@ -66,6 +66,7 @@ def post_decision(auth, dossier, invoice, version: str | None = None, headers=No
     data[prefix + "version"] = version
     # The session's token (the form may be gone if the invoice was decided).
     data[prefix + "csrf_token"] = csrf_token(auth.client)
+    data.setdefault("confirme", "oui")  # the confirmation step: tests/test_confirmation.py
     return auth.client.post(decision_path(dossier, invoice), data=data, headers=headers or {})
 
 

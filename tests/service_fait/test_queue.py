@@ -347,7 +347,13 @@ def test_no_query_per_row(client, funder, controller, count_queries) -> None:
 def bulk(auth, ids, action: str, **extra):
     return auth.post(
         "/service-fait/selection",
-        {"dossier": [str(i) for i in ids], "action": action, "retour": "dispositif=ptp", **extra},
+        {
+            "dossier": [str(i) for i in ids],
+            "action": action,
+            "retour": "dispositif=ptp",
+            "confirme": "oui",  # the confirmation step is tested in tests/test_confirmation.py
+            **extra,
+        },
         token_from="/service-fait/",
     )
 
@@ -532,3 +538,44 @@ def test_funder_admins_reach_sampling_and_templates_from_the_queue(client, login
     page = client.get("/service-fait/").get_data(as_text=True)
     assert 'href="/service-fait/echantillonnage"' in page
     assert 'href="/service-fait/modeles"' in page
+
+
+def test_exports_stream_in_batches_each_row_with_its_own_findings(
+    client, funder, controller, monkeypatch
+) -> None:
+    monkeypatch.setattr(queue, "EXPORT_BATCH", 2)  # five dossiers: three batches
+    dossiers = [
+        dossier_of(funder, reference=f"LOT-{n}", start_date=date(2025, 1, n + 1)) for n in range(5)
+    ]
+    for n, dossier in enumerate(dossiers):
+        if n % 2 == 0:
+            make_finding(dossier, "AMOUNT_OVER_AGREED", "bloquant")
+        if n == 3:
+            make_finding(dossier, "HOURS_ATTENDED_MISMATCH", "alerte")
+
+    response = client.get("/service-fait/export.csv?statut=tous&tri=debut")
+    assert response.is_streamed
+    header, *rows = csv_rows(response)
+    found = [dict(zip(header, row, strict=True)) for row in rows]
+    assert [r["reference"] for r in found] == [f"LOT-{n}" for n in range(5)]
+    assert [r["codes_anomalies"] for r in found] == [
+        "AMOUNT_OVER_AGREED",
+        "",
+        "AMOUNT_OVER_AGREED",
+        "HOURS_ATTENDED_MISMATCH",
+        "AMOUNT_OVER_AGREED",
+    ]
+    assert [r["id_portail"] for r in found] == [str(d.id) for d in dossiers]
+
+    response = client.get("/service-fait/export.xlsx?statut=tous&tri=-debut")
+    assert response.is_streamed
+    sheet = load_workbook(io.BytesIO(response.data), read_only=True).worksheets[0]
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0] == queue.EXPORT_COLUMNS
+    assert [row[0] for row in values[1:]] == [f"LOT-{n}" for n in reversed(range(5))]
+    blocking = queue.EXPORT_COLUMNS.index("anomalies_bloquantes")
+    assert [row[blocking] for row in values[1:]] == [1, 0, 1, 0, 1]
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "service_fait.queue_exported")
+    ).all()
+    assert [e.details["count"] for e in events] == [5, 5]

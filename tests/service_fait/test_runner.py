@@ -286,7 +286,7 @@ def test_a_new_list_where_the_of_lost_its_category_makes_qualiopi_findings_appea
 def test_creating_and_editing_a_dossier_runs_its_checks(app, tmp_path):
     first_list(tmp_path)
     garonne()
-    controller = UserFactory(role=Role.CONTROLLER.value)
+    controller = UserFactory(role=Role.FUNDER_ADMIN.value)
     data = {
         "reference": "TP-2026-001",
         "provider": GARONNE.nda,
@@ -318,7 +318,7 @@ def test_creating_and_editing_a_dossier_runs_its_checks(app, tmp_path):
 def test_imported_dossiers_get_their_controls_and_findings(app, tmp_path):
     first_list(tmp_path)
     garonne()
-    controller = UserFactory(role=Role.CONTROLLER.value)
+    controller = UserFactory(role=Role.FUNDER_ADMIN.value)
     header = (
         "reference;organisme;beneficiaire_nom;beneficiaire_prenom;intitule;categorie;"
         "dispositif;modalite;date_debut;date_fin;heures_prevues;montant_accorde;rythme_paiement"

@@ -59,7 +59,8 @@ def _notices(user) -> list[str]:
 def _act(auth, s: Signalement, action: str, data: dict | None = None, **kw):
     return auth.post(
         f"/signalements/{s.id}/actions/{action}",
-        {"version": str(_fresh(s).version), **(data or {})},
+        # The confirmation step of the irreversible actions: tests/test_confirmation.py.
+        {"version": str(_fresh(s).version), "confirme": "oui", **(data or {})},
         **kw,
     )
 

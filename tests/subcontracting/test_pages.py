@@ -356,11 +356,19 @@ def test_the_of_links_its_subcontracted_dossiers(client, auth, of_user, login_as
 
 @pytest.fixture
 def two_ofs(lists):
-    """The principal's contract, its funder, another funder and another OF."""
+    """The principal's contract, its funder (with a dossier the contract covers: same
+    category, a period that meets it), another funder and another OF."""
     principal = provider_of(PRINCIPAL)
     funder = FunderFactory()
     FunderProviderFactory(funder=funder, provider=principal)
     contract = make_contract(principal)
+    make_dossier(
+        funder,
+        principal,
+        category="actions_formation",
+        start_date=date(2026, 2, 2),
+        end_date=date(2026, 5, 29),
+    )
     return contract, funder, FunderFactory(), ProviderFactory()
 
 

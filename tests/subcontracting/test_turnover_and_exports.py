@@ -14,6 +14,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, CpfTurnover, Role
 from portal.subcontracting import services
+from tests.dossiers.piece_helpers import make_dossier
 from tests.factories import FunderFactory, FunderProviderFactory, ProviderFactory
 from tests.subcontracting.helpers import PRINCIPAL, SUB, import_lists, make_contract, provider_of
 
@@ -164,6 +165,14 @@ def followed(app, tmp_path):
     FunderProviderFactory(funder=funder, provider=principal)
     make_contract(principal, start_date=date(2026, 1, 1), end_date=date(2026, 12, 31))
     make_contract(principal, contract_document=None, is_cpf=False, price=Decimal("500.00"))
+    # A dossier of the funder that both contracts cover (category and period).
+    make_dossier(
+        funder,
+        principal,
+        category="actions_formation",
+        start_date=date(2026, 2, 2),
+        end_date=date(2026, 5, 29),
+    )
     stranger = ProviderFactory(name="Organisme inconnu du financeur")
     make_contract(stranger, actions="Contrat d'un autre organisme")
     db.session.add(CpfTurnover(provider_id=principal.id, year=2026, amount=Decimal("20000")))

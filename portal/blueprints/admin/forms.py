@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from wtforms import EmailField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.extensions import db
-from portal.forms import EmailAddress, Form, VersionField, choices
+from portal.forms import DateField, EmailAddress, Form, SingleLine, VersionField, choices
 from portal.identifiers import InvalidIdentifier, classify
-from portal.models import FUNDER_KIND_LABELS, ROLE_LABELS, Funder, Role, User
+from portal.models import (
+    API_SCOPE_LABELS,
+    FUNDER_KIND_LABELS,
+    ROLE_LABELS,
+    WEBHOOK_EVENT_LABELS,
+    Funder,
+    Role,
+    User,
+)
 from portal.regions import region_choices
 from portal.routing import coerce_id
 
@@ -17,7 +33,9 @@ REQUIRED = "Ce champ est obligatoire."
 
 
 class FunderForm(Form):
-    name = StringField("Nom du financeur", validators=[DataRequired(REQUIRED), Length(max=200)])
+    name = StringField(
+        "Nom du financeur", validators=[DataRequired(REQUIRED), Length(max=200), SingleLine()]
+    )
     kind = SelectField(
         "Type de financeur",
         choices=choices((kind.value, label) for kind, label in FUNDER_KIND_LABELS.items()),
@@ -26,6 +44,15 @@ class FunderForm(Form):
     region_code = SelectField(
         "Région", choices=choices([("", "Nationale / sans région"), *region_choices()]), default=""
     )
+    retention_years = IntegerField(
+        "Durée de conservation (années)",
+        default=3,
+        validators=[NumberRange(1, 30, "Entre 1 et 30 ans.")],
+        description="Après la fin de l'année du dernier paiement : les noms des bénéficiaires "
+        "et les fichiers des dossiers clos sont alors effacés (flask retention purge). "
+        "Durée à confirmer avec le financeur (son délégué à la protection des données).",
+    )
+    retention_confirmed = BooleanField("Durée confirmée par le financeur")
     version = VersionField()
 
     def __init__(self, *args, funder: Funder | None = None, **kwargs) -> None:
@@ -48,7 +75,9 @@ class InviteForm(Form):
         "Adresse électronique",
         validators=[DataRequired(REQUIRED), EmailAddress(), Length(max=254)],
     )
-    full_name = StringField("Nom et prénom", validators=[DataRequired(REQUIRED), Length(max=200)])
+    full_name = StringField(
+        "Nom et prénom", validators=[DataRequired(REQUIRED), Length(max=200), SingleLine()]
+    )
     role = SelectField("Rôle", validators=[DataRequired(REQUIRED)])
     funder_id = SelectField("Financeur", coerce=coerce_id, validators=[Optional()])
     provider_id = SelectField("Organisme de formation", coerce=coerce_id, validators=[Optional()])
@@ -100,7 +129,12 @@ class ProviderForm(Form):
         validators=[DataRequired(REQUIRED)],
         description="14 chiffres ; le SIREN en est déduit.",
     )
-    name = StringField("Dénomination", validators=[DataRequired(REQUIRED), Length(max=250)])
+    name = StringField(
+        "Dénomination",
+        validators=[DataRequired(REQUIRED), Length(max=250), SingleLine()],
+        description="Pour un organisme absent de la liste publique, ce nom reste le libellé "
+        "de votre financeur : les autres voient celui de la liste ou de l'organisme.",
+    )
 
     def _identifier(self, field: StringField, kind: str) -> None:
         try:
@@ -140,3 +174,49 @@ class ListFilterForm(Form):
         validators=[Optional()],
     )
     page = IntegerField(default=1, validators=[Optional()])
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ApiTokenForm(Form):
+    label = StringField(
+        "Nom du jeton",
+        validators=[Length(max=100, message="100 caractères au plus.")],
+        description="Le système qui l'utilisera, par exemple « Système de paiement ».",
+        id="nom-jeton",
+    )
+    scopes = CheckboxesField(
+        "Droits",
+        choices=choices((scope.value, label) for scope, label in API_SCOPE_LABELS.items()),
+        validate_choice=False,
+        id="droits-jeton",
+    )
+    expires_on = DateField(
+        "Fin de validité",
+        validators=[Optional()],
+        description="Le jeton cesse de fonctionner après ce jour (deux ans au plus).",
+        id="fin-jeton",
+    )
+
+
+class WebhookForm(Form):
+    url = StringField(
+        "Adresse du récepteur",
+        validators=[Length(max=500, message="500 caractères au plus.")],
+        description="L'adresse https://… de votre système qui recevra les notifications.",
+        id="adresse-recepteur",
+    )
+    events = CheckboxesField(
+        "Événements",
+        choices=choices((event.value, label) for event, label in WEBHOOK_EVENT_LABELS.items()),
+        validate_choice=False,
+        id="evenements",
+    )
+    description = StringField(
+        "Description",
+        validators=[Length(max=200, message="200 caractères au plus.")],
+        id="description-recepteur",
+    )

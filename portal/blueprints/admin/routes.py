@@ -6,8 +6,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from portal import audit_labels
 from portal.access import (
     can_manage_user,
+    can_verify_audit_chain,
     can_view_audit_log,
     deny,
     invitable_roles,
@@ -22,7 +24,7 @@ from portal.blueprints.admin.forms import FunderForm, InviteForm, ListFilterForm
 from portal.errors import NotAllowed, Stale
 from portal.extensions import db
 from portal.forms import EmptyForm, choices
-from portal.models import ROLE_LABELS, AuditEvent, Funder, Role, User
+from portal.models import ROLE_LABELS, Funder, Role, User
 from portal.pagination import page_from
 from portal.rendering import render_page
 from portal.web import actor as current_actor
@@ -79,6 +81,8 @@ def new_funder() -> Response | str:
             name=form.name.data,
             kind=form.kind.data,
             region_code=form.region_code.data,
+            retention_years=form.retention_years.data or 3,
+            retention_confirmed=bool(form.retention_confirmed.data),
         )
         flash(
             f"Financeur « {funder.name} » créé. Invitez maintenant son administrateur.", "success"
@@ -104,6 +108,8 @@ def edit_funder(funder_id: int) -> Response | tuple[str, int] | str:
                 name=form.name.data,
                 kind=form.kind.data,
                 region_code=form.region_code.data,
+                retention_years=form.retention_years.data,
+                retention_confirmed=bool(form.retention_confirmed.data),
             )
         except Stale:
             flash(
@@ -172,6 +178,11 @@ def users() -> Response:
         form=form,
         page=page,
         filters=filters,
+        args={
+            k: v
+            for k, v in {"q": filters.q, "role": filters.role, "status": filters.status}.items()
+            if v
+        },
         manageable=manageable_users(actor, page.items),
         action_form=EmptyForm(),
     )
@@ -275,27 +286,53 @@ def providers() -> Response | str:
             actor, nda=form.nda.data, siret=form.siret.data, name=form.name.data
         )
         if outcome.already_followed:
-            flash(f"{outcome.provider.name} est déjà suivi par votre financeur.", "info")
+            flash(f"{outcome.shown_name} est déjà suivi par votre financeur.", "info")
         else:
-            flash(f"{outcome.provider.name} ajouté aux organismes suivis.", "success")
+            flash(
+                f"{outcome.shown_name} ajouté aux organismes suivis ; ses utilisateurs en sont "
+                "prévenus par courriel.",
+                "success",
+            )
         return redirect(url_for("admin.providers"), code=303)
     rows = db.session.scalars(providers_scope(actor).order_by("name")).all()
-    return render_template("admin/providers.html", form=form, providers=rows)
+    return render_template(
+        "admin/providers.html",
+        form=form,
+        providers=rows,
+        labels=services.funder_labels(actor),
+    )
 
 
-# --- Audit log (platform admin) ----------------------------------------------------------
+# --- Audit log (the platform admin's; a funder admin's funder trail) ---------------------
 
 
 @bp.get("/journal")
-@roles_required(Role.ADMIN)
-def audit_log() -> str:
-    if not can_view_audit_log(current_actor()):
-        deny(current_actor(), "journal d'audit")
+@roles_required(*ADMINS)
+def audit_log() -> Response:
+    actor = current_actor()
+    if not can_view_audit_log(actor):
+        deny(actor, "journal d'audit")
+    filters = services.AuditFilters.read(request.args)
     page = db.paginate(
-        select(AuditEvent).order_by(AuditEvent.id.desc()),
+        services.audit_events(actor, filters),
         page=page_from(request.args),
         per_page=50,
         error_out=False,
     )
-    chain = verify_chain() if request.args.get("verifier") else None
-    return render_template("admin/audit_log.html", page=page, chain=chain)
+    chain = (
+        verify_chain() if request.args.get("verifier") and can_verify_audit_chain(actor) else None
+    )
+    return render_page(
+        "admin/audit_log.html",
+        block="results",
+        page=page,
+        chain=chain,
+        filters=filters,
+        args=filters.args(),
+        actions=services.audit_actions(actor),
+        objects=audit_labels.object_choices(),
+        action_label=audit_labels.action_label,
+        object_label=audit_labels.object_label,
+        detail_lines=audit_labels.detail_lines,
+        whole_log=actor.role == Role.ADMIN,
+    )

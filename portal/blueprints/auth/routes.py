@@ -33,6 +33,7 @@ from portal.extensions import limiter
 from portal.models import TokenPurpose
 from portal.passwords import password_problems, verify_password
 from portal.rendering import render_page
+from portal.submissions import keyless
 
 LOGIN_FAILED = "Adresse électronique ou mot de passe incorrect."
 
@@ -148,6 +149,7 @@ def forgot_password() -> Response | str:
 
 
 @bp.post("/mot-de-passe/verifier")
+@keyless  # reads the form, changes nothing
 def check_password() -> Response:
     """Inline validation of a new password while it is typed (HTMX)."""
     problems = password_problems(request.form.get("password", ""))

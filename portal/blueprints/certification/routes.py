@@ -20,7 +20,14 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from portal import clock
-from portal.access import ALL_ROLES, can_view_provider, deny, get_provider_or_404, roles_required
+from portal.access import (
+    ALL_ROLES,
+    can_view_certificate,
+    can_view_provider,
+    deny,
+    get_provider_or_404,
+    roles_required,
+)
 from portal.blueprints.certification import bp
 from portal.blueprints.certification.forms import AuditForm, CalculatorForm, CertificateForm
 from portal.certification import rules, services
@@ -63,7 +70,11 @@ def _certificate_or_404(certificate_id: int, actor: User, need: str = "view") ->
     certificate = db.session.get(Certificate, certificate_id)
     if certificate is None:
         abort(404)
-    may_view = actor.role in VIEWERS and can_view_provider(actor, certificate.provider)
+    may_view = (
+        actor.role in VIEWERS
+        and can_view_provider(actor, certificate.provider)
+        and can_view_certificate(actor, certificate.provider_id)
+    )
     may_edit = actor.role == Role.PROVIDER and certificate.provider_id == actor.provider_id
     if not (may_edit if need == "edit" else may_view):
         if may_view:
@@ -124,7 +135,7 @@ def provider(provider_id: int) -> str:
     today = clock.today()
     return render_template(
         "certification/provider.html",
-        status=services.status_of(target, today),
+        status=services.status_of(target, today, viewer=actor),
         at_risk=services.dossiers_at_risk(actor, 1, per_page=100, provider_id=target.id),
         **_common(),
     )

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.access import can_add_pieces, get_dossier_or_404, is_funder_side, roles_required
 from portal.blueprints.dossiers import SECTION, bp
+from portal.dossiers import locks
 from portal.dossiers import pieces as service
 from portal.dossiers.calendar import DUE_AFTER_DAYS, SLOT_STATUS_LABELS, slots
 from portal.dossiers.rules import CATEGORY_LABELS
@@ -33,7 +34,7 @@ from portal.models import (
 )
 from portal.public_list import lookup
 from portal.service_fait import document_requests as requests_service
-from portal.uploads import ALLOWED_TYPES
+from portal.uploads import STORED_TYPES
 from portal.web import actor
 
 VIEWERS = tuple(SECTION.roles)
@@ -95,6 +96,7 @@ def detail(dossier_id: int) -> str:
         pieces_by_id=by_id,
         versions=service.with_versions(pieces),
         figures=service.figures,
+        provenance=service.provenance,
         duplicates=(
             service.duplicates_by_sha(
                 {p.document.sha256 for p in pieces}, dossier.id, funder_id=dossier.funder_id
@@ -105,6 +107,7 @@ def detail(dossier_id: int) -> str:
         history=service.history(dossier, pieces) if funder_side else None,
         qualiopi=_qualiopi_status(dossier, today),
         can_add=can_add_pieces(user, dossier),
+        locks=locks.locking_decisions(p.id for p in current),
         funder_side=funder_side,
         requests_thread=None if funder_side else requests_service.provider_thread(dossier, today),
         kinds=list(PieceKind),
@@ -119,5 +122,5 @@ def detail(dossier_id: int) -> str:
             "status": DOSSIER_STATUS_LABELS.get(dossier.status, dossier.status),
         },
         uploaders=_names({p.created_by_id for p in pieces if p.created_by_id}),
-        type_labels=ALLOWED_TYPES,
+        type_labels=STORED_TYPES,
     )

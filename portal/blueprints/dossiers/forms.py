@@ -18,7 +18,7 @@ from wtforms.validators import Length, Optional
 from portal import formatting
 from portal.dossiers.rules import CATEGORY_LABELS, FIELD_LABELS, FIELDS, MAX_INSTALMENTS
 from portal.dossiers.services import MAX_IMPORT_LINES
-from portal.forms import DateField, Form, VersionField, choices
+from portal.forms import DateField, Form, SingleLine, VersionField, choices
 from portal.models import (
     DOSSIER_STATUS_LABELS,
     MODALITY_LABELS,
@@ -59,8 +59,12 @@ class DossierForm(Form):
             "de la liste publique."
         ),
     )
-    beneficiary_last_name = StringField(FIELD_LABELS["beneficiary_last_name"], [Needed()])
-    beneficiary_first_name = StringField(FIELD_LABELS["beneficiary_first_name"], [Needed()])
+    beneficiary_last_name = StringField(
+        FIELD_LABELS["beneficiary_last_name"], [Needed(), SingleLine()]
+    )
+    beneficiary_first_name = StringField(
+        FIELD_LABELS["beneficiary_first_name"], [Needed(), SingleLine()]
+    )
     action_title = StringField(FIELD_LABELS["action_title"], [Needed()])
     category = SelectField(
         FIELD_LABELS["category"],

@@ -9,7 +9,7 @@ from flask import request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal import clock, notices
+from portal import clock, following, notices
 from portal.blueprints.dossiers import SECTION
 from portal.blueprints.dossiers.piece_forms import (
     MineFilterForm,
@@ -76,9 +76,11 @@ def my_dossiers() -> Response:
         page=page,
         rows=rows,
         filters=filters,
+        page_args=filters.args(),
         today=today,
         due_after_days=DUE_AFTER_DAYS,
         status_labels=DOSSIER_STATUS_LABELS,
         scheme_labels=SCHEME_LABELS,
         notices=[] if wants_fragment() else notices.notices_for(user, notices.MY_DOSSIERS),
+        followers=[] if wants_fragment() else following.followers(user.provider_id),
     )

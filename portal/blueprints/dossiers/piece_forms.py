@@ -23,6 +23,7 @@ from portal.models import Category, Piece, PieceKind
 from portal.routing import coerce_id
 
 ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
+ACCEPT_INVOICE = ACCEPT + ",.xml,application/xml,text/xml"
 
 
 def _field(spec: FieldSpec) -> Field:
@@ -81,10 +82,11 @@ class PieceForm(Form):
 @cache
 def piece_form_class(kind: PieceKind, *, replacing: bool = False) -> type[PieceForm]:
     attrs: dict[str, Any] = {spec.name: _field(spec) for spec in FIELDS[kind]}
+    accept = ACCEPT_INVOICE if kind == PieceKind.INVOICE else ACCEPT
     attrs["files"] = (
-        FileField("Nouveau fichier", render_kw={"accept": ACCEPT})
+        FileField("Nouveau fichier", render_kw={"accept": accept})
         if replacing
-        else MultipleFileField("Fichiers", render_kw={"accept": ACCEPT, "multiple": True})
+        else MultipleFileField("Fichiers", render_kw={"accept": accept, "multiple": True})
     )
     attrs.update(kind=kind, specs=FIELDS[kind], replacing=replacing)
     name = "".join(part.title() for part in kind.value.split("_")) + "Form"

@@ -33,8 +33,10 @@ from portal.models import (
     PieceKind,
     Role,
 )
-from portal.rendering import render_page
+from portal.rendering import render_page, wants_fragment
+from portal.routing import database_id
 from portal.storage import storage_for
+from portal.submissions import keyless
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes, send_stored
 from portal.web import actor, redirect_after_post
 
@@ -46,7 +48,13 @@ HEADINGS = {
     PieceKind.ATTENDANCE_SHEET: "Envoyer une feuille d'émargement",
     PieceKind.EXPENSE_STATEMENT: "Envoyer un relevé de dépenses",
 }
-UPLOAD_ENDPOINTS = frozenset({"dossiers.new_piece", "dossiers.replace_piece"})
+UPLOAD_ENDPOINTS = frozenset(
+    {"dossiers.new_piece", "dossiers.replace_piece", "dossiers.prefill_piece"}
+)
+CHOOSE_FILE_AGAIN = (
+    "Le fichier a été lu et le formulaire rempli ; rien n'a encore été envoyé. Vérifiez les "
+    "informations, choisissez de nouveau le fichier, puis envoyez."
+)
 
 
 def _kind(value: str | None) -> PieceKind | None:
@@ -79,6 +87,11 @@ def _initial_from_query(dossier: Dossier) -> dict[str, Any]:
     return initial
 
 
+def _prefill_url(dossier: Dossier, kind: PieceKind, replaced: Piece | None) -> str:
+    query = {"piece": str(replaced.id)} if replaced is not None else {}
+    return url_for("dossiers.prefill_piece", dossier_id=dossier.id, type=kind.value, **query)
+
+
 def _form_page(
     dossier: Dossier,
     form: PieceForm,
@@ -87,11 +100,16 @@ def _form_page(
     action: str,
     general: str | None = None,
     replaced: Piece | None = None,
+    prefill: service.Prefill | None = None,
+    block: str = "piece_form",
 ) -> Response:
     context = service.rule_context(dossier, clock.today())
     return render_page(
         "dossiers/piece_form.html",
-        block="piece_form",
+        block=block,
+        prefill=prefill,
+        prefill_url=_prefill_url(dossier, form.kind, replaced),
+        accepts_xml=form.kind == PieceKind.INVOICE,
         section=SECTION,
         dossier=dossier,
         form=form,
@@ -138,6 +156,8 @@ def new_piece(dossier_id: int) -> Response | str:
             form.set_errors(refused.errors)
             general = refused.general
         else:
+            for notice in service.reading_notices(added):
+                flash(notice, "warning")
             first = added[0]
             period = Period(first.period_start, first.period_end).label()
             count = len(added)
@@ -171,12 +191,14 @@ def replace_piece(dossier_id: int, piece_id: int) -> Response | str:
     if form.validate_on_submit():
         files = form.uploaded_files()
         try:
-            service.replace_piece(user, piece, form.raw_values(), files[0] if files else None)
+            new = service.replace_piece(user, piece, form.raw_values(), files[0] if files else None)
         except Refused as refused:
             service.record_refusal(user, dossier, kind.value, refused)
             form.set_errors(refused.errors)
             general = refused.general
         else:
+            for notice in service.reading_notices([new]):
+                flash(notice, "warning")
             flash(
                 f"{PIECE_KIND_LABELS[kind]} remplacée : l'ancienne version reste consultable.",
                 "success",
@@ -193,7 +215,55 @@ def replace_piece(dossier_id: int, piece_id: int) -> Response | str:
     )
 
 
+@bp.post("/<int:dossier_id>/pieces/lire")
+@roles_required(Role.PROVIDER)
+def prefill_piece(dossier_id: int) -> Response:
+    """The upload form filled from the file chosen (read in memory, not stored): with HTMX
+    as soon as the file is chosen (the fields only, so that the chosen file stays), and
+    without JavaScript through the form's « Lire le fichier » button (the whole page)."""
+    user = actor()
+    dossier = get_dossier_or_404(dossier_id, user, need="add_pieces")
+    kind = _kind(request.args.get("type"))
+    if kind is None:
+        abort(400)
+    replaced = None
+    if (piece_id := database_id(request.args.get("piece", ""))) is not None:
+        replaced = get_piece_or_404(dossier, piece_id, user)
+        kind = PieceKind(replaced.kind)
+    form = piece_form_class(kind, replacing=replaced is not None)()
+    files = form.uploaded_files()
+    context = service.rule_context(dossier, clock.today())
+    prefill = service.read_upload(kind, files[0] if files else None, context)
+    if prefill is None:
+        prefill = service.Prefill("typed", notice=service.NO_FILE, problem=True)
+    for name, value in prefill.values.items():
+        form[name].data = value
+    general = None
+    if not wants_fragment():
+        general = CHOOSE_FILE_AGAIN
+    if replaced is not None:
+        heading = (
+            f"Remplacer : {replaced.kind_label.lower()} "
+            + Period(replaced.period_start, replaced.period_end).label()
+        )
+        action = url_for("dossiers.replace_piece", dossier_id=dossier.id, piece_id=replaced.id)
+    else:
+        heading = HEADINGS[kind]
+        action = url_for("dossiers.new_piece", dossier_id=dossier.id, type=kind.value)
+    return _form_page(
+        dossier,
+        form,
+        heading=heading,
+        action=action,
+        general=general,
+        replaced=replaced,
+        prefill=prefill,
+        block="piece_fields",
+    )
+
+
 @bp.post("/<int:dossier_id>/pieces/valider")
+@keyless  # reads the form, changes nothing
 @roles_required(Role.PROVIDER)
 def validate_piece_field(dossier_id: int) -> str:
     """Inline validation (HTMX): the message of one field as it is typed, and those of the
@@ -227,6 +297,28 @@ def download(dossier_id: int, piece_id: int) -> Response:
     dossier = get_dossier_or_404(dossier_id, user)
     piece = get_piece_or_404(dossier, piece_id, user)
     document = piece.document
+    key, name, content_type, size = (
+        document.storage_key,
+        document.original_name,
+        document.content_type,
+        document.size,
+    )
+    service.record_download(user, piece)
+    return send_stored(
+        storage_for(current_app), key, download_name=name, content_type=content_type, size=size
+    )
+
+
+@bp.get("/<int:dossier_id>/pieces/<int:piece_id>/xml")
+@roles_required(*VIEWERS)
+def download_xml(dossier_id: int, piece_id: int) -> Response:
+    """The XML of a Factur-X invoice, kept beside its PDF."""
+    user = actor()
+    dossier = get_dossier_or_404(dossier_id, user)
+    piece = get_piece_or_404(dossier, piece_id, user)
+    document = piece.xml_document
+    if document is None:
+        abort(404)
     key, name, content_type, size = (
         document.storage_key,
         document.original_name,

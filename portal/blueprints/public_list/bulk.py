@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import PureWindowsPath
+from types import SimpleNamespace
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_wtf.file import FileField, FileRequired
@@ -139,6 +140,7 @@ def bulk_result(check_id: int) -> str:
         total=len(rows),
         page=page,
         pages=pages,
+        pager_page=SimpleNamespace(page=page, pages=pages),
     )
 
 

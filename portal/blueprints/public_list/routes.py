@@ -27,13 +27,17 @@ from portal.public_list.history import (
     certification_intervals,
     is_stale,
 )
-from portal.public_list.importer import list_in_force
+from portal.public_list.importer import list_in_force, troubled_condition
 from portal.rendering import render_page
 
 SECTION = section("public_list")
 FUNDER_SIDE = (Role.FUNDER_ADMIN, Role.CONTROLLER)
 IMPORT_VIEWERS = (Role.ADMIN, Role.FUNDER_ADMIN)
 PER_PAGE = 50
+#: `?etat=non_vue`: the alerts nobody acknowledged; `?etat=probleme`: the imports refused,
+#: failed or interrupted (the home pages link to both).
+ALERTS_UNSEEN_ARG, ALERTS_UNSEEN = "etat", "non_vue"
+IMPORTS_TROUBLE_ARG, IMPORTS_TROUBLE = "etat", "probleme"
 
 
 @bp.app_template_filter("category_label")
@@ -117,13 +121,23 @@ def provider(nda: str) -> str:
 @bp.get("/imports")
 @roles_required(*IMPORT_VIEWERS)
 def imports() -> str:
+    troubled = request.args.get(IMPORTS_TROUBLE_ARG) == IMPORTS_TROUBLE
+    query = select(ListImport)
+    if troubled:
+        query = query.where(troubled_condition())
     page = db.paginate(
-        select(ListImport).order_by(ListImport.id.desc()),
+        query.order_by(ListImport.id.desc()),
         page=page_from(request.args),
         per_page=PER_PAGE,
         error_out=False,
     )
-    return render_template("public_list/imports.html", page=page)
+    return render_template(
+        "public_list/imports.html", page=page, troubled=troubled, args=_trouble_args(troubled)
+    )
+
+
+def _trouble_args(troubled: bool) -> dict[str, str]:
+    return {IMPORTS_TROUBLE_ARG: IMPORTS_TROUBLE} if troubled else {}
 
 
 @bp.get("/imports/<int:import_id>")
@@ -162,10 +176,12 @@ def import_detail(import_id: int) -> Response:
 @bp.get("/alertes")
 @roles_required(*FUNDER_SIDE)
 def alerts() -> str:
+    unseen = request.args.get(ALERTS_UNSEEN_ARG) == ALERTS_UNSEEN
+    query = select(QualiopiAlert).where(QualiopiAlert.funder_id == current_user.funder_id)
+    if unseen:
+        query = query.where(QualiopiAlert.acknowledged_at.is_(None))
     rows = db.session.scalars(
-        select(QualiopiAlert)
-        .where(QualiopiAlert.funder_id == current_user.funder_id)
-        .order_by(QualiopiAlert.acknowledged_at.is_not(None), QualiopiAlert.id.desc())
+        query.order_by(QualiopiAlert.acknowledged_at.is_not(None), QualiopiAlert.id.desc())
         .options(
             joinedload(QualiopiAlert.provider),
             joinedload(QualiopiAlert.acknowledged_by),
@@ -173,7 +189,7 @@ def alerts() -> str:
         )
         .limit(500)
     ).all()
-    return render_template("public_list/alerts.html", alerts=rows, form=EmptyForm())
+    return render_template("public_list/alerts.html", alerts=rows, form=EmptyForm(), unseen=unseen)
 
 
 @bp.post("/alertes/<int:alert_id>/vue")

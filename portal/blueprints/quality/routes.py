@@ -31,7 +31,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import audit, clock, formatting, rnq
+from portal import audit, clock, confirmation, formatting, rnq
 from portal.access import (
     can_answer_quality_control,
     can_edit_quality_control,
@@ -53,7 +53,7 @@ from portal.blueprints.quality.forms import (
 )
 from portal.errors import Refused, Stale
 from portal.extensions import db
-from portal.forms import choices
+from portal.forms import EmptyForm, choices
 from portal.models import (
     QualityControl,
     QualityControlStatus,
@@ -252,6 +252,7 @@ def _page_context(control: QualityControl, actor: User) -> dict[str, Any]:
         "can_answer": can_answer_quality_control(actor, control),
         "pieces": controls.piece_choices(actor, control) if editable else [],
         "dossier_visible": {d.id: can_view_dossier(actor, d) for d in control.dossiers},
+        "open_rows": controls.rows_awaiting(control, provider_side=actor.role == Role.PROVIDER),
         "row_errors": {},
         "row_posted": {},
         "row_message": {},
@@ -279,9 +280,11 @@ def _row_answer(
     posted: dict[str, str] | None = None,
     message: str | None = None,
     status: int = 200,
+    keep_open: bool = True,
 ) -> Response:
     """The row alone (HTMX) or the whole page (no JavaScript), after a refusal or a
-    conflict; a success without JavaScript is a 303 to the row instead."""
+    conflict; a success without JavaScript is a 303 to the row instead. `keep_open`: the
+    row stays open (its evidence changed); a finding saved closes it, the next one waits."""
     actor = current_actor()
     item = get_quality_control_or_404(control_id, actor, need="edit")
     db.session.refresh(item)
@@ -292,9 +295,12 @@ def _row_answer(
     context["row_errors"] = {code: errors or {}}
     context["row_posted"] = {code: posted} if posted else {}
     context["row_message"] = {code: message} if message else {}
+    if keep_open:
+        context["open_rows"] = {*context["open_rows"], code}
     if wants_fragment():
         body = render_template("quality/_finding_row.html", finding=row, **context)
         body += render_template("quality/_result.html", oob=True, **context)
+        body += render_template("quality/_progress.html", oob=True, **context)
     else:
         body = render_template("quality/control.html", **context)
     response = make_response(body, status)
@@ -307,9 +313,9 @@ def _row_answer(
     return response
 
 
-def _row_saved(control_id: int, code: str, message: str) -> Response:
+def _row_saved(control_id: int, code: str, message: str, *, keep_open: bool = True) -> Response:
     if wants_fragment():
-        return _row_answer(control_id, code, message=message)
+        return _row_answer(control_id, code, message=message, keep_open=keep_open)
     flash(message, "success")
     return redirect(_row_url(control_id, code), code=303)
 
@@ -359,7 +365,52 @@ def finding(control_id: int, code: str) -> Response:
     message = f"{rnq.code_label(code)} : constat enregistré ({label.lower()})."
     if row.deadline:
         message += f" Échéance de l'action corrective : {formatting.date_fr(row.deadline)}."
-    return _row_saved(control_id, code, message)
+    return _row_saved(control_id, code, message, keep_open=False)
+
+
+# --- « Conforme » for a criterion, « tout conforme sauf… » ----------------------------------
+
+
+@bp.post("/controles/<int:control_id>/conformes")
+@roles_required(*FUNDER_SIDE)
+def conforming(control_id: int) -> Response:
+    """« Conforme » for the rows still to fill of a criterion (`portee`) or of the whole
+    grid, but those ticked (`sauf`). A first post shows what would be recorded and asks for
+    confirmation (with or without JavaScript); the confirmed post records it."""
+    actor = current_actor()
+    item = get_quality_control_or_404(control_id, actor, need="edit")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    controls.preload_grid(item)
+    scope = request.form.get("portee", "")
+    if scope and scope not in {g.key for g in controls.grid_groups(item)}:
+        abort(404)
+    excepted = request.form.getlist("sauf")
+    plan = controls.conforming_plan(item, scope, excepted)
+    if request.form.get("confirme") != "1":
+        group = next((g for g in controls.grid_groups(item) if g.key == scope), None)
+        return render_page(
+            "quality/conforming_confirm.html",
+            control=item,
+            plan=plan,
+            scope=scope,
+            scope_title=group.title if group else "",
+            excepted=excepted,
+            **_common(),
+        )
+    try:
+        count = controls.record_conforming(actor, item, plan, scope=scope)
+    except Refused as refused:
+        flash(refused.general or "Les constats n'ont pas été enregistrés.", "error")
+        return redirect(url_for("quality.control", control_id=control_id), code=303)
+    flash(
+        f"{count} indicateur{'s' if count > 1 else ''} enregistré{'s' if count > 1 else ''} "
+        "« Conforme ».",
+        "success",
+    )
+    return redirect(
+        url_for("quality.control", control_id=control_id, _anchor="titre-grille"), code=303
+    )
 
 
 @bp.post("/controles/<int:control_id>/indicateurs/<code>/fichiers")
@@ -495,6 +546,18 @@ def issue(control_id: int) -> Response:
     form = VersionForm()
     if not form.validate_on_submit():
         abort(400)
+    if not confirmation.confirmed():
+        return confirmation.ask(
+            "Confirmer l'émission du rapport",
+            [
+                f"Contrôle qualité de {item.provider.name}.",
+                "Une fois le rapport émis, les constats sont figés et les utilisateurs de "
+                "l'organisme sont prévenus par courriel : il répond alors à chaque "
+                "non-conformité dans son espace.",
+            ],
+            "émettre le rapport",
+            url_for("quality.control", control_id=control_id, _anchor="resultat"),
+        )
     try:
         recipients = controls.issue_report(actor, item, form.version.expected)
     except Refused as refused:

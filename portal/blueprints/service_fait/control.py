@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from portal import clock
+from portal import clock, confirmation
+from portal import formatting as fmt
 from portal.access import deny, get_dossier_or_404, get_piece_or_404, roles_required
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import (
@@ -26,6 +27,7 @@ from portal.blueprints.service_fait.control_forms import (
 )
 from portal.blueprints.service_fait.routes import SECTION
 from portal.dossiers import locks, piece_rules
+from portal.dossiers import pieces as pieces_service
 from portal.dossiers.calendar import SLOT_STATUS_LABELS
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.errors import NotAllowed, Refused, Stale
@@ -39,6 +41,7 @@ from portal.models import (
     ControlStatus,
     Dossier,
     InvoiceDecision,
+    Piece,
     PieceKind,
     Role,
     ServiceFaitControl,
@@ -51,6 +54,8 @@ from portal.service_fait import statistics as stats_service
 from portal.web import actor as current_actor
 
 FUNDER_STAFF = tuple(SECTION.roles)
+#: `?calendrier=complet`: the figures table with every period, the future ones too.
+FULL_CALENDAR_ARG, FULL_CALENDAR = "calendrier", "complet"
 
 
 def _names(user_ids: set[int | None]) -> dict[int, str]:
@@ -88,8 +93,10 @@ def _page_context(
     reopen_posted_id: int | None = None,
     message: str | None = None,
     general: str | None = None,
+    full_calendar: bool = False,
 ) -> dict[str, Any]:
-    """Everything the control page shows (a bounded number of queries)."""
+    """Everything the control page shows (a bounded number of queries). `full_calendar`:
+    every period of the figures table, the future ones too (folded away by default)."""
     today = clock.today()
     control = _control(dossier)
     version = control.version if control is not None else 0
@@ -97,6 +104,9 @@ def _page_context(
     active = decisions.active_decisions(dossier.id)
     history = decisions.dossier_decisions(dossier.id)
     rows, totals = figures.period_figures(dossier, current, active, today)
+    finding_groups = figures.findings_by_severity(dossier)
+    requests_panel = requests_service.panel_context(dossier, actor)
+    qualiopi = figures.qualiopi_status(dossier, [p for p in current if p.kind == PieceKind.INVOICE])
     invoices = [p for p in current if p.kind == PieceKind.INVOICE]
     forms: dict[int, DecisionForm] = {}
     for invoice in invoices:
@@ -126,19 +136,26 @@ def _page_context(
         "status": control.status if control is not None else ControlStatus.TO_CONTROL.value,
         "today": today,
         "rows": rows,
+        "calendar": figures.fold_calendar(rows, today, full=full_calendar),
+        "full_calendar": full_calendar,
+        "summary": figures.control_summary(
+            rows, totals, finding_groups, requests_panel["open_count"]
+        ),
         "totals": totals,
         "current": current,
+        "provenance": {p.id: pieces_service.provenance(p) for p in current},
         "invoices": invoices,
         "active": active,
         "history": history,
         "locks": locks.locking_decisions(p.id for p in current),
-        "finding_groups": figures.findings_by_severity(dossier),
-        "qualiopi": figures.qualiopi_status(dossier, invoices),
+        "finding_groups": finding_groups,
+        "qualiopi": qualiopi,
+        "qualiopi_verdict": figures.qualiopi_verdict(qualiopi),
         "forms": forms,
         "reopen_forms": reopen_forms,
         "can_reopen": can_reopen,
         "names": _names({d.decided_by_id for d in history} | {d.reopened_by_id for d in history}),
-        "requests_panel": requests_service.panel_context(dossier, actor),
+        "requests_panel": requests_panel,
         "message": message,
         "general": general,
         "invoiced_amount": decisions.invoiced_amount,
@@ -158,7 +175,10 @@ def control(dossier_id: int) -> Response:
     """The control page of a dossier."""
     actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
-    return render_page("service_fait/control.html", **_page_context(dossier, actor))
+    full = request.args.get(FULL_CALENDAR_ARG) == FULL_CALENDAR
+    return render_page(
+        "service_fait/control.html", **_page_context(dossier, actor, full_calendar=full)
+    )
 
 
 def _control_url(dossier_id: int, anchor: str = "decisions") -> str:
@@ -188,11 +208,13 @@ def _decisions_block(context: dict[str, Any], status: int) -> Response:
 def decide(dossier_id: int, invoice_id: int) -> Response:
     actor = current_actor()
     dossier = get_dossier_or_404(dossier_id, actor)
-    get_piece_or_404(dossier, invoice_id, actor)  # another dossier's invoice: 404, audited
+    invoice = get_piece_or_404(dossier, invoice_id, actor)  # another dossier's: 404, audited
     form = DecisionForm(prefix=decision_prefix(invoice_id))
     if not form.validate_on_submit():
         context = _page_context(dossier, actor, posted=form, posted_invoice=invoice_id)
         return _decisions_block(context, 200 if "csrf_token" not in form.errors else 400)
+    if not confirmation.confirmed():
+        return _confirm_decision(dossier, invoice, form)
     data = decisions.DecisionInput(
         outcome=form.outcome.data,
         amount_validated=form.amount_validated.data,
@@ -226,6 +248,26 @@ def decide(dossier_id: int, invoice_id: int) -> Response:
         "success",
     )
     return _after_success(_control_url(dossier.id))
+
+
+def _confirm_decision(dossier: Dossier, invoice: Piece, form: DecisionForm) -> Response:
+    outcome = DECISION_OUTCOME_LABELS.get(form.outcome.data or "", form.outcome.data or "")
+    number = f"n° {invoice.invoice_number}" if invoice.invoice_number else "sans numéro"
+    lines = [
+        f"Dossier {dossier.reference}, facture {number} "
+        f"{fmt.period(invoice.period_start, invoice.period_end)}, "
+        f"{fmt.money(invoice.amount_excl_tax)} HT.",
+        f"Décision : {outcome.lower()}"
+        + (f", {form.amount_validated.data} € validés." if form.amount_validated.data else "."),
+        "Les pièces sur lesquelles elle s'appuie seront verrouillées ; seul un administrateur "
+        "du financeur pourra la rouvrir.",
+    ]
+    return confirmation.ask(
+        "Confirmer la décision sur la facture",
+        lines,
+        "enregistrer la décision",
+        _control_url(dossier.id),
+    )
 
 
 @bp.post("/decisions/<int:decision_id>/reouvrir")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from portal.forms import DateField, Form, VersionField, choices
@@ -60,6 +60,12 @@ class QueueFilterForm(Form):
     )
     montant_max = StringField("à", [Optional(), Length(max=20)], render_kw={"inputmode": "decimal"})
     assigne = SelectField("Assigné à", choices=choices([("", "Tous")]), validators=[Optional()])
+    differents = BooleanField("Chiffres saisis différents du document")
+    demande = SelectField(
+        "Demande de pièces",
+        choices=choices([("", "Toutes"), *queue.REQUEST_FILTER_LABELS.items()]),
+        validators=[Optional()],
+    )
 
     def set_choices(self, codes: list[tuple[str, str]], staff: list[Any]) -> None:
         self.anomalie.choices = choices([("", "Toutes"), *codes])

@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, request, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from portal import audit, clock, exports
+from portal import audit, clock, confirmation, exports
 from portal.access import roles_required
 from portal.blueprints.service_fait import bp
 from portal.blueprints.service_fait.control_forms import QueueFilterForm
@@ -29,6 +29,7 @@ from portal.rendering import render_page
 from portal.routing import database_id
 from portal.service_fait import decisions, queue
 from portal.web import actor as current_actor
+from portal.web import redirect_after_post
 
 SECTION = section("service_fait")
 FUNDER_STAFF = tuple(SECTION.roles)  # funder admins and controllers
@@ -45,6 +46,7 @@ QUEUE_ARGS = (
     "montant_min",
     "montant_max",
     "assigne",
+    "demande",
     "tri",
     "page",
 )
@@ -87,6 +89,9 @@ def queue_state(
         amount_min=_amount(form.montant_min),
         amount_max=_amount(form.montant_max),
         assignee=valid(form.assigne) or "",
+        documents_differ=bool(valid(form.differents)),
+        request=valid(form.demande) or "",
+        today=clock.today(),
     )
     sort = queue.parse_sort(request.args.get("tri"))
     args = {
@@ -100,6 +105,8 @@ def queue_state(
         "montant_min": _plain(filters.amount_min),
         "montant_max": _plain(filters.amount_max),
         "assigne": filters.assignee,
+        "differents": "1" if filters.documents_differ else "",
+        "demande": filters.request,
         "tri": sort if sort != queue.DEFAULT_SORT else "",
     }
     return form, filters, sort, {key: value for key, value in args.items() if value}
@@ -141,6 +148,10 @@ def index() -> Response:
         staff=staff,
         bulk_form=EmptyForm(),
         status_tabs=_status_tabs(args),
+        more_filters=any(
+            args.get(name)
+            for name in ("dispositif", "gravite", "du", "au", "montant_min", "montant_max")
+        ),
         status_labels=queue.status_labels(),
         severity_labels=queue.severity_labels(),
         scheme_labels={str(k): v for k, v in SCHEME_LABELS.items()},
@@ -153,28 +164,35 @@ def index() -> Response:
 
 
 def _download(
-    actor: User, rows: list[tuple[Any, ...]], extension: str, details: dict[str, Any]
+    actor: User,
+    extension: str,
+    details: dict[str, Any],
+    filters: queue.QueueFilters | None = None,
+    sort: str | None = None,
+    ids: list[int] | None = None,
 ) -> Response:
-    if extension == "csv":
-        body, content_type = queue.to_csv(rows), exports.CSV_TYPE
-    else:
-        body, content_type = queue.to_xlsx(rows), exports.XLSX_TYPE
+    """The export, streamed: audited (with its count) first, then the rows
+    read in batches as the file is sent (constant memory, first bytes at once). The edge
+    (`portal.unit_of_work`) commits the audit record before the body streams."""
+    count = queue.export_count(actor, filters, ids=ids)
     audit.record(
         "service_fait.queue_exported",
         actor=actor,
         funder_id=actor.funder_id,
-        details={"format": extension, "count": len(rows), **details},
+        details={"format": extension, "count": count, **details},
     )
-    return exports.download(
-        body, content_type, f"controles-service-fait-{clock.today():%Y-%m-%d}.{extension}"
+    rows = queue.export_rows(actor, filters, sort, ids=ids)
+    return exports.stream(
+        queue.export_chunks(rows, extension),
+        exports.CSV_TYPE if extension == "csv" else exports.XLSX_TYPE,
+        f"controles-service-fait-{clock.today():%Y-%m-%d}.{extension}",
     )
 
 
 def _export(extension: str) -> Response:
     actor = current_actor()
     _form, filters, sort, args = queue_state()
-    rows = list(queue.export_rows(actor, filters, sort))
-    return _download(actor, rows, extension, {"filters": args})
+    return _download(actor, extension, {"filters": args}, filters, sort)
 
 
 @bp.get("/export.csv")
@@ -222,16 +240,35 @@ def bulk() -> Response:
         selected = queue.selected_dossiers(actor, ids)
     except Refused as refusal:
         flash(str(refusal), "error")
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     if not selected:
         flash("Aucun des dossiers cochés n'est dans votre file : rien n'a été fait.", "error")
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     if action in ("exporter_csv", "exporter_xlsx"):
-        rows = list(queue.export_rows(actor, ids=[d.id for d in selected]))
-        return _download(actor, rows, action.removeprefix("exporter_"), {"selection": len(ids)})
+        return _download(
+            actor,
+            action.removeprefix("exporter_"),
+            {"selection": len(ids)},
+            ids=[d.id for d in selected],
+        )
     if action == "assigner":
         return _bulk_assign(actor, selected, back)
     if action == "valider":
+        if not confirmation.confirmed():
+            count = len(selected)
+            return confirmation.ask(
+                "Confirmer la validation des dossiers cochés",
+                [
+                    f"{_plural(count, 'dossier coché', 'dossiers cochés')} : "
+                    f"{_references(selected)}.",
+                    "Chaque facture en attente de décision y sera décidée conforme, pour son "
+                    "montant facturé ; un dossier qui a une anomalie bloquante ne sera pas "
+                    "validé.",
+                ],
+                "valider conformes",
+                back,
+                submitter=("action", "valider"),
+            )
         return _bulk_validate(actor, selected, back)
     abort(400)
 
@@ -242,7 +279,7 @@ def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
         assignee = queue.assignable(actor, database_id(raw))
     except Refused as refusal:
         flash(str(refusal), "error")
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     try:
         changed = queue.assign(actor, selected, assignee)
     except (Stale, IntegrityError):
@@ -251,10 +288,10 @@ def _bulk_assign(actor: User, selected: list[Any], back: str) -> Response:
             "Recommencez.",
             "error",
         )
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     who = assignee.full_name if assignee is not None else "personne"
     flash(f"{_plural(changed, 'dossier assigné', 'dossiers assignés')} à {who}.", "success")
-    return redirect(back, code=303)
+    return redirect_after_post(back)
 
 
 def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
@@ -267,7 +304,7 @@ def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
             "d'autre : rien n'a été validé. Rechargez la file et recommencez.",
             "error",
         )
-        return redirect(back, code=303)
+        return redirect_after_post(back)
     if result.validated:
         flash(
             f"{_plural(len(result.validated), 'dossier validé', 'dossiers validés')} conforme"
@@ -288,4 +325,4 @@ def _bulk_validate(actor: User, selected: list[Any], back: str) -> Response:
             f"{_references(result.nothing_to_decide)}.",
             "info",
         )
-    return redirect(back, code=303)
+    return redirect_after_post(back)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from portal import audit, clock, rnq
+from portal import audit, clock, confirmation, rnq
 from portal.access import deny, get_signalement_or_404, is_funder_side, roles_required
 from portal.blueprints.dossiers.piece_forms import ACCEPT
 from portal.blueprints.signalements import bp
@@ -59,6 +59,31 @@ ACTION_BUTTONS = {
     Action.CLOSE: "Clore le signalement",
     Action.MERGE: "Fusionner et clore",
 }
+
+
+#: The irreversible actions, and what their confirmation says will happen.
+CONFIRMED: dict[str, str] = {
+    Action.APPROVE: "Le signalement sera transmis au ministère, qui en sera prévenu ; il ne "
+    "pourra plus être modifié.",
+    Action.SEND: "Le signalement sera transmis au ministère, qui en sera prévenu ; il ne "
+    "pourra plus être modifié.",
+    Action.FORWARD: "La transmission au certificateur sera enregistrée et le financeur en "
+    "sera prévenu.",
+    Action.DISMISS: "Le signalement sera classé sans suite, avec le motif choisi ; le "
+    "financeur en sera prévenu.",
+    Action.CLOSE: "Le signalement sera clos ; plus aucun échange ne sera possible.",
+    Action.MERGE: "Ce signalement sera clos et rattaché au signalement conservé.",
+}
+
+
+def _confirm_action(signalement: Signalement, action: Action) -> Response:
+    label = ACTION_BUTTONS[action]
+    return confirmation.ask(
+        f"Confirmer : {label.lower()}",
+        [f"Signalement {signalement.reference} ({signalement.provider.name}).", CONFIRMED[action]],
+        label.lower(),
+        _detail_url(signalement.id),
+    )
 
 
 def _go(url: str) -> Response:
@@ -125,6 +150,7 @@ def detail_context(
         "approval_required": approval,
         "actions": actions,
         "buttons": ACTION_BUTTONS,
+        "confirmed_actions": {str(a) for a in CONFIRMED},
         "can_edit": workflow.can_edit(signalement.state, actor.role),
         "can_write": workflow.can_write(signalement.state, actor.role),
         "checklist": checklist,
@@ -171,6 +197,13 @@ def act(signalement_id: int, action: str) -> Response:
     """Any transition: the workflow decides whether this role may, from this state."""
     actor = current_actor()
     signalement = get_signalement_or_404(signalement_id, actor)
+    if action in CONFIRMED and not confirmation.confirmed():
+        approval = service.approval_required(signalement.funder_id)
+        allowed = workflow.available_actions(
+            signalement.state, actor.role, approval_required=approval
+        )
+        if Action(action) in allowed:  # otherwise the workflow says why not, below
+            return _confirm_action(signalement, Action(action))
     payload = service.Payload.read(request.form)
     files = [f for f in request.files.getlist("fichiers") if f and f.filename]
     try:

@@ -28,6 +28,7 @@ from portal.rendering import render_page, wants_fragment
 from portal.routing import database_id
 from portal.signalements import evidence, rules, workflow
 from portal.signalements import services as service
+from portal.submissions import keyless
 from portal.uploads import max_files_per_upload, max_size_label, max_upload_bytes
 from portal.web import actor as current_actor
 
@@ -193,6 +194,7 @@ def edit(signalement_id: int) -> Response:
 
 
 @bp.post("/<int:signalement_id>/verifier")
+@keyless  # reads the form, changes nothing
 @roles_required(*FUNDER_STAFF)
 def verify(signalement_id: int) -> str:
     """HTMX: the checklist of what is missing, for the form as typed (nothing saved)."""
@@ -206,6 +208,7 @@ def verify(signalement_id: int) -> str:
 
 
 @bp.post("/<int:signalement_id>/preuves-possibles")
+@keyless  # reads the form, changes nothing
 @roles_required(*FUNDER_STAFF)
 def evidence_choices(signalement_id: int) -> Response:
     """HTMX: the evidence that the dossiers ticked offer (the form's evidence block)."""

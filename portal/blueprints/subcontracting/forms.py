@@ -17,7 +17,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.blueprints.dossiers.forms import Needed
 from portal.dossiers.rules import CATEGORY_LABELS
-from portal.forms import Form, VersionField, choices
+from portal.forms import Form, SingleLine, VersionField, choices
 from portal.models import CONTRACT_MENTIONS
 from portal.subcontracting.fields import BOOLEAN_FIELDS, FIELD_LABELS
 
@@ -57,6 +57,7 @@ class ContractForm(Form):
     )
     subcontractor_name = StringField(
         FIELD_LABELS["subcontractor_name"],
+        [SingleLine()],
         description=("Reprise de la liste publique : à saisir seulement si le NDA n'y figure pas."),
         render_kw={"maxlength": 250, "autocomplete": "off"},
     )

@@ -106,10 +106,11 @@ def _provider_space(actor: User) -> str:
 @bp.get("/organismes/<int:provider_id>")
 @roles_required(*FUNDER_SIDE)
 def provider_page(provider_id: int) -> str:
-    provider = get_provider_or_404(provider_id, current_actor())
+    actor = current_actor()
+    provider = get_provider_or_404(provider_id, actor)
     return render_template(
         "subcontracting/provider.html",
-        overview=services.overview(provider),
+        overview=services.overview(provider, viewer=actor),
         turnovers=services.turnovers_of(provider.id),
         **_common(),
     )
