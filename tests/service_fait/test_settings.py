@@ -70,6 +70,16 @@ def test_a_loss_after_the_start_is_an_alert_until_the_funder_blocks_it(app, tmp_
     auth.post("/service-fait/reglages", {})
     assert qualiopi_period(dossier) == [("QUALIOPI_PERIOD", "alerte")]
 
+    # Saved again unchanged: said so, nothing re-run, nothing audited.
+    client.get("/service-fait/reglages")  # the page shows the last change's message
+    page = auth.post("/service-fait/reglages", {}, follow_redirects=True).get_data(as_text=True)
+    assert "Aucun changement : le réglage était déjà celui-ci." in page
+    assert "ont été relancées" not in page
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "service_fait.settings_changed")
+    ).all()
+    assert len(events) == 2
+
 
 def test_only_a_funder_admin_changes_it(app) -> None:
     funder = FunderFactory()

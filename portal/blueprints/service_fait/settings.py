@@ -24,15 +24,18 @@ def settings() -> Response | str:
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         blocks = request.form.get("perte_bloquante") == "1"
-        service.save_qualiopi_loss_setting(actor, blocks_payment=blocks)
-        flash(
-            "Une certification perdue en cours d'action bloque désormais le paiement ; les "
-            "vérifications de vos dossiers ont été relancées."
-            if blocks
-            else "Une certification perdue en cours d'action est désormais une alerte, à "
-            "examiner avant de payer ; les vérifications de vos dossiers ont été relancées.",
-            "success",
-        )
+        if not service.save_qualiopi_loss_setting(actor, blocks_payment=blocks):
+            flash("Aucun changement : le réglage était déjà celui-ci.", "info")
+        else:
+            flash(
+                "Une certification perdue en cours d'action bloque désormais le paiement ; "
+                "les vérifications de vos dossiers ont été relancées."
+                if blocks
+                else "Une certification perdue en cours d'action est désormais une alerte, "
+                "à examiner avant de payer ; les vérifications de vos dossiers ont été "
+                "relancées.",
+                "success",
+            )
         return redirect_after_post(url_for("service_fait.settings"))
     assert actor.funder_id is not None
     return render_template(
