@@ -130,7 +130,7 @@ def build(app, dossiers: int) -> tuple[int, str]:
                     "presentiel",
                     start.isoformat(),
                     (start + timedelta(days=120)).isoformat(),
-                    300.0,
+                    18000,
                     5000.0,
                     "fin_de_formation",
                     0,
@@ -143,7 +143,7 @@ def build(app, dossiers: int) -> tuple[int, str]:
         cursor.executemany(
             "INSERT INTO dossiers (funder_id, reference, provider_id, provider_siret, "
             "beneficiary_last_name, beneficiary_first_name, action_title, category, scheme, "
-            "modality, start_date, end_date, planned_hours, agreed_amount, payment_rhythm, "
+            "modality, start_date, end_date, planned_minutes, agreed_amount, payment_rhythm, "
             "subcontracted, status, created_at, updated_at, version) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,

@@ -837,10 +837,12 @@ class _NewDossier:
     modality: str
     start_date: date
     end_date: date
-    planned_hours: Decimal
+    planned_minutes: int
     agreed_amount: Decimal
     payment_rhythm: str
     subcontracted: bool
+    rncp_code: str | None
+    qualiopi_loss_blocks_payment: bool
     provider_siret: str | None
     nda: str
     provider_siren: str | None
@@ -857,10 +859,13 @@ class _NewDossier:
             dossier.modality,
             dossier.start_date,
             dossier.end_date,
-            dossier.planned_hours,
+            dossier.planned_minutes,
             dossier.agreed_amount,
             dossier.payment_rhythm,
             dossier.subcontracted,
+            dossier.rncp_code,
+            # The funder's setting (in the session already, or read once per funder).
+            dossier.funder.qualiopi_loss_blocks_payment,
             dossier.provider_siret,
             provider.nda,
             provider.siren,
