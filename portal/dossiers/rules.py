@@ -257,6 +257,8 @@ def _choice(
     value: Any, labels: Mapping[Any, str], what: str, aliases: Mapping[str, str] | None = None
 ) -> str:
     text = _required(value)
+    if text in labels:  # the key itself (the API, the forms' choices)
+        return str(text)
     folded = _fold(text)
     for key, label in labels.items():
         if folded in (_fold(str(key)), _fold(label)):

@@ -395,6 +395,10 @@ class _Checker:
             self.followed[choice.provider.id] = known
         return known
 
+    def batch(self) -> _Batch:
+        """A batch that knows the OF this checker found followed (not asked again)."""
+        return _Batch(followed={pid for pid, known in self.followed.items() if known})
+
     def provider(self, ident: Identifier) -> ProviderChoice:
         cached = self.providers.get(ident.value)
         if cached is None:
@@ -543,12 +547,13 @@ def create_dossier(actor: User, data: Mapping[str, Any]) -> Dossier:
     Raises Refused with the messages by field, NotAllowed off the funder side.
     """
     _require_funder_side(actor)
-    clean, choice, errors = _Checker(actor).check(data)
+    checker = _Checker(actor)
+    clean, choice, errors = checker.check(data)
     if errors:
         raise Refused(errors)
     assert clean is not None and choice is not None
-    dossier = _new_dossier(actor, clean, choice, _Batch())
-    _dossiers_changed([dossier])
+    dossier = _new_dossier(actor, clean, choice, checker.batch())
+    _dossiers_created([dossier])
     return dossier
 
 
@@ -561,12 +566,13 @@ def update_dossier(
         raise NotAllowed
     if dossier.version != expected_version:
         raise Stale
-    clean, choice, errors = _Checker(actor).check(data, dossier)
+    checker = _Checker(actor)
+    clean, choice, errors = checker.check(data, dossier)
     if errors:
         raise Refused(errors)
     assert clean is not None and choice is not None
     before = _state(dossier)
-    provider = _provider_for(actor, choice, _Batch())
+    provider = _provider_for(actor, choice, checker.batch())
     dossier.provider = provider
     dossier.provider_id = provider.id
     dossier.provider_siret = choice.siret
@@ -693,7 +699,7 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             checked.append((row, clean, choice))
     if report.errors:
         return report
-    batch = _Batch()
+    batch = checker.batch()
     for count, (row, clean, choice) in enumerate(checked, start=1):
         report.created.append(
             _new_dossier(
@@ -712,7 +718,7 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             "references": [d.reference for d in report.created[:1000]],
         },
     )
-    _dossiers_changed(report.created)
+    _dossiers_created(report.created)
     return report
 
 
@@ -720,6 +726,12 @@ def _dossiers_changed(dossiers: Sequence[Dossier]) -> None:
     """Tell the domains built on dossiers (the service-fait checks), in this transaction."""
     db.session.flush()
     signals.dossiers_changed.send(None, dossier_ids=[d.id for d in dossiers])
+
+
+def _dossiers_created(dossiers: Sequence[Dossier]) -> None:
+    """Tell the domains built on dossiers that these were created (with no piece yet)."""
+    db.session.flush()
+    signals.dossiers_created.send(None, dossiers=list(dossiers))
 
 
 def _release_written() -> None:

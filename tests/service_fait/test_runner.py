@@ -306,6 +306,9 @@ def test_creating_and_editing_a_dossier_runs_its_checks(app, tmp_path):
     db.session.commit()
     assert codes(dossier) == ["QUALIOPI_START"]
     assert control(dossier).funder_id == controller.funder_id
+    stored = _stored_state()
+    service.run_checks([dossier.id])
+    assert _stored_state() == stored
 
     dossier = db.session.get(Dossier, dossier.id)
     dossier_services.update_dossier(
@@ -336,6 +339,37 @@ def test_imported_dossiers_get_their_controls_and_findings(app, tmp_path):
     db.session.commit()
     by_reference = {d.reference: codes(d) for d in db.session.scalars(select(Dossier)).all()}
     assert by_reference == {"IMP-0": [], "IMP-1": ["QUALIOPI_START"], "IMP-2": []}
+    # What a new dossier's light run stored is what a full run finds (nothing changes).
+    stored = _stored_state()
+    service.run_checks([d.id for d in db.session.scalars(select(Dossier))])
+    assert _stored_state() == stored
+
+
+def _stored_state() -> tuple[list[tuple], list[tuple]]:
+    db.session.expire_all()
+    found = db.session.execute(
+        select(
+            CheckFinding.dossier_id,
+            CheckFinding.code,
+            CheckFinding.severity,
+            CheckFinding.explanation,
+            CheckFinding.period_start,
+            CheckFinding.period_end,
+        ).order_by(CheckFinding.id)
+    ).all()
+    controls = db.session.execute(
+        select(
+            ServiceFaitControl.dossier_id,
+            ServiceFaitControl.status,
+            ServiceFaitControl.blocking_count,
+            ServiceFaitControl.warning_count,
+            ServiceFaitControl.info_count,
+            ServiceFaitControl.invoiced_total,
+            ServiceFaitControl.validated_total,
+            ServiceFaitControl.decided_at,
+        ).order_by(ServiceFaitControl.dossier_id)
+    ).all()
+    return [tuple(f) for f in found], [tuple(c) for c in controls]
 
 
 # --- The control's state --------------------------------------------------------------------------
