@@ -101,7 +101,7 @@ def dossier_value(dossier: Dossier) -> dict[str, Any]:
         "modality": dossier.modality,
         "start_date": dossier.start_date,
         "end_date": dossier.end_date,
-        "planned_minutes": _minutes(dossier.planned_hours),
+        "planned_minutes": dossier.planned_minutes,
         "agreed_amount": _money(dossier.agreed_amount),
         "payment_rhythm": dossier.payment_rhythm,
         "instalments": dossier.instalments,
@@ -127,8 +127,8 @@ def piece_value(piece: Piece, download_url: str) -> dict[str, Any]:
             "invoice_date": piece.invoice_date,
             "amount_excl_tax": _money(piece.amount_excl_tax),
             "amount_incl_tax": _money(piece.amount_incl_tax),
-            "hours_billed_minutes": _minutes(piece.hours_billed),
-            "hours_completed_minutes": _minutes(piece.hours_completed),
+            "hours_billed_minutes": piece.minutes_billed,
+            "hours_completed_minutes": piece.minutes_completed,
             "months_completed": None
             if piece.months_completed is None
             else str(piece.months_completed),
@@ -137,7 +137,7 @@ def piece_value(piece: Piece, download_url: str) -> dict[str, Any]:
             "signed_on": piece.signed_on,
             "half_days_planned": piece.half_days_planned,
             "half_days_signed": piece.half_days_signed,
-            "hours_attended_minutes": _minutes(piece.hours_attended),
+            "hours_attended_minutes": piece.minutes_attended,
             "amount": _money(piece.amount),
         },
         "file": {

@@ -61,6 +61,7 @@ from portal.models import (
     Document,
     DocumentRequest,
     Dossier,
+    Funder,
     ImportStatus,
     InvoiceDecision,
     ListChange,
@@ -442,10 +443,12 @@ def _dossier_rows(conn: Connection, ids: Sequence[int]) -> list[Any]:
             Dossier.modality,
             Dossier.start_date,
             Dossier.end_date,
-            Dossier.planned_hours,
+            Dossier.planned_minutes,
             Dossier.agreed_amount,
             Dossier.payment_rhythm,
             Dossier.subcontracted,
+            Dossier.rncp_code,
+            Funder.qualiopi_loss_blocks_payment,
             Dossier.provider_siret,
             Provider.nda,
             Provider.siren.label("provider_siren"),
@@ -459,6 +462,7 @@ def _dossier_rows(conn: Connection, ids: Sequence[int]) -> list[Any]:
             ServiceFaitControl.validated_total,
         )
         .join(Provider, Provider.id == Dossier.provider_id)
+        .join(Funder, Funder.id == Dossier.funder_id)
         .join(ServiceFaitControl, ServiceFaitControl.dossier_id == Dossier.id)
         .where(_among(Dossier.id, ids))
         .order_by(ServiceFaitControl.id)
@@ -477,13 +481,13 @@ PIECE_COLUMNS = (
     Piece.invoice_date,
     Piece.amount_excl_tax,
     Piece.amount_incl_tax,
-    Piece.hours_billed,
-    Piece.hours_completed,
+    Piece.minutes_billed,
+    Piece.minutes_completed,
     Piece.months_completed,
     Piece.nature,
     Piece.half_days_planned,
     Piece.half_days_signed,
-    Piece.hours_attended,
+    Piece.minutes_attended,
     Piece.figures_source,
     Piece.file_figures,
 )
@@ -568,11 +572,18 @@ def _state_counts(
 def _subcontracts(ids: Sequence[int]) -> dict[int, checks.SubcontractFacts | None]:
     """The subcontracting compliance of the dossiers linked to a contract (a batched
     service: a few queries whatever the number of dossiers)."""
-    return {
-        dossier_id: checks.SubcontractFacts(result.compliant, tuple(result.failures))
-        for dossier_id, result in dossier_subcontract_compliance(list(ids)).items()
-        if result is not None
-    }
+    facts: dict[int, checks.SubcontractFacts | None] = {}
+    for dossier_id, result in dossier_subcontract_compliance(list(ids)).items():
+        if result is None:
+            continue
+        # Outside the CPF, a certification in warning is the point of attention to show.
+        reasons = result.failures if result.cpf else (*result.failures, *result.attention)
+        facts[dossier_id] = checks.SubcontractFacts(
+            result.compliant and (result.cpf or not result.attention),
+            tuple(reasons),
+            cpf=result.cpf,
+        )
+    return facts
 
 
 def _duplicates(
@@ -646,7 +657,7 @@ def _facts(
         scheme=dossier.scheme,
         start_date=dossier.start_date,
         end_date=dossier.end_date,
-        planned_hours=dossier.planned_hours,
+        planned_minutes=dossier.planned_minutes,
         agreed_amount=dossier.agreed_amount,
         payment_rhythm=dossier.payment_rhythm,
         provider_nda=dossier.nda,
@@ -654,6 +665,8 @@ def _facts(
         provider_siret=dossier.provider_siret or "",
         subcontracted=dossier.subcontracted,
         modality=dossier.modality,
+        rncp_code=dossier.rncp_code,
+        qualiopi_loss_blocking=bool(dossier.qualiopi_loss_blocks_payment),
         pieces=tuple(pieces),
         qualiopi=qualiopi,
         duplicates=duplicates,
