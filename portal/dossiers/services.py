@@ -700,13 +700,17 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
     if report.errors:
         return report
     batch = checker.batch()
+    unchecked: list[Dossier] = []
     for count, (row, clean, choice) in enumerate(checked, start=1):
-        report.created.append(
-            _new_dossier(
-                actor, clean, choice, batch, {"import": filename or "fichier", "line": row.line}
-            )
+        dossier = _new_dossier(
+            actor, clean, choice, batch, {"import": filename or "fichier", "line": row.line}
         )
+        report.created.append(dossier)
+        unchecked.append(dossier)
         if count % 100 == 0:
+            # Checked while in the session, then let go (see _release_written).
+            _dossiers_created(unchecked)
+            unchecked = []
             _release_written()
     audit.record(
         "dossier.imported",
@@ -718,7 +722,7 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             "references": [d.reference for d in report.created[:1000]],
         },
     )
-    _dossiers_created(report.created)
+    _dossiers_created(unchecked)
     return report
 
 

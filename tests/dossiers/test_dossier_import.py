@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from portal.dossiers import services
 from portal.errors import Refused
 from portal.extensions import db
-from portal.models import AuditEvent, Dossier, Provider, Role
+from portal.models import AuditEvent, Dossier, Provider, Role, ServiceFaitControl
 from portal.public_list.importer import import_list
 from tests.factories import FunderFactory, ProviderFactory
 
@@ -275,6 +275,9 @@ def test_a_long_file_is_imported_whole(client, auth, login_as, public_list) -> N
         select(func.count(AuditEvent.id)).where(AuditEvent.action == "dossier.created")
     )
     assert created == 250
+    # Every dossier's checks ran, those of the lines written before a release too.
+    checked = db.session.scalar(select(func.count(ServiceFaitControl.id)))
+    assert checked == 250
 
 
 def test_a_file_with_too_many_lines_is_refused() -> None:
