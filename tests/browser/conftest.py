@@ -31,6 +31,7 @@ from portal import create_app
 from portal.cli import (
     DEMO_PASSWORD,
     seed_demo,
+    seed_demo_alerts,
     seed_demo_dossiers,
     seed_demo_list,
     seed_demo_quality,
@@ -136,6 +137,7 @@ def live_server(chromium_path: str, _database: None) -> Iterator[str]:
         db.session.commit()
         seed_demo_list()
         seed_demo_dossiers()
+        seed_demo_alerts()
         db.session.commit()
         seed_demo_subcontracting()
         db.session.commit()
