@@ -32,6 +32,7 @@ from portal.access import (
     subcontracts_scope,
 )
 from portal.certification import services as certification
+from portal.certification.rules import DEADLINE_STATE_LABELS
 from portal.extensions import db
 from portal.models import (
     DOSSIER_STATUS_LABELS,
@@ -45,8 +46,8 @@ from portal.models import (
     Provider,
     QualiopiAlert,
     QualityControl,
-    QualityFinding,
     QualityControlStatus,
+    QualityFinding,
     Signalement,
     SignalementState,
     Subcontract,
@@ -63,9 +64,9 @@ from portal.models.service_fait import (
     ServiceFaitControl,
 )
 from portal.public_list.history import certification_intervals
-from portal.certification.rules import DEADLINE_STATE_LABELS
 from portal.quality.corrective import OPEN_STATUSES as NC_OPEN_STATUSES
 from portal.quality.rules import NONCONFORMITIES
+
 
 def local_date(moment: datetime | None) -> date | None:
     """The Paris day of a stored (UTC) moment."""
@@ -139,9 +140,7 @@ def _dossiers(user: User, provider: Provider, today: date) -> Section:
     scope = dossiers_scope(user).where(Dossier.provider_id == provider.id)
     counts = dict(
         db.session.execute(
-            scope.with_only_columns(Dossier.status, func.count(Dossier.id)).group_by(
-                Dossier.status
-            )
+            scope.with_only_columns(Dossier.status, func.count(Dossier.id)).group_by(Dossier.status)
         ).all()
     )
     rows = db.session.scalars(
@@ -166,9 +165,7 @@ def _dossiers(user: User, provider: Provider, today: date) -> Section:
 def _controls(user: User, provider: Provider) -> Section:
     """The service-fait controls of the OF's dossiers of the funder, by state."""
     dossier_ids = (
-        dossiers_scope(user)
-        .where(Dossier.provider_id == provider.id)
-        .with_only_columns(Dossier.id)
+        dossiers_scope(user).where(Dossier.provider_id == provider.id).with_only_columns(Dossier.id)
     )
     counts = dict(
         db.session.execute(
@@ -348,18 +345,16 @@ def _nonconformities(user: User, provider: Provider, today: date) -> Section:
     )
     late = and_(QualityFinding.deadline.is_not(None), QualityFinding.deadline < today)
     total, overdue = db.session.execute(
-        base.with_only_columns(
-            func.count(QualityFinding.id), func.count(case((late, 1)))
-        ).order_by(None)
+        base.with_only_columns(func.count(QualityFinding.id), func.count(case((late, 1)))).order_by(
+            None
+        )
     ).one()
     return Section(count=total, figures=[("Échéance dépassée", overdue)])
 
 
 def _subcontracts(user: User, provider: Provider) -> Section:
     scope = subcontracts_scope(user).where(Subcontract.principal_id == provider.id)
-    total = db.session.scalar(
-        scope.with_only_columns(func.count(Subcontract.id)).order_by(None)
-    )
+    total = db.session.scalar(scope.with_only_columns(func.count(Subcontract.id)).order_by(None))
     rows = db.session.scalars(
         scope.order_by(Subcontract.end_date.desc(), Subcontract.id.desc()).limit(ROWS)
     ).all()
