@@ -32,6 +32,7 @@ from portal.blueprints.auth.sessions import init_login_manager
 from portal.blueprints.certification import bp as certification_bp
 from portal.blueprints.dossiers import bp as dossiers_bp
 from portal.blueprints.notifications import bp as notifications_bp
+from portal.blueprints.providers import bp as providers_bp
 from portal.blueprints.public_list import bp as public_list_bp
 from portal.blueprints.quality import bp as quality_bp
 from portal.blueprints.search import bp as search_bp
@@ -124,6 +125,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         certification_bp,
         search_bp,
         notifications_bp,
+        providers_bp,
     ):
         app.register_blueprint(blueprint)
     # The JSON API through flask-smorest, which writes its OpenAPI document; its error

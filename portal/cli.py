@@ -36,6 +36,7 @@ from portal.models import (
     PaymentRhythm,
     PieceKind,
     Provider,
+    QualiopiAlert,
     Role,
     Scheme,
     Subcontract,
@@ -43,6 +44,7 @@ from portal.models import (
 )
 from portal.passwords import hash_password, password_problems
 from portal.public_list.alerts import raise_alerts
+from portal.public_list.demo import weekly_lists
 from portal.public_list.importer import import_list
 from portal.quality.demo import seed_demo_certificate, seed_demo_quality_control
 from portal.regions import REGIONS
@@ -98,6 +100,7 @@ def demo_seed() -> None:
     if seed_demo_list():
         created.append("liste publique de démonstration")
     created.extend(seed_demo_dossiers())
+    created.extend(seed_demo_alerts())
     db.session.commit()
     created.extend(seed_demo_subcontracting())
     db.session.commit()
@@ -181,14 +184,31 @@ def seed_demo(password: str) -> list[str]:
 
 
 def seed_demo_list() -> bool:
-    """Import the bundled demo public list (fictional OF, the demo ones among them) as
-    today's list, when no list was ever imported; return whether it was."""
+    """Import the demo public list (fictional OF, the demo ones among them) as it was each
+    week over three months, then today's (portal.public_list.demo), when no list was ever
+    imported; return whether it was. The lists are written into the instance folder
+    (`instance/demo/listes/`)."""
     if db.session.scalar(select(ListImport.id).limit(1)) is not None:
         return False
-    import_list(
-        str(DEMO_LIST), as_of=clock.today(), triggered_by="cli demo seed", on_imported=raise_alerts
-    )
+    folder = Path(current_app.instance_path) / "demo" / "listes"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = DEMO_LIST.read_text(encoding="utf-8")
+    for as_of, weekly in weekly_lists(text, clock.today()):
+        path = folder / f"liste-publique-{as_of:%d-%m-%Y}.csv"
+        path.write_text(weekly, encoding="utf-8", newline="")
+        import_list(str(path), as_of=as_of, triggered_by="cli demo seed", on_imported=raise_alerts)
     return True
+
+
+def seed_demo_alerts() -> list[str]:
+    """The Qualiopi alerts of the past demo lists, raised once the demo dossiers exist (the
+    lists were imported before them); only when no alert was ever raised. The caller
+    commits."""
+    if db.session.scalar(select(QualiopiAlert.id).limit(1)) is not None:
+        return []
+    runs = db.session.scalars(select(ListImport).order_by(ListImport.as_of, ListImport.id))
+    alerts = [alert for run in runs for alert in raise_alerts(run)]
+    return [f"{len(alerts)} alerte(s) Qualiopi"] if alerts else []
 
 
 # --- Demo dossiers and pieces ---------------------------------------------------------------
@@ -239,6 +259,144 @@ def _demo_file(name: str, title: str):
     return FileStorage(io.BytesIO(demo_pdf(title)), filename=name)
 
 
+#: The demo funder's dossiers with the two other demo OF: (last name, first name, action,
+#: OF, category, scheme, started months ago, planned hours, agreed amount).
+DEMO_PORTFOLIO = (
+    (
+        "Bernard",
+        "Léa",
+        "Titre professionnel Secrétaire assistant",
+        "atelier",
+        Category.ACTIONS_FORMATION,
+        Scheme.PTP.value,
+        2,
+        "560",
+        "9800.00",
+    ),
+    (
+        "Thomas",
+        "Hugo",
+        "VAE — Diplôme d'État d'éducateur spécialisé",
+        "atelier",
+        Category.VAE,
+        Scheme.CPF.value,
+        2,
+        "24",
+        "2100.00",
+    ),
+    (
+        "Robert",
+        "Chloé",
+        "Bilan de compétences (24 heures)",
+        "bilans",
+        Category.BILANS_COMPETENCES,
+        Scheme.CPF.value,
+        1,
+        "24",
+        "1800.00",
+    ),
+    (
+        "Richard",
+        "Louis",
+        "CAP Accompagnant éducatif petite enfance",
+        "atelier",
+        Category.ACTIONS_FORMATION,
+        Scheme.PTP.value,
+        3,
+        "630",
+        "10400.00",
+    ),
+    (
+        "Dubois",
+        "Emma",
+        "Bilan de compétences (18 heures)",
+        "bilans",
+        Category.BILANS_COMPETENCES,
+        Scheme.CPF.value,
+        0,
+        "18",
+        "1500.00",
+    ),
+    (
+        "Laurent",
+        "Jules",
+        "Titre professionnel Gestionnaire de paie",
+        "atelier",
+        Category.ACTIONS_FORMATION,
+        Scheme.PTP.value,
+        1,
+        "720",
+        "11200.00",
+    ),
+    (
+        "Simon",
+        "Manon",
+        "Bilan de compétences (24 heures)",
+        "bilans",
+        Category.BILANS_COMPETENCES,
+        Scheme.PLAN.value,
+        2,
+        "24",
+        "1900.00",
+    ),
+    (
+        "Michel",
+        "Arthur",
+        "Titre professionnel Agent de restauration",
+        "atelier",
+        Category.ACTIONS_FORMATION,
+        Scheme.PTP.value,
+        4,
+        "490",
+        "7600.00",
+    ),
+    (
+        "Lefebvre",
+        "Zoé",
+        "Certificat de qualification Soudeur",
+        "atelier",
+        Category.ACTIONS_FORMATION,
+        Scheme.PLAN.value,
+        1,
+        "140",
+        "3900.00",
+    ),
+    (
+        "Leroy",
+        "Gabriel",
+        "Bilan de compétences (20 heures)",
+        "bilans",
+        Category.BILANS_COMPETENCES,
+        Scheme.CPF.value,
+        1,
+        "20",
+        "1600.00",
+    ),
+    (
+        "Roux",
+        "Alice",
+        "Titre professionnel Conseiller en insertion",
+        "atelier",
+        Category.ACTIONS_FORMATION,
+        Scheme.PTP.value,
+        2,
+        "800",
+        "12600.00",
+    ),
+    (
+        "Fournier",
+        "Raphaël",
+        "Habilitation électrique H0B0",
+        "atelier",
+        Category.ACTIONS_FORMATION,
+        Scheme.PLAN.value,
+        0,
+        "14",
+        "450.00",
+    ),
+)
+
+
 def seed_demo_dossiers() -> list[str]:
     """Demo dossiers of the demo funder for the demo OF, dated from today, with some of
     their pieces (sent through the pieces service, as the OF would); idempotent: an existing
@@ -255,16 +413,17 @@ def seed_demo_dossiers() -> list[str]:
     )
     created: list[str] = []
 
-    def dossier(reference: str, **values) -> Dossier | None:
+    def dossier(reference: str, of: Provider | None = None, **values) -> Dossier | None:
         if reference in existing:
             return None
+        of = of or provider
+        values.setdefault("category", Category.ACTIONS_FORMATION.value)
+        values.setdefault("status", DossierStatus.OPEN.value)
         row = Dossier(
             funder_id=funder.id,
             reference=reference,
-            provider_id=provider.id,
-            provider_siret=provider.siret,
-            category=Category.ACTIONS_FORMATION.value,
-            status=DossierStatus.OPEN.value,
+            provider_id=of.id,
+            provider_siret=of.siret,
             **values,
         )
         db.session.add(row)
@@ -380,6 +539,38 @@ def seed_demo_dossiers() -> list[str]:
         agreed_amount=Decimal("950.00"),
         payment_rhythm=PaymentRhythm.ON_COMPLETION.value,
     )
+    # The funder's other dossiers, with the two other demo OF, without pieces: a queue and
+    # a list of dossiers of a few screens (the VAE one is at stake in a Qualiopi alert: its
+    # OF lost the VAE on the list of three weeks ago).
+    others = {
+        p.nda: p
+        for p in db.session.scalars(
+            select(Provider).where(Provider.nda.in_([nda for nda, _, _ in DEMO_PROVIDERS[1:]]))
+        )
+    }
+    atelier, bilans = others.get(DEMO_PROVIDERS[1][0]), others.get(DEMO_PROVIDERS[2][0])
+    for number, (last, first, title, of, category, scheme, months, hours, amount) in enumerate(
+        DEMO_PORTFOLIO, start=5
+    ):
+        chosen = {"atelier": atelier, "bilans": bilans}[of]
+        if chosen is None:
+            continue
+        start = _month_start(today, -months)
+        dossier(
+            f"DEMO-{scheme.upper()}-{number:04d}",
+            of=chosen,
+            beneficiary_last_name=last,
+            beneficiary_first_name=first,
+            action_title=title,
+            category=category.value,
+            scheme=scheme,
+            modality=Modality.ON_SITE.value,
+            start_date=start,
+            end_date=start + timedelta(days=30 * max(2, months + 2)),
+            planned_hours=Decimal(hours),
+            agreed_amount=Decimal(amount),
+            payment_rhythm=PaymentRhythm.ON_COMPLETION.value,
+        )
     db.session.flush()
     if ptp is not None:
         month_pieces(ptp, -4)

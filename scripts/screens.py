@@ -42,6 +42,7 @@ SHOTS = [
     ("file-des-controles", "controleur", "/service-fait/"),
     ("page-de-controle", "controleur", "/service-fait/dossiers/1"),
     ("grille-qualite", "controleur", "/qualite/controles/1"),
+    ("organisme-360", "controleur", "/organismes/1"),
 ]
 
 

@@ -57,6 +57,15 @@ SCHEME_LABELS = {
     Scheme.OTHER: "Autre dispositif",
 }
 
+#: The scheme in a dense list's cell (its full label in the cell's description).
+SCHEME_SHORT_LABELS = {
+    Scheme.PTP: "PTP",
+    Scheme.CPF: "CPF",
+    Scheme.PLAN: "Plan",
+    Scheme.ALTERNANCE: "Alternance",
+    Scheme.OTHER: "Autre",
+}
+
 
 class Modality(enum.StrEnum):
     ON_SITE = "presentiel"

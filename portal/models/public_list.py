@@ -89,6 +89,15 @@ class ListImport(db.Model):
     def status_label(self) -> str:
         return ImportStatus.LABELS.get(self.status, self.status)
 
+    @property
+    def source_label(self) -> str:
+        """Where the list came from, as a user reads it: the address it was downloaded
+        from, or the name of the file (never a path of the server)."""
+        if self.source.startswith(("http://", "https://")):
+            return self.source
+        name = self.source.replace("\\", "/").rsplit("/", 1)[-1]
+        return f"fichier « {name} »" if name else "fichier"
+
 
 @event.listens_for(db.metadata, "before_create")
 def _trigram_extension(target: object, connection: Connection, **kw: Any) -> None:

@@ -33,6 +33,7 @@ from portal import create_app
 from portal.cli import (
     DEMO_PASSWORD,
     seed_demo,
+    seed_demo_alerts,
     seed_demo_dossiers,
     seed_demo_list,
     seed_demo_quality,
@@ -176,6 +177,7 @@ def live_server(chromium_path: str) -> Iterator[str]:
         db.session.commit()
         seed_demo_list()
         seed_demo_dossiers()
+        seed_demo_alerts()
         db.session.commit()
         seed_demo_subcontracting()
         db.session.commit()

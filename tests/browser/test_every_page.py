@@ -4,7 +4,9 @@ The walk logs in as the role and follows, from the home page, every link of the 
 finds (breadth first), one page per kind of address (the digits of an address, ids, NDA,
 are one kind: /dossiers/1 and /dossiers/2 are the same page). Downloads and files are left
 out. axe-core runs on each page too (the `new_context` fixture), so that every page of
-every role is also checked for WCAG 2.1 AA violations.
+every role is also checked for WCAG 2.1 AA violations. And the words a user reads: no
+internal code (`INVOICE_WITHOUT_CERTIFICATE`) and no ISO date (`2026-12-07`) in the
+visible text of any page.
 
 Each role's walk is shared out among `SHARDS[role]` tests, which pytest-xdist runs side by side:
 the links are first followed over HTTP (the browser context's own session, no rendering),
@@ -44,14 +46,35 @@ MAX_PAGES = 120
 # Pages that must be among the walked ones, per role (so the walk cannot silently shrink).
 MUST_SEE = {
     "admin": {"/admin/", "/admin/utilisateurs", "/admin/journal", "/qualiopi/"},
-    "admin-financeur": {"/service-fait/", "/dossiers/", "/admin/utilisateurs", "/qualite/"},
-    "controleur": {"/service-fait/", "/service-fait/dossiers/#", "/dossiers/#", "/qualite/"},
+    "admin-financeur": {
+        "/service-fait/",
+        "/dossiers/",
+        "/admin/utilisateurs",
+        "/qualite/",
+        "/organismes/#",
+    },
+    "controleur": {
+        "/service-fait/",
+        "/service-fait/dossiers/#",
+        "/dossiers/#",
+        "/qualite/",
+        "/organismes/#",
+    },
     "organisme": {"/dossiers/", "/dossiers/#", "/sous-traitance/", "/certification/"},
     "ministere": {"/signalements/", "/qualiopi/"},
 }
 # Per role, found once per pytest process: the kinds of addresses its links lead to, and its
 # pages (kind → the address shown).
 _WALKS: dict[str, tuple[set[str], dict[str, str]]] = {}
+
+# What a user never reads: an internal code (upper case words joined by `_`) or an ISO date.
+INTERNAL_CODE = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def unreadable(text: str) -> list[str]:
+    """The internal codes and ISO dates of a page's visible text."""
+    return sorted(set(INTERNAL_CODE.findall(text)) | set(ISO_DATE.findall(text)))
 
 
 def kind_of(path: str) -> str:
@@ -109,10 +132,14 @@ def pages_of_the_role(
     return seen, pages
 
 
-def walk(page: Page, seen: set[str], pages: dict[str, str], role: str, shard: int) -> list[str]:
-    """Show the shard's pages; return the too-wide ones. Fails on a page that answers an
-    error, or that shows a link the walk over HTTP did not follow."""
+def walk(
+    page: Page, seen: set[str], pages: dict[str, str], role: str, shard: int
+) -> tuple[list[str], list[str]]:
+    """Show the shard's pages; return the too-wide ones and those whose visible text shows
+    a code or an ISO date. Fails on a page that answers an error, or that shows a link the
+    walk over HTTP did not follow."""
     too_wide: list[str] = []
+    coded: list[str] = []
     complete = len(seen) < MAX_PAGES
     for kind, url in pages.items():
         if shard_of(kind, role) != shard:
@@ -127,6 +154,8 @@ def walk(page: Page, seen: set[str], pages: dict[str, str], role: str, shard: in
         page.evaluate("() => window.__portalAxe || null")  # let axe finish on this page
         if (extra := overflow(page)) > 0:
             too_wide.append(f"{url} ({extra} px too wide)")
+        if found := unreadable(page.evaluate("document.body.innerText")):
+            coded.append(f"{url}: {', '.join(found[:5])}")
         links = page.eval_on_selector_all(
             "a[href]", "links => links.map(a => a.href).filter(h => h.startsWith(location.origin))"
         )
@@ -137,7 +166,15 @@ def walk(page: Page, seen: set[str], pages: dict[str, str], role: str, shard: in
                 if not NOT_PAGES.search(urlsplit(link).path)
             } - seen
             assert not unknown, f"{url} links to pages the walk did not list: {unknown}"
-    return too_wide
+    return too_wide, coded
+
+
+def test_the_patterns_find_codes_and_iso_dates_only() -> None:
+    assert unreadable("Anomalie INVOICE_WITHOUT_CERTIFICATE le 2026-12-07") == [
+        "2026-12-07",
+        "INVOICE_WITHOUT_CERTIFICATE",
+    ]
+    assert unreadable("Reçue le 07/12/2026 à 14 h 05 · NDA 76311234567 · RNCP37674") == []
 
 
 @pytest.mark.parametrize(
@@ -161,8 +198,9 @@ def test_every_page_of_the_role_fits_a_1366_pixel_screen(
         _WALKS[role] = pages_of_the_role(context.request, live_server)
     seen, pages = _WALKS[role]
 
-    too_wide = walk(page, seen, pages, role, shard)
+    too_wide, coded = walk(page, seen, pages, role, shard)
 
     assert MUST_SEE[role] <= seen, f"pages not reached: {MUST_SEE[role] - seen}"
     assert any(shard_of(kind, role) == shard for kind in pages), "this part of the walk is empty"
     assert not too_wide, "pages wider than the window at 1366 px:\n" + "\n".join(too_wide)
+    assert not coded, "codes or ISO dates shown to the user:\n" + "\n".join(coded)

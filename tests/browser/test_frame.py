@@ -99,10 +99,10 @@ def test_filters_leave_empty_parameters_out_and_the_back_link_keeps_them(new_con
 
 def test_the_header_search_previews_with_htmx_and_works_without_javascript(new_context) -> None:
     page = logged_in(new_context, "controleur@demo.test")
-    page.get_by_label(re.compile("^Rechercher un dossier")).fill("DEMO-CPF")
+    page.get_by_label(re.compile("^Rechercher un dossier")).fill("DEMO-CPF-0003")
     preview = page.locator("#recherche-entete-resultats")
-    expect(preview.get_by_role("link", name="DEMO-CPF-0003")).to_be_visible()
-    expect(preview).to_contain_text("Dossiers (2)")
+    expect(preview.get_by_role("link", name="DEMO-CPF-0003", exact=True)).to_be_visible()
+    expect(preview).to_contain_text("Dossiers (1)")
 
     plain = logged_in(new_context, "controleur@demo.test", java_script_enabled=False)
     plain.get_by_label(re.compile("^Rechercher un dossier")).fill("Formapro")

@@ -30,6 +30,7 @@ from portal.models import (
     MODALITY_LABELS,
     PAYMENT_RHYTHM_LABELS,
     SCHEME_LABELS,
+    SCHEME_SHORT_LABELS,
     Role,
 )
 from portal.pagination import page_from
@@ -59,6 +60,7 @@ def _labels() -> dict[str, Any]:
     return {
         "category_labels": {str(k): v for k, v in rules.CATEGORY_LABELS.items()},
         "scheme_labels": {str(k): v for k, v in SCHEME_LABELS.items()},
+        "scheme_short": {str(k): v for k, v in SCHEME_SHORT_LABELS.items()},
         "modality_labels": {str(k): v for k, v in MODALITY_LABELS.items()},
         "rhythm_labels": {str(k): v for k, v in PAYMENT_RHYTHM_LABELS.items()},
         "status_labels": {str(k): v for k, v in DOSSIER_STATUS_LABELS.items()},

@@ -22,7 +22,7 @@ from portal.blueprints.service_fait.control_forms import QueueFilterForm
 from portal.dossiers import rules
 from portal.errors import Refused, Stale
 from portal.forms import EmptyForm
-from portal.models import SCHEME_LABELS, User
+from portal.models import SCHEME_LABELS, SCHEME_SHORT_LABELS, User
 from portal.navigation import section
 from portal.pagination import page_from
 from portal.rendering import render_page
@@ -155,6 +155,7 @@ def index() -> Response:
         status_labels=queue.status_labels(),
         severity_labels=queue.severity_labels(),
         scheme_labels={str(k): v for k, v in SCHEME_LABELS.items()},
+        scheme_short={str(k): v for k, v in SCHEME_SHORT_LABELS.items()},
         default_status=queue.DEFAULT_STATUS,
         back=urlencode({**args, **({"page": str(page.page)} if page.page > 1 else {})}),
     )
