@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from portal import audit, clock
+from portal.errors import NotAllowed
 from portal.extensions import db
 from portal.mailing import absolute_url, send_mail
 from portal.models import Funder, FunderProvider, ListVersion, Provider, Role, User
@@ -27,10 +28,6 @@ NOT_FOLLOWED = (
     "votre financeur de l'ajouter à ses organismes suivis (Administration > Organismes "
     "suivis), puis créez le dossier."
 )
-
-
-class NotAllowed(Exception):
-    """Only a funder admin makes their funder follow an OF."""
 
 
 def may_follow(actor: User) -> bool:
@@ -71,7 +68,7 @@ def follow(
 ) -> FunderProvider | None:
     """Make the actor's funder follow `provider` (None when it already does)."""
     if not may_follow(actor):
-        raise NotAllowed
+        raise NotAllowed("Seul un administrateur du financeur peut suivre un organisme.")
     if provider.id is not None and is_followed(actor.funder_id, provider.id):
         return None
     link = FunderProvider(funder_id=actor.funder_id, provider=provider, label=label or None)
