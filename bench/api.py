@@ -18,6 +18,7 @@ On a new SQLite file:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -49,7 +50,9 @@ def make_app(url: str):
         {
             "SQLALCHEMY_DATABASE_URI": url,
             "SECRET_KEY": "bench",
-            "RATELIMIT_ENABLED": False,
+            # The rate limiter runs (its cost is part of each request), at a limit the
+            # bench never reaches.
+            "API_RATE_LIMIT": "100000000 per minute",
             "STORAGE_DIR": tempfile.mkdtemp(prefix="bench-api-files-"),
         },
     )
@@ -128,7 +131,7 @@ def build(app, dossiers: int) -> tuple[int, str]:
                     "presentiel",
                     start.isoformat(),
                     (start + timedelta(days=120)).isoformat(),
-                    300.0,
+                    18000,
                     5000.0,
                     "fin_de_formation",
                     0,
@@ -141,7 +144,7 @@ def build(app, dossiers: int) -> tuple[int, str]:
         cursor.executemany(
             "INSERT INTO dossiers (funder_id, reference, provider_id, provider_siret, "
             "beneficiary_last_name, beneficiary_first_name, action_title, category, scheme, "
-            "modality, start_date, end_date, planned_hours, agreed_amount, payment_rhythm, "
+            "modality, start_date, end_date, planned_minutes, agreed_amount, payment_rhythm, "
             "subcontracted, status, created_at, updated_at, version) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
@@ -188,7 +191,7 @@ def lists(app, token: str, dossiers: int, requests: int) -> None:
 
 def creates(app, token: str, count: int) -> None:
     client = app.test_client()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for n in range(count):
         response = client.post(
             "/api/v1/dossiers",
@@ -211,9 +214,12 @@ def creates(app, token: str, count: int) -> None:
         )
         assert response.status_code == 201, response.json
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     print(
         f"\n2. POST /api/v1/dossiers, one request each: {count} dossiers in {elapsed:.1f} s "
-        f"({elapsed / count * 1000:.1f} ms per dossier; target ≤ 60 s for 10,000)"
+        f"({elapsed / count * 1000:.1f} ms per dossier; target ≤ 60 s for 10,000); "
+        f"CPU time of this process {cpu:.1f} s ({cpu / count * 1000:.1f} ms per dossier: the "
+        f"figure a busy machine does not inflate); load average {os.getloadavg()[0]:.1f}"
     )
 
 

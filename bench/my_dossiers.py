@@ -147,7 +147,7 @@ def fill(app, args) -> tuple[int, int]:
                     "modality": "presentiel",
                     "start_date": start,
                     "end_date": end,
-                    "planned_hours": Decimal("100"),
+                    "planned_minutes": 100 * 60,
                     "agreed_amount": Decimal("5000"),
                     "payment_rhythm": rhythm,
                     "instalments": instalments,

@@ -76,7 +76,7 @@ DOSSIER_COLUMNS = (
     "modality",
     "start_date",
     "end_date",
-    "planned_hours",
+    "planned_minutes",
     "agreed_amount",
     "payment_rhythm",
     "instalments",
@@ -97,6 +97,13 @@ DOCUMENT_COLUMNS = (
     "uploaded_at",
     "uploaded_by_id",
 )
+
+
+def _minutes(hours: Decimal | None) -> int | None:
+    """Hours as the bench computes them, as the minutes the portal keeps."""
+    return None if hours is None else int((hours * 60).to_integral_value())
+
+
 PIECE_COLUMNS = (
     "id",
     "dossier_id",
@@ -112,8 +119,8 @@ PIECE_COLUMNS = (
     "invoice_date",
     "amount_excl_tax",
     "amount_incl_tax",
-    "hours_billed",
-    "hours_completed",
+    "minutes_billed",
+    "minutes_completed",
     "months_completed",
     "nature",
     "distance_activities",
@@ -121,7 +128,7 @@ PIECE_COLUMNS = (
     "signed_on",
     "half_days_planned",
     "half_days_signed",
-    "hours_attended",
+    "minutes_attended",
     "amount",
 )
 VERSION_COLUMNS = (
@@ -340,7 +347,7 @@ def generate(
                     rng.choice(modalities),
                     start,
                     end,
-                    hours,
+                    int(hours * 60),
                     amount,
                     rhythm,
                     instalments,
@@ -479,8 +486,8 @@ def generate(
                 values.get("invoice_date"),
                 values.get("amount_excl_tax"),
                 values.get("amount_incl_tax"),
-                values.get("hours_billed"),
-                values.get("hours_completed"),
+                _minutes(values.get("hours_billed")),
+                _minutes(values.get("hours_completed")),
                 values.get("months_completed"),
                 values.get("nature"),
                 None,
@@ -488,7 +495,7 @@ def generate(
                 values.get("signed_on"),
                 values.get("half_days_planned"),
                 values.get("half_days_signed"),
-                values.get("hours_attended"),
+                _minutes(values.get("hours_attended")),
                 None,
             )
             return document, piece

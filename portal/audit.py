@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app, has_request_context, request
-from sqlalchemy import Connection, event, func, insert, select, update
+from sqlalchemy import Connection, bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal import formatting, unit_of_work
@@ -80,17 +80,22 @@ def unkeyed_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
+# Built once: an event is three statements, run on the session's connection (every
+# request that changes something writes one, an import thousands).
+_HEAD = AuditHead.__table__
+HEAD_LOCK = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(count=_HEAD.c.count + 1)
+    .returning(_HEAD.c.last_hash)
+)
+EVENT_INSERT = insert(AuditEvent.__table__)
+HEAD_UPDATE = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("last_hash"))
+
+
 def _lock_head() -> tuple[str, bool]:
     """Take the head row (creating it on first use); return the last hash."""
-    row = db.session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(count=AuditHead.count + 1)
-        .returning(AuditHead.last_hash)
-        # A plain SQL update: nothing in the session is an AuditHead worth refreshing, and
-        # scanning the session at every event made long imports quadratic.
-        .execution_options(synchronize_session=False)
-    ).first()
+    row = db.session.connection().execute(HEAD_LOCK).first()
     if row is not None:
         return row[0], True
     return GENESIS_HASH, False
@@ -106,41 +111,54 @@ def record(
     object_id: str | int | None = None,
     funder_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one event to the log, in the current transaction (the caller commits).
 
-    `target` is a model instance: its table name and id become the event's object.
+    `target` is a model instance: its table name and id become the event's object. The
+    event is written by a plain INSERT (no object in the session: the log is append-only,
+    and an import's thousands of events do not weigh on each later flush).
     """
     if target is not None:
         db.session.flush()  # gives a new object its id
         object_type = object_type or target.__tablename__
         object_id = target.id
-    event_row = AuditEvent(
-        occurred_at=utcnow(),
-        actor_id=actor.id if actor is not None else None,
-        actor_label=actor_label or (actor.email if actor is not None else "système"),
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
-        funder_id=funder_id,
-        details=_jsonable(details or {}),
-        ip=request.remote_addr if has_request_context() else None,
-    )
+    values = {
+        "occurred_at": utcnow(),
+        "actor_id": actor.id if actor is not None else None,
+        "actor_label": actor_label or (actor.email if actor is not None else "système"),
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id) if object_id is not None else None,
+        "funder_id": funder_id,
+        "details": _jsonable(details or {}),
+        "ip": request.remote_addr if has_request_context() else None,
+    }
     prev_hash, head_exists = _lock_head()
-    event_row.prev_hash = prev_hash
-    event_row.hash = chain_hash(prev_hash, canonical_content(event_row))
-    db.session.add(event_row)
+    content = canonical_content(_Content(**values))
+    values["prev_hash"] = prev_hash
+    values["hash"] = last_hash = chain_hash(prev_hash, content)
+    conn = db.session.connection()
+    conn.execute(EVENT_INSERT, values)
     if head_exists:
-        db.session.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1)
-            .values(last_hash=event_row.hash)
-            .execution_options(synchronize_session=False)
-        )
+        conn.execute(HEAD_UPDATE, {"last_hash": last_hash})
     else:
-        db.session.add(AuditHead(id=1, last_hash=event_row.hash, count=1))
-    db.session.flush()
-    return event_row
+        db.session.add(AuditHead(id=1, last_hash=last_hash, count=1))
+        db.session.flush()
+
+
+@dataclass(frozen=True)
+class _Content:
+    """An event's content before it is written (what `canonical_content` reads)."""
+
+    occurred_at: datetime
+    actor_id: int | None
+    actor_label: str
+    action: str
+    object_type: str | None
+    object_id: str | None
+    funder_id: int | None
+    details: dict[str, Any]
+    ip: str | None
 
 
 def record_refusal(action: str, **kwargs: Any) -> None:

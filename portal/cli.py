@@ -297,7 +297,7 @@ def seed_demo_dossiers() -> list[str]:
             invoice_date=min(end, today),
             amount_excl_tax=Decimal("1500.00"),
             amount_incl_tax=Decimal("1500.00"),
-            hours_billed=Decimal("70"),
+            hours_billed=70,
         )
         if certificate:
             send(
@@ -307,7 +307,7 @@ def seed_demo_dossiers() -> list[str]:
                 end,
                 f"certificat-realisation-{label}.pdf",
                 nature=Category.ACTIONS_FORMATION.value,
-                hours_completed=Decimal("70"),
+                hours_completed=70,
                 signatory="Sophie Martin, directrice",
                 signed_on=min(end, today),
             )
@@ -319,7 +319,7 @@ def seed_demo_dossiers() -> list[str]:
             f"emargement-{label}.pdf",
             half_days_planned=20,
             half_days_signed=20,
-            hours_attended=Decimal("70"),
+            hours_attended=70,
         )
 
     # A PTP paid monthly, begun four months ago: two months complete, then a certificate
@@ -334,7 +334,7 @@ def seed_demo_dossiers() -> list[str]:
         modality=Modality.ON_SITE.value,
         start_date=_month_start(today, -4),
         end_date=_month_end(today, 5),
-        planned_hours=Decimal("700"),
+        planned_minutes=700 * 60,
         agreed_amount=Decimal("15000.00"),
         payment_rhythm=PaymentRhythm.MONTHLY.value,
     )
@@ -348,7 +348,7 @@ def seed_demo_dossiers() -> list[str]:
         modality=Modality.DISTANCE.value,
         start_date=_month_start(today, -3),
         end_date=_month_end(today, 3),
-        planned_hours=Decimal("450"),
+        planned_minutes=450 * 60,
         agreed_amount=Decimal("7800.00"),
         payment_rhythm=PaymentRhythm.MONTHLY.value,
     )
@@ -362,7 +362,7 @@ def seed_demo_dossiers() -> list[str]:
         modality=Modality.BLENDED.value,
         start_date=today - timedelta(days=40),
         end_date=today + timedelta(days=20),
-        planned_hours=Decimal("40"),
+        planned_minutes=40 * 60,
         agreed_amount=Decimal("1600.00"),
         payment_rhythm=PaymentRhythm.ON_COMPLETION.value,
     )
@@ -376,7 +376,7 @@ def seed_demo_dossiers() -> list[str]:
         modality=Modality.ON_SITE.value,
         start_date=today - timedelta(days=130),
         end_date=today - timedelta(days=126),
-        planned_hours=Decimal("35"),
+        planned_minutes=35 * 60,
         agreed_amount=Decimal("950.00"),
         payment_rhythm=PaymentRhythm.ON_COMPLETION.value,
     )
@@ -397,7 +397,7 @@ def seed_demo_dossiers() -> list[str]:
             invoice_date=end,
             amount_excl_tax=Decimal("950.00"),
             amount_incl_tax=Decimal("950.00"),
-            hours_billed=Decimal("35"),
+            hours_billed=35,
         )
         send(
             done,
@@ -406,7 +406,7 @@ def seed_demo_dossiers() -> list[str]:
             end,
             "certificat-realisation-habilitation.pdf",
             nature=Category.ACTIONS_FORMATION.value,
-            hours_completed=Decimal("35"),
+            hours_completed=35,
             signatory="Sophie Martin, directrice",
             signed_on=end,
         )
@@ -418,7 +418,7 @@ def seed_demo_dossiers() -> list[str]:
             "emargement-habilitation.pdf",
             half_days_planned=10,
             half_days_signed=10,
-            hours_attended=Decimal("35"),
+            hours_attended=35,
         )
         # The CPF's invoice sent again, as an expense statement of the PTP: the controller
         # sees the file flagged on both dossiers.

@@ -126,10 +126,17 @@ class Config:
     MAX_CONTENT_LENGTH = MAX_FILES_PER_UPLOAD * MAX_UPLOAD_BYTES + 1024 * 1024
 
     # Subcontracting (portal.subcontracting.rules). A micro-entrepreneur subcontractor whose
-    # turnover is at most this threshold (the micro-social regime's ceiling for services,
-    # 77,700 € when the décret came out: to confirm each year) is exempt from Qualiopi and
-    # from the certifier's authorisation. The CPF ceiling (80 %) warns from this rate.
-    MICRO_ENTREPRENEUR_THRESHOLD = Decimal(os.environ.get("MICRO_ENTREPRENEUR_THRESHOLD", "77700"))
+    # turnover is at most the threshold of its year (the micro-social regime's ceiling for
+    # services: 77,700 € for 2023–2025; revised every three years, 2026–2028 to confirm) is
+    # exempt from Qualiopi and from the certifier's authorisation. The dated table adds or
+    # changes years ("2026=83600,2027=83600"); MICRO_ENTREPRENEUR_THRESHOLD, when set, is
+    # one threshold for every year. The CPF ceiling (80 %) warns from this rate.
+    MICRO_ENTREPRENEUR_THRESHOLDS = os.environ.get("MICRO_ENTREPRENEUR_THRESHOLDS", "")
+    MICRO_ENTREPRENEUR_THRESHOLD = (
+        Decimal(os.environ["MICRO_ENTREPRENEUR_THRESHOLD"])
+        if os.environ.get("MICRO_ENTREPRENEUR_THRESHOLD")
+        else None
+    )
     CPF_CEILING_WARNING = Decimal(os.environ.get("CPF_CEILING_WARNING", "0.70"))
 
     # Signalements (portal.signalements): one sent longer ago than this, and not closed, is

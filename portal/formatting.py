@@ -5,7 +5,8 @@ Pure functions, registered once as Jinja filters by `init_app`; Python text mean
 these only write them.
 
     money      1234.5            → « 1 234,50 € »
-    hours      13.5 / 14         → « 13 h 30 » / « 14 h »
+    hours      13.5 / 14         → « 13 h 30 » / « 14 h »   (decimal hours)
+    minutes    810 / 840         → « 13 h 30 » / « 14 h »   (durations as the portal keeps them)
     number     1234              → « 1 234 »
     decimal    1234.5            → « 1 234,5 »
     percent    0.125 / 0.6       → « 12,5 % » / « 60,0 % »
@@ -94,11 +95,25 @@ def hours(value: Number | str | None) -> str:
     nearest minute)."""
     if value is None:
         return ""
-    minutes = int((_decimal(value) * 60).to_integral_value(ROUND_HALF_UP))
-    sign = "-" if minutes < 0 else ""
-    whole, rest = divmod(abs(minutes), 60)
+    return minutes(int((_decimal(value) * 60).to_integral_value(ROUND_HALF_UP)))
+
+
+def minutes(value: int | None) -> str:
+    """A duration kept in whole minutes: 810 → « 13 h 30 », 840 → « 14 h », 15 → « 0 h 15 »,
+    65100 → « 1 085 h »."""
+    if value is None:
+        return ""
+    sign = "-" if value < 0 else ""
+    whole, rest = divmod(abs(int(value)), 60)
     text = f"{sign}{number(whole)}{NBSP}h"
     return f"{text}{NBSP}{rest:02d}" if rest else text
+
+
+def hours_decimal(value: int | None) -> Decimal | None:
+    """Minutes as decimal hours to the hundredth, for spreadsheets: 810 → 13.50, 440 → 7.33."""
+    if value is None:
+        return None
+    return (Decimal(int(value)) / 60).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def percent(rate: Number | str | None, places: int = 1) -> str:
@@ -217,6 +232,7 @@ def label(value: Any, labels: Mapping[Any, str], default: str | None = None) -> 
 FILTERS = {
     "money": money,
     "hours": hours,
+    "minutes": minutes,
     "number": number,
     "decimal": decimal,
     "percent": percent,

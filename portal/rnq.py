@@ -182,7 +182,7 @@ _INDICATORS: tuple[tuple[int, str, str], ...] = (
     (
         9,
         "conditions de déroulement",
-        "Le prestataire informe les publics bénéficiaires sur les conditions de déroulement "
+        "Le prestataire informe les publics bénéficiaires des conditions de déroulement "
         "de la prestation.",
     ),
     (

@@ -154,6 +154,13 @@ def count_queries(app: Flask) -> Callable[[], AbstractContextManager[QueryCounte
     return query_counter(engine)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `--dist loadgroup`, hand the modules out in the order of the collection (the
+    browser tests first, see tests/browser/conftest.py) rather than by number of tests."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give each item a node id of its own. Under pytest 9.2 the items that schemathesis

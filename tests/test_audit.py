@@ -15,12 +15,14 @@ from tests.factories import UserFactory
 
 def _events(n: int = 3) -> list[AuditEvent]:
     user = UserFactory()
-    events = [
+    for i in range(n):
         audit.record("test.event", actor=user, target=user, details={"n": i, "texte": "é"})
-        for i in range(n)
-    ]
     db.session.commit()
-    return events
+    return list(
+        db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "test.event").order_by(AuditEvent.id)
+        )
+    )
 
 
 def test_chain_verifies_and_links_each_event_to_the_previous(app) -> None:

@@ -117,3 +117,43 @@ def test_an_unkeyed_chain_is_resealed_once_and_keeps_its_old_head(empty_database
 def test_the_suite_says_which_database_it_runs_on() -> None:
     expected = "postgresql" if "postgresql" in os.environ.get("TEST_DATABASE_URL", "") else "sqlite"
     assert make_url(DATABASE_URL).get_backend_name() == expected
+
+
+def test_durations_become_whole_minutes_without_loss(empty_database: str) -> None:
+    """0015: hours kept to the hundredth become the nearest whole minute (7,33 h is 7 h 20,
+    440 minutes; 13,50 h is 810), and the funders' new setting is off."""
+    app = _app(empty_database)
+    with app.app_context():
+        upgrade(revision="0014")
+        now = "2026-01-01 00:00:00"
+        for statement in (
+            "INSERT INTO funders (id, name, kind, is_active, created_at, version) "
+            "VALUES (1, 'F', 'opco', TRUE, :now, 1)",
+            "INSERT INTO providers (id, nda, siren, siret, name, created_at) "
+            "VALUES (1, '11111111111', '111111111', '11111111100011', 'P', :now)",
+            "INSERT INTO dossiers (id, funder_id, reference, provider_id, provider_siret, "
+            "beneficiary_last_name, beneficiary_first_name, action_title, category, scheme, "
+            "modality, start_date, end_date, planned_hours, agreed_amount, payment_rhythm, "
+            "subcontracted, status, created_at, version) VALUES (1, 1, 'R', 1, "
+            "'11111111100011', 'A', 'B', 'T', 'actions_formation', 'cpf', 'presentiel', "
+            "'2026-01-01', '2026-01-31', 7.33, 100, 'fin_de_formation', FALSE, 'en_cours', "
+            ":now, 1)",
+            "INSERT INTO documents (id, storage_key, sha256, size, content_type, "
+            "original_name, uploaded_at) VALUES (1, 'k', 's', 1, 'application/pdf', 'n', :now)",
+            "INSERT INTO pieces (id, dossier_id, kind, period_start, period_end, document_id, "
+            "created_at, hours_billed, hours_completed, hours_attended) VALUES (1, 1, "
+            "'facture', '2026-01-01', '2026-01-31', 1, :now, 13.50, 1085, NULL)",
+        ):
+            db.session.execute(text(statement), {"now": now})
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        assert db.session.execute(text("SELECT planned_minutes FROM dossiers")).scalar() == 440
+        assert db.session.execute(
+            text("SELECT minutes_billed, minutes_completed, minutes_attended FROM pieces")
+        ).one() == (810, 65100, None)
+        assert db.session.execute(
+            text("SELECT qualiopi_loss_blocks_payment FROM funders")
+        ).scalar() in (False, 0)
+        db.session.remove()
+        db.engine.dispose()

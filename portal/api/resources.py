@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from portal import unit_of_work
+from portal.clock import utcnow
 from portal.dossiers import services as dossier_services
 from portal.extensions import db
 from portal.models import (
@@ -101,7 +104,7 @@ def dossier_value(dossier: Dossier) -> dict[str, Any]:
         "modality": dossier.modality,
         "start_date": dossier.start_date,
         "end_date": dossier.end_date,
-        "planned_minutes": _minutes(dossier.planned_hours),
+        "planned_minutes": dossier.planned_minutes,
         "agreed_amount": _money(dossier.agreed_amount),
         "payment_rhythm": dossier.payment_rhythm,
         "instalments": dossier.instalments,
@@ -127,8 +130,8 @@ def piece_value(piece: Piece, download_url: str) -> dict[str, Any]:
             "invoice_date": piece.invoice_date,
             "amount_excl_tax": _money(piece.amount_excl_tax),
             "amount_incl_tax": _money(piece.amount_incl_tax),
-            "hours_billed_minutes": _minutes(piece.hours_billed),
-            "hours_completed_minutes": _minutes(piece.hours_completed),
+            "hours_billed_minutes": piece.minutes_billed,
+            "hours_completed_minutes": piece.minutes_completed,
             "months_completed": None
             if piece.months_completed is None
             else str(piece.months_completed),
@@ -137,7 +140,7 @@ def piece_value(piece: Piece, download_url: str) -> dict[str, Any]:
             "signed_on": piece.signed_on,
             "half_days_planned": piece.half_days_planned,
             "half_days_signed": piece.half_days_signed,
-            "hours_attended_minutes": _minutes(piece.hours_attended),
+            "hours_attended_minutes": piece.minutes_attended,
             "amount": _money(piece.amount),
         },
         "file": {
@@ -238,8 +241,14 @@ def control_value(dossier: Dossier) -> dict[str, Any]:
     }
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+
+
 def decisions_since(funder_id: int, since: datetime, after_id: int, limit: int) -> list[Any]:
     """Decisions of the funder's dossiers taken or reopened since `since`, in id order."""
+    # A date before the portal existed means « since the beginning » (and a year 1 with an
+    # offset would leave the range of dates once in UTC).
+    since = max(since, EARLIEST)
     return list(
         db.session.execute(
             select(InvoiceDecision, Dossier.reference, Piece.invoice_number)
@@ -276,7 +285,7 @@ def alerts_of(funder_id: int, since: datetime | None, after_id: int, limit: int)
         QualiopiAlert.funder_id == funder_id, QualiopiAlert.id > after_id
     )
     if since is not None:
-        query = query.where(QualiopiAlert.created_at >= since)
+        query = query.where(QualiopiAlert.created_at >= max(since, EARLIEST))
     return list(db.session.scalars(query.order_by(QualiopiAlert.id).limit(limit)))
 
 
@@ -308,35 +317,68 @@ def create_dossier(
     values: IdempotencyConflict. Raises the dossier service's errors otherwise."""
     digest = request_digest(data)
     if idempotency_key is not None:
-        existing = db.session.scalar(
-            select(IdempotencyKey).where(
-                IdempotencyKey.funder_id == actor.funder_id,
-                IdempotencyKey.key == idempotency_key,
-            )
-        )
-        if existing is not None:
-            if existing.request_hash != digest:
-                raise IdempotencyConflict
-            dossier = db.session.get(Dossier, existing.dossier_id)
-            assert dossier is not None
-            return dossier, False
+        earlier = _created_with(actor, idempotency_key, digest)
+        if earlier is not None:
+            return earlier, False
     dossier = dossier_services.create_dossier(actor, raw_values(data))
-    if idempotency_key is not None:
-        db.session.add(
-            IdempotencyKey(
-                funder_id=actor.funder_id,
-                key=idempotency_key,
-                request_hash=digest,
-                dossier_id=dossier.id,
-            )
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.flush()
-        except IntegrityError:
-            # A simultaneous retry took the key first: answer the dossier it created.
-            raise IdempotencyConflict from None
+    if idempotency_key is not None and not _claim_key(
+        actor.funder_id, idempotency_key, digest, dossier.id
+    ):
+        # A simultaneous retry took the key first: this request's dossier is rolled back
+        # and the retry's answered.
+        unit_of_work.void()
+        earlier = _created_with(actor, idempotency_key, digest)
+        if earlier is None:
+            raise IdempotencyConflict
+        return earlier, False
     return dossier, True
+
+
+# Built once (every creation through the API runs them).
+_KEYS = IdempotencyKey.__table__
+KEY_LOOKUP = select(_KEYS.c.request_hash, _KEYS.c.dossier_id).where(
+    _KEYS.c.funder_id == bindparam("funder_id"), _KEYS.c.key == bindparam("key")
+)
+KEY_CLAIM = {
+    dialect: insert_of(_KEYS)
+    .on_conflict_do_nothing(index_elements=["funder_id", "key"])
+    .returning(_KEYS.c.id)
+    for dialect, insert_of in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
+
+def _claim_key(funder_id: int, key: str, digest: str, dossier_id: int) -> bool:
+    """Store the key with the dossier it created; False if another request holds it."""
+    conn = db.session.connection()
+    row = conn.execute(
+        KEY_CLAIM[conn.dialect.name],
+        {
+            "funder_id": funder_id,
+            "key": key,
+            "request_hash": digest,
+            "dossier_id": dossier_id,
+            "created_at": utcnow(),
+        },
+    ).first()
+    return row is not None
+
+
+def _created_with(actor, idempotency_key: str, digest: str) -> Dossier | None:
+    """The dossier an earlier request with this key created (None if none did);
+    IdempotencyConflict when that request had other values."""
+    row = (
+        db.session.connection()
+        .execute(KEY_LOOKUP, {"funder_id": actor.funder_id, "key": idempotency_key})
+        .first()
+    )
+    if row is None:
+        return None
+    request_hash, dossier_id = row
+    if request_hash != digest:
+        raise IdempotencyConflict
+    dossier = db.session.get(Dossier, dossier_id)
+    assert dossier is not None
+    return dossier
 
 
 def update_dossier(actor, dossier: Dossier, data: dict[str, Any]) -> Dossier:

@@ -21,7 +21,7 @@ from portal import audit, clock
 from portal.clock import utcnow
 from portal.errors import Refused
 from portal.extensions import db
-from portal.models import ApiScope, ApiToken, Role, User
+from portal.models import API_SCOPE_LABELS, ApiScope, ApiToken, Funder, Role, User
 
 TOKEN_PREFIX = "pq_"  # noqa: S105 (a marker, not a secret)
 DISPLAY_PREFIX_LENGTH = 11
@@ -150,6 +150,33 @@ def funder_tokens(funder_id: int) -> list[ApiToken]:
     )
 
 
+@dataclass(frozen=True)
+class TokenRow:
+    """A token as the tables of tokens show it (templates/_api_tokens.html)."""
+
+    token: ApiToken
+    scopes: list[str]  # the labels of its rights
+    state: str  # « Actif », « Expiré », « Révoqué »
+    inactive: bool
+    revocable: bool
+
+
+def token_rows(tokens: Iterable[ApiToken], now: datetime) -> list[TokenRow]:
+    rows = []
+    for token in tokens:
+        live = token.is_live(now)
+        rows.append(
+            TokenRow(
+                token=token,
+                scopes=[API_SCOPE_LABELS.get(s, s) for s in sorted(token.scope_set)],
+                state=token.state_label(now),
+                inactive=not live,
+                revocable=token.revoked_at is None,
+            )
+        )
+    return rows
+
+
 def revoke_funder_token(actor: User, token_id: int) -> ApiToken:
     token = db.session.get(ApiToken, token_id)
     if (
@@ -190,10 +217,16 @@ def bearer_for(plaintext: str | None) -> Bearer | None:
         return None
     if len(plaintext) > MAX_TOKEN_LENGTH:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(plaintext)))
+    # The token and whether its funder is active, in one query (every API request).
+    row = db.session.execute(
+        select(ApiToken, Funder.is_active)
+        .outerjoin(Funder, Funder.id == ApiToken.funder_id)
+        .where(ApiToken.token_hash == digest(plaintext))
+    ).first()
     now = utcnow()
-    if token is None or not token.is_live(now):
+    if row is None or not row[0].is_live(now):
         return None
+    token, funder_active = row
     actor: User | TokenActor
     if token.user_id is not None:
         user = db.session.get(User, token.user_id)
@@ -202,7 +235,7 @@ def bearer_for(plaintext: str | None) -> Bearer | None:
         actor, scopes = user, frozenset({ApiScope.QUALIOPI_READ.value})
     else:
         assert token.funder_id is not None
-        if token.funder is not None and not token.funder.is_active:
+        if funder_active is False:
             return None
         scopes = token.scope_set
         actor = TokenActor(

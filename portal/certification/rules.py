@@ -2,7 +2,8 @@
 
 From the rules of the field ("Qualiopi and the public list", "Audits"):
 
-- A certificate lasts 3 years. The surveillance audit takes place between the 14th and the
+- A certificate lasts 3 years; one issued in 2020 (the first year of Qualiopi) was given 4.
+  The surveillance audit takes place between the 14th and the
   22nd month of the cycle: read as months counted from the certificate's start date, the
   window opens on the first day of the 14th month (start + 13 months) and closes on the last
   day of the 22nd (start + 22 months − 1 day). A day missing from a month falls on its last.
@@ -26,6 +27,8 @@ from portal import formatting
 from portal.models.dossiers import Category
 
 VALIDITY_YEARS = 3
+#: Certificates issued in 2020 were given 4 years.
+VALIDITY_YEARS_BY_ISSUE_YEAR = {2020: 4}
 SURVEILLANCE_FIRST_MONTH = 14
 SURVEILLANCE_LAST_MONTH = 22
 RENEWAL_PLANNING_MONTHS = 8
@@ -38,9 +41,15 @@ def months_after(start: date, months: int) -> date:
     return start + relativedelta(months=months)
 
 
+def validity_years(start: date) -> int:
+    """3 years, 4 for a certificate issued in 2020."""
+    return VALIDITY_YEARS_BY_ISSUE_YEAR.get(start.year, VALIDITY_YEARS)
+
+
 def default_end(start: date) -> date:
-    """The end of a 3-year certificate starting on `start` (its last valid day)."""
-    return months_after(start, 12 * VALIDITY_YEARS) - timedelta(days=1)
+    """The end of a certificate starting on `start` (its last valid day): 3 years, 4 for
+    one issued in 2020."""
+    return months_after(start, 12 * validity_years(start)) - timedelta(days=1)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,13 @@
 - Attendance sheets: those of each payment period (monthly for a PTP).
 - Expense statements are not expected by default: they come with some invoices.
 
-A piece meets an expected slot when it is of the same kind and its period covers the
-slot's period. A slot is due DUE_AFTER_DAYS days after its period ends (*to confirm* with
-each funder: a setting of this module, shown in the OF's space).
+An expected slot is met by the current pieces of its kind that **together** cover its period
+(weekly or fortnightly attendance sheets, two certificats for one month): one piece or
+several, in any order, overlapping or not; the days of the period that none covers are
+its gaps, named with their dates. The calendar, the reminders (`first_missing_due`) and
+the service-fait checks read coverage the same way. A slot is due DUE_AFTER_DAYS days
+after its period ends (*to confirm* with each funder: a setting of this module, shown in
+the OF's space).
 """
 
 from __future__ import annotations
@@ -122,13 +126,66 @@ SLOT_STATUS_LABELS = {
 @dataclass(frozen=True)
 class Slot:
     expected: Expected
-    piece_ids: tuple[int, ...]
+    piece_ids: tuple[int, ...]  # the pieces of its kind within its period (all or part)
     status: SlotStatus
+    gaps: tuple[Period, ...] = ()  # the days no piece covers, when some piece came
 
     @property
     def has_started(self) -> bool:
         """Its period has started: the piece may be sent."""
         return self.status != SlotStatus.UPCOMING
+
+    @property
+    def to_send(self) -> Period | None:
+        """The period still to send: the first gap, the whole period, or None (received)."""
+        if self.status == SlotStatus.RECEIVED:
+            return None
+        return self.gaps[0] if self.gaps else self.expected.period
+
+    @property
+    def gaps_label(self) -> str:
+        """« non couvert du 15/03/2026 au 21/03/2026 » ("" when nothing or all came)."""
+        if not self.gaps:
+            return ""
+        parts = [
+            f"le {formatting.date_fr(g.start)}"
+            if g.start == g.end
+            else formatting.period(g.start, g.end)
+            for g in self.gaps
+        ]
+        text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
+        return f"non couvert {text}"
+
+
+def uncovered(period: Period, pieces: Iterable[PieceLike]) -> list[Period]:
+    """The parts of `period` that no piece's period covers (pieces together), in order."""
+    gaps = []
+    day = period.start
+    for start, end in sorted((p.period_start, p.period_end) for p in pieces):
+        if end < day:
+            continue
+        if start > period.end:
+            break
+        if start > day:
+            gaps.append(Period(day, start - timedelta(days=1)))
+        day = max(day, end + timedelta(days=1))
+        if day > period.end:
+            break
+    if day <= period.end:
+        gaps.append(Period(day, period.end))
+    return gaps
+
+
+def coverage(item: Expected, pieces: Sequence[PieceLike]) -> tuple[tuple[int, ...], list[Period]]:
+    """The pieces of the slot's kind that fall in its period, and what they leave uncovered."""
+    within = [
+        p
+        for p in pieces
+        if p.kind == item.kind
+        and p.period_start <= item.period.end
+        and p.period_end >= item.period.start
+    ]
+    return tuple(p.id for p in within), uncovered(item.period, within)
 
 
 def slots(expected: Sequence[Expected], pieces: Iterable[PieceLike], today: date) -> list[Slot]:
@@ -136,12 +193,8 @@ def slots(expected: Sequence[Expected], pieces: Iterable[PieceLike], today: date
     pieces = list(pieces)
     result = []
     for item in expected:
-        meeting = tuple(
-            p.id
-            for p in pieces
-            if p.kind == item.kind and Period(p.period_start, p.period_end).covers(item.period)
-        )
-        if meeting:
+        meeting, gaps = coverage(item, pieces)
+        if meeting and not gaps:
             status = SlotStatus.RECEIVED
         elif item.due < today:
             status = SlotStatus.MISSING
@@ -149,19 +202,12 @@ def slots(expected: Sequence[Expected], pieces: Iterable[PieceLike], today: date
             status = SlotStatus.EXPECTED
         else:
             status = SlotStatus.UPCOMING
-        result.append(Slot(item, meeting, status))
+        result.append(Slot(item, meeting, status, tuple(gaps) if meeting else ()))
     return result
 
 
 def first_missing_due(expected: Sequence[Expected], pieces: Iterable[PieceLike]) -> date | None:
     """The earliest due date of an expected piece that no piece meets (None: none)."""
     pieces = list(pieces)
-    dues = [
-        item.due
-        for item in expected
-        if not any(
-            p.kind == item.kind and Period(p.period_start, p.period_end).covers(item.period)
-            for p in pieces
-        )
-    ]
+    dues = [item.due for item in expected if coverage(item, pieces)[1]]
     return min(dues, default=None)

@@ -13,8 +13,9 @@ What a piece must meet (the rules of the field, "Service fait"):
   later than today (one proves what was done, or at least begun).
 - **Amounts** in euros: ≥ 0, at most 2 decimals; an invoice's amount incl. tax is at
   least its amount excl. tax (equal when the training is exempt from VAT).
-- **Hours**: ≥ 0, at most 2 decimals, ``7,5`` or ``7h30``; at most 24 hours a day of the
-  period.
+- **Hours**: typed in hours (``7h20``, ``7 h 20``, ``7:20``, ``7,5``, ``7.5``; see
+  :func:`portal.dossiers.rules.parse_duration`), kept as whole minutes in the ``minutes_*``
+  columns; ≥ 0; at most 24 hours a day of the period.
 - **Half-days** (attendance sheet): whole numbers ≥ 0; signed ≤ planned ≤ 2 a day.
 - **Certificat de réalisation**: its nature is one of the four categories of action; the
   duration completed is in hours, in months for apprenticeship; for distance (or blended)
@@ -29,7 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -38,10 +39,10 @@ from portal.dossiers.rules import (
     CATEGORY_LABELS,
     CENT,
     MAX_AMOUNT,
-    MAX_HOURS,
     REQUIRED,
     RuleError,
     parse_date,
+    parse_duration,
 )
 from portal.dossiers.rules import _decimal as parse_decimal
 from portal.models.dossiers import Category, Modality, PieceKind
@@ -64,7 +65,7 @@ class FieldType(StrEnum):
 
 @dataclass(frozen=True)
 class FieldSpec:
-    name: str  # the Piece column
+    name: str  # the form field (and the key of the raw values)
     label: str
     type: FieldType
     help: str = ""
@@ -73,13 +74,20 @@ class FieldSpec:
     required: bool = True
     max_length: int | None = None
     distance_only: bool = False  # applies to distance or blended learning only
+    # The Piece column, when it is not `name` (hours typed, minutes kept).
+    column: str = ""
+
+    @property
+    def attribute(self) -> str:
+        """The Piece column the field is stored in (the key of `Checked.values`)."""
+        return self.column or self.name
 
 
 PERIOD_FIELDS = (
     FieldSpec("period_start", "Début de la période couverte", FieldType.DATE),
     FieldSpec("period_end", "Fin de la période couverte", FieldType.DATE),
 )
-HOURS_HELP = "En heures : 7, 7,5 ou 7h30."
+HOURS_HELP = "En heures : 7, 7h30, 7:30 ou 7,5."
 MONEY_HELP = "En euros : 1 250,50."
 
 FIELDS: dict[PieceKind, tuple[FieldSpec, ...]] = {
@@ -94,7 +102,13 @@ FIELDS: dict[PieceKind, tuple[FieldSpec, ...]] = {
             FieldType.MONEY,
             "Égal au montant HT si la formation est exonérée de TVA.",
         ),
-        FieldSpec("hours_billed", "Heures facturées", FieldType.HOURS, HOURS_HELP),
+        FieldSpec(
+            "hours_billed",
+            "Heures facturées",
+            FieldType.HOURS,
+            HOURS_HELP,
+            column="minutes_billed",
+        ),
     ),
     PieceKind.COMPLETION_CERTIFICATE: (
         *PERIOD_FIELDS,
@@ -105,6 +119,7 @@ FIELDS: dict[PieceKind, tuple[FieldSpec, ...]] = {
             FieldType.HOURS,
             HOURS_HELP + " Sauf pour l'apprentissage.",
             required=False,
+            column="minutes_completed",
         ),
         FieldSpec(
             "months_completed",
@@ -134,7 +149,13 @@ FIELDS: dict[PieceKind, tuple[FieldSpec, ...]] = {
         *PERIOD_FIELDS,
         FieldSpec("half_days_planned", "Demi-journées prévues", FieldType.COUNT),
         FieldSpec("half_days_signed", "Demi-journées signées", FieldType.COUNT),
-        FieldSpec("hours_attended", "Heures de présence", FieldType.HOURS, HOURS_HELP),
+        FieldSpec(
+            "hours_attended",
+            "Heures de présence",
+            FieldType.HOURS,
+            HOURS_HELP,
+            column="minutes_attended",
+        ),
     ),
     PieceKind.EXPENSE_STATEMENT: (
         *PERIOD_FIELDS,
@@ -179,6 +200,15 @@ class Checked:
         self.errors.setdefault(name, []).append(message)
 
 
+#: The hours fields and the columns that keep them in minutes.
+HOURS_COLUMNS: dict[str, str] = {
+    spec.name: spec.attribute
+    for specs in FIELDS.values()
+    for spec in specs
+    if spec.type == FieldType.HOURS
+}
+
+
 # --- One field at a time ---------------------------------------------------------------------
 
 
@@ -202,33 +232,9 @@ def parse_money(value: Any) -> Decimal:
     return number.quantize(CENT)
 
 
-_HOURS_MINUTES = re.compile(r"^(\d{1,6})\s*h\s*(\d{1,2})?\s*(?:min)?$", re.IGNORECASE)
-
-
-def parse_piece_hours(value: Any) -> Decimal:
-    """Hours ≥ 0: ``7``, ``7,5``, ``7.25``, ``7h``, ``7h30``, ``7 h 30`` (minutes become
-    hundredths of an hour, rounded to the nearest: 7h20 → 7,33)."""
-    if isinstance(value, str) and (match := _HOURS_MINUTES.match(value.strip())):
-        minutes = int(match.group(2) or 0)
-        if minutes >= 60:
-            raise RuleError("Les minutes vont de 0 à 59 (7h30).")
-        number = (Decimal(match.group(1)) + Decimal(minutes) / 60).quantize(
-            CENT, rounding=ROUND_HALF_UP
-        )
-    else:
-        try:
-            number = parse_decimal(value)
-        except RuleError:
-            raise RuleError(
-                f"« {value} » n'est pas une durée lisible : écrivez 7,5 ou 7h30."
-            ) from None
-    if _places(number) > 2:
-        raise RuleError("Au plus 2 décimales (7,25 heures), ou en heures et minutes (7h15).")
-    if number < 0:
-        raise RuleError("Une durée ne peut pas être négative.")
-    if number > MAX_HOURS:
-        raise RuleError("Durée trop grande : vérifiez-la (en heures).")
-    return number.quantize(CENT)
+def parse_piece_hours(value: Any) -> int:
+    """Hours as typed, kept as whole minutes (see `parse_duration`): 7h20 → 440."""
+    return parse_duration(value)
 
 
 def parse_months(value: Any) -> Decimal:
@@ -317,14 +323,14 @@ def check(kind: PieceKind | str, raw: Mapping[str, Any], context: Context) -> Ch
     for spec in specs:
         value = raw.get(spec.name)
         if _is_empty(value):
-            result.values[spec.name] = None
+            result.values[spec.attribute] = None
             if spec.required:
                 result.add(spec.name, _required_message(spec))
             continue
         try:
-            result.values[spec.name] = parse_field(spec, value)
+            result.values[spec.attribute] = parse_field(spec, value)
         except RuleError as error:
-            result.values[spec.name] = None
+            result.values[spec.attribute] = None
             result.add(spec.name, str(error))
     _check_period(result, context)
     _check_together(PieceKind(kind), result, context)
@@ -367,13 +373,15 @@ def _period_days(result: Checked) -> int | None:
 
 
 def _check_hours_per_day(result: Checked, name: str) -> None:
-    hours, days = result.values.get(name), _period_days(result)
-    if hours is not None and days is not None and hours > 24 * days:
+    """`name` is the form field; its value is in minutes under its column."""
+    column = HOURS_COLUMNS[name]
+    minutes, days = result.values.get(column), _period_days(result)
+    if minutes is not None and days is not None and minutes > 24 * 60 * days:
         result.add(
             name,
-            f"{_fr(hours)} heures sur une période de {formatting.plural(days, 'jour', 'jours')} : "
-            "c'est plus de 24 heures "
-            "par jour, vérifiez la durée ou la période.",
+            f"{formatting.minutes(minutes)} sur une période de "
+            f"{formatting.plural(days, 'jour', 'jours')} : c'est plus de 24 heures par jour, "
+            "vérifiez la durée ou la période.",
         )
 
 
@@ -398,7 +406,7 @@ def _check_together(kind: PieceKind, result: Checked, context: Context) -> None:
                     "Pour une action par apprentissage, indiquez la durée réalisée en mois.",
                 )
         elif nature is not None:
-            if values.get("hours_completed") is None and "hours_completed" not in result.errors:
+            if values.get("minutes_completed") is None and "hours_completed" not in result.errors:
                 result.add("hours_completed", "Indiquez la durée réalisée en heures.")
             if values.get("months_completed") is not None:
                 result.add(
@@ -442,7 +450,7 @@ def _fr(number: Decimal) -> str:
 
 # The pieces' figures, written as every page writes them.
 format_money = formatting.money
-format_hours = formatting.hours
+format_hours = formatting.minutes  # the pieces' durations are kept in minutes
 
 
 def format_value(spec: FieldSpec, value: Any) -> str:
@@ -469,6 +477,9 @@ def input_value(spec: FieldSpec, value: Any) -> str:
         return ""
     if spec.type == FieldType.DATE:
         return value.isoformat()
+    if spec.type == FieldType.HOURS:
+        whole, rest = divmod(int(value), 60)  # 440 → « 7h20 », read back as typed
+        return f"{whole}h{rest:02d}" if rest else str(whole)
     if isinstance(value, Decimal):
         return _fr(value).replace("\u202f", "")
     return str(value)

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
@@ -605,7 +606,7 @@ def figures(piece: Piece) -> list[tuple[str, str]]:
     for spec in piece_rules.FIELDS[PieceKind(piece.kind)]:
         if spec.name in ("period_start", "period_end"):
             continue
-        value = getattr(piece, spec.name)
+        value = getattr(piece, spec.attribute)
         if value is None:  # a field that does not apply (months outside apprenticeship…)
             continue
         rows.append((spec.label, piece_rules.format_value(spec, value)))
@@ -613,10 +614,15 @@ def figures(piece: Piece) -> list[tuple[str, str]]:
 
 
 def typed_values(piece: Piece) -> dict[str, Any]:
-    """The figures typed next to a piece's file, by field."""
-    return {
-        spec.name: getattr(piece, spec.name) for spec in piece_rules.FIELDS[PieceKind(piece.kind)]
-    }
+    """The figures typed next to a piece's file, by field, in the unit of the file's
+    readings (durations kept in minutes are given in hours)."""
+    values: dict[str, Any] = {}
+    for spec in piece_rules.FIELDS[PieceKind(piece.kind)]:
+        value = getattr(piece, spec.attribute)
+        if spec.type == piece_rules.FieldType.HOURS:
+            value = compare.hours_of_minutes(value)
+        values[spec.name] = value
+    return values
 
 
 def provenance(piece: Piece) -> str:
@@ -734,6 +740,14 @@ def _prefill_value(spec: piece_rules.FieldSpec, value: Any) -> str:
     return piece_rules.input_value(spec, value)
 
 
+def _stored_unit(spec: piece_rules.FieldSpec, value: Any) -> Any:
+    """A figure read from a file in the unit its field keeps: files give hours (7.5, 7.33),
+    durations are kept in whole minutes (450, 440)."""
+    if spec.type == piece_rules.FieldType.HOURS and isinstance(value, Decimal):
+        return compare.minutes_of_hours(value)
+    return value
+
+
 def read_upload(
     kind: PieceKind | str,
     file: UploadLike | None,
@@ -761,7 +775,7 @@ def read_upload(
     if reading.message:
         return Prefill(Source.TYPED.value, notice=f"« {name} » : {reading.message}", problem=True)
     specs = {spec.name: spec for spec in piece_rules.fields_for(kind, context)}
-    figures = {k: v for k, v in reading.figures.items() if k in specs}
+    figures = {k: _stored_unit(specs[k], v) for k, v in reading.figures.items() if k in specs}
     if reading.read:
         label = f"« {name} »"
         if reading.invoice is not None and reading.invoice.profile in PROFILE_LABELS:

@@ -15,16 +15,22 @@ returns the clean :class:`DossierData` or the messages of every field in error.
   or without a space or a dash in between; normalised to ``RNCP12345`` / ``RS5678``.
 - **Dates**: ``jj/mm/aaaa`` or ``aaaa-mm-jj`` (or a date cell), years 2000 to 2099; the
   end is on or after the start.
-- **Planned hours**: a decimal number > 0 with at most 2 decimals (``35``, ``35,5``,
-  ``1 200,25``), below 1,000,000.
+- **Durations** (planned hours here, the pieces' hours in :mod:`portal.dossiers.piece_rules`)
+  are kept as whole **minutes** (13 h 30 is 810 minutes, 7 h 20 is 440: three certificats
+  of 7 h 20 prove 22 h exactly). :func:`parse_duration` reads ``13h30``, ``13 h 30``,
+  ``13 h 30 min``, ``13:30``, ``13,5``, ``13.5``, ``1 200`` or a number cell (hours), to the
+  nearest minute (at most 2 decimals: ``7,33`` is 7 h 20), below 1,000,000 hours; the
+  planned duration is more than 0.
 - **Agreed amount** in euros: a decimal number ≥ 0 with at most 2 decimals, written the
   French way or not: ``1 234,50``, ``1234.50``, ``1.234,50``, ``1 234,50 €``; never a float
   (an XLSX number cell goes through its shortest decimal writing).
 - **Category, scheme, modality, payment rhythm, status**: the stable key (``ptp``,
   ``presentiel``…) or the French label, in any case, with or without accents.
 - **Payment rhythm and scheme**: a PTP is paid monthly (Transitions Pro), any other rhythm
-  is refused for a PTP; payment by instalments needs the number of instalments, 2 to
-  :data:`MAX_INSTALMENTS` (ignored for the other rhythms).
+  is refused for a PTP, and so is any category but an action de formation (Transitions Pro
+  funds no bilan de compétences, VAE or apprenticeship as such); payment by instalments
+  needs the number of instalments, 2 to :data:`MAX_INSTALMENTS` (ignored for the other
+  rhythms).
 - **Subcontracting**: yes/no (``oui``, ``non``, ``vrai``, ``faux``, ``1``, ``0``, ``x``; empty
   means no).
 """
@@ -36,7 +42,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from portal import formatting
@@ -63,6 +69,7 @@ __all__ = [
     "parse_category",
     "parse_date",
     "parse_decimal",
+    "parse_duration",
     "parse_hours",
     "parse_instalments",
     "parse_modality",
@@ -80,7 +87,8 @@ __all__ = [
 REQUIRED = "Ce champ est obligatoire."
 MAX_INSTALMENTS = 60
 REFERENCE_MAX = 50
-MAX_HOURS = Decimal("999999.99")  # Numeric(8, 2)
+MAX_HOURS = Decimal("999999.99")
+MAX_MINUTES = 59_999_999  # 999,999 h 59: an Integer column
 MAX_AMOUNT = Decimal("9999999999.99")  # Numeric(12, 2)
 CENT = Decimal("0.01")
 
@@ -162,7 +170,7 @@ class DossierData:
     modality: str
     start_date: date
     end_date: date
-    planned_hours: Decimal
+    planned_minutes: int
     agreed_amount: Decimal
     payment_rhythm: str
     instalments: int | None
@@ -249,6 +257,8 @@ def _choice(
     value: Any, labels: Mapping[Any, str], what: str, aliases: Mapping[str, str] | None = None
 ) -> str:
     text = _required(value)
+    if text in labels:  # the key itself (the API, the forms' choices)
+        return str(text)
     folded = _fold(text)
     for key, label in labels.items():
         if folded in (_fold(str(key)), _fold(label)):
@@ -364,17 +374,55 @@ def _decimals(number: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
-def parse_hours(value: Any) -> Decimal:
-    if isinstance(value, str) and value.strip().lower().endswith("h"):
-        value = value.strip()[:-1]
-    number = parse_decimal(value)
+_HOURS_MINUTES = re.compile(
+    r"^(\d{1,3}(?:[ \u00a0\u202f]\d{3})*|\d+)\s*(?:h|:)\s*(?:(\d{1,2})\s*(?:min|mn|m)?)?$",
+    re.IGNORECASE,
+)
+_HOURS_SUFFIX = re.compile(r"\s*(?:h|heures?)$", re.IGNORECASE)
+DURATION_HELP = "écrivez par exemple 13h30, 13:30 ou 13,5 (en heures)"
+
+
+def parse_duration(value: Any, *, positive: bool = False) -> int:
+    """A duration in hours as typed (``13h30``, ``13 h 30``, ``13:30``, ``13,5``, ``13.5``,
+    ``14 h``) or a number of hours given by a cell or by code, as whole minutes (≥ 0; to
+    the nearest minute; more than 0 when `positive`). `RuleError` (French, saying what to
+    type) when unreadable."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RuleError(REQUIRED)
+    typed = str(value).strip()
+    if isinstance(value, str):
+        text = value.strip()
+        if match := _HOURS_MINUTES.match(text):
+            hours = int("".join(ch for ch in match.group(1) if ch.isdigit()))
+            minutes = int(match.group(2) or 0)
+            if minutes >= 60:
+                raise RuleError(f"« {text} » : les minutes vont de 0 à 59 ; {DURATION_HELP}.")
+            return _bounded(hours * 60 + minutes, positive)
+        value = _HOURS_SUFFIX.sub("", text)
+    try:
+        number = parse_decimal(value)
+    except RuleError:
+        raise RuleError(f"« {typed} » n'est pas une durée lisible : {DURATION_HELP}.") from None
     if _decimals(number) > 2:
-        raise RuleError("Durée : au plus 2 décimales (35,5 ou 35,25 heures).")
-    if number <= 0:
-        raise RuleError("La durée prévue doit être supérieure à 0 heure.")
+        raise RuleError(f"Au plus 2 décimales (7,25 heures) : {DURATION_HELP}.")
+    if number < 0 and not positive:
+        raise RuleError("Une durée ne peut pas être négative.")
     if number > MAX_HOURS:
-        raise RuleError("Durée prévue trop grande : vérifiez-la (en heures).")
-    return number.quantize(CENT)
+        raise RuleError("Durée trop grande : vérifiez-la (en heures).")
+    return _bounded(int((number * 60).to_integral_value(ROUND_HALF_UP)), positive)
+
+
+def _bounded(minutes: int, positive: bool) -> int:
+    if positive and minutes <= 0:
+        raise RuleError("La durée prévue doit être supérieure à 0 heure.")
+    if minutes > MAX_MINUTES:
+        raise RuleError("Durée trop grande : vérifiez-la (en heures).")
+    return minutes
+
+
+def parse_hours(value: Any) -> int:
+    """The planned duration of a dossier, in minutes (more than 0)."""
+    return parse_duration(value, positive=True)
 
 
 def parse_amount(value: Any) -> Decimal:
@@ -414,6 +462,18 @@ def parse_bool(value: Any) -> bool:
 
 
 # --- Rules between fields --------------------------------------------------------------------
+
+
+def scheme_category_error(scheme: str, category: str) -> str | None:
+    """A PTP (Transitions Pro) funds an action de formation only (art. L.6323-17-1): not a
+    bilan de compétences, a VAE or an apprenticeship as such."""
+    if scheme == Scheme.PTP and category != Category.ACTIONS_FORMATION:
+        label = CATEGORY_LABELS.get(Category(category), category)
+        return (
+            f"Un projet de transition professionnelle (PTP) finance une action de formation, "
+            f"pas « {label} » : choisissez « Action de formation » ou un autre dispositif."
+        )
+    return None
 
 
 def rhythm_error(scheme: str, rhythm: str) -> str | None:
@@ -480,6 +540,11 @@ def validate_dossier(
             "La date de fin doit être égale ou postérieure à la date de début."
         )
     scheme, rhythm = clean.get("scheme"), clean.get("payment_rhythm")
+    category = clean.get("category")
+    if scheme is not None and category is not None:
+        message = scheme_category_error(scheme, category)
+        if message:
+            errors.setdefault("category", []).append(message)
     if scheme is not None and rhythm is not None:
         message = rhythm_error(scheme, rhythm)
         if message:
@@ -493,4 +558,5 @@ def validate_dossier(
     if errors:
         return None, errors
     clean.setdefault("status", None)
+    clean["planned_minutes"] = clean.pop("planned_hours")
     return DossierData(**clean), {}

@@ -45,7 +45,7 @@ column                    required  content
                                     ``situation_travail``
 ``date_debut``            yes       jj/mm/aaaa (or aaaa-mm-jj, or a date cell)
 ``date_fin``              yes       jj/mm/aaaa, on or after the start
-``heures_prevues``        yes       hours, > 0, at most 2 decimals (``35`` or ``35,5``)
+``heures_prevues``        yes       hours, > 0: ``35``, ``35,5``, ``35h30``, ``35:30`` (in minutes)
 ``montant_accorde``       yes       euros, ≥ 0, at most 2 decimals (``1 234,50``, ``1234.50``)
 ``rythme_paiement``       yes       ``mensuel`` (always for a PTP), ``fin_de_formation``,
                                     ``echeances``
@@ -75,7 +75,7 @@ end):
 ``modalite``                    modality key
 ``date_debut``                  start date
 ``date_fin``                    end date
-``heures_prevues``              planned hours (2 decimals)
+``heures_prevues``              planned hours (decimal hours to the hundredth: 7 h 20 is 7,33)
 ``montant_accorde``             agreed amount in euros (2 decimals)
 ``rythme_paiement``             payment rhythm key
 ``nombre_echeances``            number of instalments (empty unless ``echeances``)
@@ -204,8 +204,16 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "id_portail",
 )
 
+# The export writes the planned minutes as decimal hours (a spreadsheet sums them).
+PLANNED_COLUMN = EXPORT_COLUMNS.index("heures_prevues")
+
 # The dossier's own fields (every form field but the OF, which is found from its identifier).
-ASSIGNED_FIELDS: tuple[str, ...] = tuple(name for name in rules.FIELDS if name != "provider")
+# The planned hours (typed in hours) are kept in minutes.
+ASSIGNED_FIELDS: tuple[str, ...] = tuple(
+    "planned_minutes" if name == "planned_hours" else name
+    for name in rules.FIELDS
+    if name != "provider"
+)
 # Fields compared (and audited) by an edit.
 AUDITED_FIELDS: tuple[str, ...] = (
     "provider_id",
@@ -387,6 +395,10 @@ class _Checker:
             self.followed[choice.provider.id] = known
         return known
 
+    def batch(self) -> _Batch:
+        """A batch that knows the OF this checker found followed (not asked again)."""
+        return _Batch(followed={pid for pid, known in self.followed.items() if known})
+
     def provider(self, ident: Identifier) -> ProviderChoice:
         cached = self.providers.get(ident.value)
         if cached is None:
@@ -509,7 +521,7 @@ def _new_dossier(
         modality=data.modality,
         start_date=data.start_date,
         end_date=data.end_date,
-        planned_hours=data.planned_hours,
+        planned_minutes=data.planned_minutes,
         agreed_amount=data.agreed_amount,
         payment_rhythm=data.payment_rhythm,
         instalments=data.instalments,
@@ -535,12 +547,13 @@ def create_dossier(actor: User, data: Mapping[str, Any]) -> Dossier:
     Raises Refused with the messages by field, NotAllowed off the funder side.
     """
     _require_funder_side(actor)
-    clean, choice, errors = _Checker(actor).check(data)
+    checker = _Checker(actor)
+    clean, choice, errors = checker.check(data)
     if errors:
         raise Refused(errors)
     assert clean is not None and choice is not None
-    dossier = _new_dossier(actor, clean, choice, _Batch())
-    _dossiers_changed([dossier])
+    dossier = _new_dossier(actor, clean, choice, checker.batch())
+    _dossiers_created([dossier])
     return dossier
 
 
@@ -553,12 +566,13 @@ def update_dossier(
         raise NotAllowed
     if dossier.version != expected_version:
         raise Stale
-    clean, choice, errors = _Checker(actor).check(data, dossier)
+    checker = _Checker(actor)
+    clean, choice, errors = checker.check(data, dossier)
     if errors:
         raise Refused(errors)
     assert clean is not None and choice is not None
     before = _state(dossier)
-    provider = _provider_for(actor, choice, _Batch())
+    provider = _provider_for(actor, choice, checker.batch())
     dossier.provider = provider
     dossier.provider_id = provider.id
     dossier.provider_siret = choice.siret
@@ -600,13 +614,21 @@ def form_values(dossier: Dossier) -> dict[str, Any]:
         "modality": dossier.modality,
         "start_date": dossier.start_date.isoformat(),
         "end_date": dossier.end_date.isoformat(),
-        "planned_hours": french_decimal(dossier.planned_hours, trim=True),
+        "planned_hours": french_hours(dossier.planned_minutes),
         "agreed_amount": french_decimal(dossier.agreed_amount),
         "payment_rhythm": dossier.payment_rhythm,
         "instalments": str(dossier.instalments) if dossier.instalments else "",
         "subcontracted": dossier.subcontracted,
         "status": dossier.status,
     }
+
+
+def french_hours(minutes: int | None) -> str:
+    """810 → "13h30", 840 → "14": a duration as its form field shows it (read back as is)."""
+    if minutes is None:
+        return ""
+    whole, rest = divmod(minutes, 60)
+    return f"{whole}h{rest:02d}" if rest else str(whole)
 
 
 def french_decimal(value: Decimal | None, *, trim: bool = False) -> str:
@@ -677,7 +699,7 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             checked.append((row, clean, choice))
     if report.errors:
         return report
-    batch = _Batch()
+    batch = checker.batch()
     for count, (row, clean, choice) in enumerate(checked, start=1):
         report.created.append(
             _new_dossier(
@@ -696,7 +718,7 @@ def import_dossiers(actor: User, rows: Sequence[ImportLine], *, filename: str = 
             "references": [d.reference for d in report.created[:1000]],
         },
     )
-    _dossiers_changed(report.created)
+    _dossiers_created(report.created)
     return report
 
 
@@ -704,6 +726,12 @@ def _dossiers_changed(dossiers: Sequence[Dossier]) -> None:
     """Tell the domains built on dossiers (the service-fait checks), in this transaction."""
     db.session.flush()
     signals.dossiers_changed.send(None, dossier_ids=[d.id for d in dossiers])
+
+
+def _dossiers_created(dossiers: Sequence[Dossier]) -> None:
+    """Tell the domains built on dossiers that these were created (with no piece yet)."""
+    db.session.flush()
+    signals.dossiers_created.send(None, dossiers=list(dossiers))
 
 
 def _release_written() -> None:
@@ -1072,7 +1100,7 @@ def export_rows(
             Dossier.modality,
             Dossier.start_date,
             Dossier.end_date,
-            Dossier.planned_hours,
+            Dossier.planned_minutes,
             Dossier.agreed_amount,
             Dossier.payment_rhythm,
             Dossier.instalments,
@@ -1089,6 +1117,7 @@ def export_rows(
     )
     for row in db.session.execute(query.execution_options(yield_per=2000)):
         (*head, missing_due, created_at, dossier_id) = row
+        head[PLANNED_COLUMN] = formatting.hours_decimal(head[PLANNED_COLUMN])
         yield (
             *head,
             missing_due,

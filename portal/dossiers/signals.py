@@ -12,7 +12,11 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-#: Dossiers were created or their terms changed. Sent with ``dossier_ids`` (a list of ids).
+#: Dossiers were created: they hold no piece, request or decision yet. Sent with
+#: ``dossiers`` (the new, flushed `Dossier` objects, their OF loaded).
+dossiers_created = _signals.signal("dossiers-created")
+
+#: Dossiers' terms changed. Sent with ``dossier_ids`` (a list of ids).
 dossiers_changed = _signals.signal("dossiers-changed")
 
 #: Pieces were added to, or replaced in, a dossier. The sender is the dossier; sent with

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from portal.einvoice.model import SOURCE_LABELS, Source
@@ -62,6 +62,20 @@ def read_values(record: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+HOURS_FIELDS = frozenset({"hours_billed", "hours_completed"})
+
+
+def minutes_of_hours(hours: Decimal) -> int:
+    """Hours read in a file (7.33, 7.5) to the nearest whole minute, the unit durations are
+    kept in: 7.5 → 450."""
+    return int((hours * 60).to_integral_value(ROUND_HALF_UP))
+
+
+def hours_of_minutes(minutes: int | None) -> Decimal | None:
+    """A duration kept in minutes as hours, to compare with a reading: 450 → 7.5."""
+    return None if minutes is None else Decimal(minutes) / 60
+
+
 def normalize_number(number: str) -> str:
     return "".join(number.split()).upper()
 
@@ -71,6 +85,11 @@ def _same(name: str, typed: Any, read: Any) -> bool:
         return normalize_number(str(typed)) == normalize_number(str(read))
     if name == "signatory":
         return " ".join(str(typed).split()).casefold() == " ".join(str(read).split()).casefold()
+    if name in HOURS_FIELDS:
+        try:
+            return minutes_of_hours(Decimal(str(typed))) == minutes_of_hours(Decimal(str(read)))
+        except InvalidOperation:
+            return False
     if isinstance(typed, Decimal) or isinstance(read, Decimal):
         try:
             return Decimal(str(typed)) == Decimal(str(read))

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
 
+from portal import formatting
 from portal.dossiers import piece_rules
 from portal.dossiers.rules import RuleError
 from portal.einvoice.model import CertificateData
@@ -146,10 +147,13 @@ def certificate_fields(content: PdfContent) -> tuple[CertificateData | None, dic
             if nature:
                 found[name] = nature
             continue
+        spec = piece_rules.SPECS_BY_NAME[name]
         try:
-            found[name] = piece_rules.parse_field(piece_rules.SPECS_BY_NAME[name], value)
+            found[name] = piece_rules.parse_field(spec, value)
         except RuleError:
             continue
+        if spec.type == piece_rules.FieldType.HOURS:  # kept in hours, like Factur-X's
+            found[name] = formatting.hours_decimal(found[name])
     if not found:
         return None, {}
     return CertificateData(**found), found
@@ -233,7 +237,7 @@ def text_suggestions(text: str, kind: PieceKind) -> dict[str, Any]:
                 hours = piece_rules.parse_piece_hours(value)
             except RuleError:
                 continue
-            if hours > 0:
-                found[hours_field] = hours
+            if hours > 0:  # minutes; a file's readings are kept in hours, like Factur-X's
+                found[hours_field] = formatting.hours_decimal(hours)
                 break
     return found

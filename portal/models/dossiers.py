@@ -116,7 +116,7 @@ PIECE_KIND_LABELS = {
 }
 
 MONEY = Numeric(12, 2)
-HOURS = Numeric(8, 2)
+# Durations are whole minutes (13 h 30 is 810): sums and comparisons are exact.
 
 
 class Dossier(db.Model):
@@ -124,7 +124,7 @@ class Dossier(db.Model):
     __table_args__ = (
         UniqueConstraint("funder_id", "reference"),
         CheckConstraint("end_date >= start_date", name="period"),
-        CheckConstraint("planned_hours > 0", name="planned_hours"),
+        CheckConstraint("planned_minutes > 0", name="planned_minutes"),
         CheckConstraint("agreed_amount >= 0", name="agreed_amount"),
         Index("ix_dossiers_funder_status_start", "funder_id", "status", "start_date"),
         Index("ix_dossiers_provider_start", "provider_id", "start_date"),
@@ -166,7 +166,7 @@ class Dossier(db.Model):
     modality: Mapped[str] = mapped_column(String(20))
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
-    planned_hours: Mapped[Decimal] = mapped_column(HOURS)
+    planned_minutes: Mapped[int] = mapped_column()
     agreed_amount: Mapped[Decimal] = mapped_column(MONEY)
     payment_rhythm: Mapped[str] = mapped_column(String(20))
     # For payment by instalments: how many.
@@ -260,9 +260,9 @@ class Piece(db.Model):
     invoice_date: Mapped[date | None] = mapped_column(Date)
     amount_excl_tax: Mapped[Decimal | None] = mapped_column(MONEY)
     amount_incl_tax: Mapped[Decimal | None] = mapped_column(MONEY)
-    hours_billed: Mapped[Decimal | None] = mapped_column(HOURS)
+    minutes_billed: Mapped[int | None] = mapped_column()
     # Certificat de réalisation.
-    hours_completed: Mapped[Decimal | None] = mapped_column(HOURS)
+    minutes_completed: Mapped[int | None] = mapped_column()
     months_completed: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     nature: Mapped[str | None] = mapped_column(String(30))
     distance_activities: Mapped[str | None] = mapped_column(Text)
@@ -271,7 +271,7 @@ class Piece(db.Model):
     # Feuille d'émargement.
     half_days_planned: Mapped[int | None] = mapped_column()
     half_days_signed: Mapped[int | None] = mapped_column()
-    hours_attended: Mapped[Decimal | None] = mapped_column(HOURS)
+    minutes_attended: Mapped[int | None] = mapped_column()
     # Relevé de dépenses.
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
     # What the file says of itself (portal.einvoice): where the figures read come from

@@ -50,6 +50,12 @@ class Funder(db.Model):
     kind: Mapped[str] = mapped_column(String(30))
     region_code: Mapped[str | None] = mapped_column(String(3))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Service fait: a Qualiopi certification lost after the start of an action blocks the
+    # payment (True), or is an alert to look at (False, the default): certification on the
+    # start date is always required.
+    qualiopi_loss_blocks_payment: Mapped[bool] = mapped_column(
+        default=False, server_default=sa_false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # How long this funder keeps the beneficiaries' names and the files of its closed
     # dossiers: years after the end of the year of the last payment (portal.retention).

@@ -258,10 +258,6 @@ def _money(value: Any) -> str:
     return formatting.money(value) or "—"
 
 
-def _hours(value: Any) -> str:
-    return formatting.hours(value) or "—"
-
-
 def record_export(actor: User, dossier: Dossier, bundle: Bundle) -> None:
     """Audit the export (the caller commits)."""
     audit.record(

@@ -16,11 +16,13 @@ Severities, as a funder's controller reads them:
   hours the certificat de réalisation does not prove, never twice): the controller must
   decide (partly or not conforming) or obtain a document first. A dossier with a blocking
   finding is never validated in bulk.
-  ``QUALIOPI_START``, ``QUALIOPI_PERIOD``, ``AMOUNT_OVER_AGREED``,
+  ``QUALIOPI_START``, ``AMOUNT_OVER_AGREED``,
   ``INVOICE_OUTSIDE_DOSSIER``, ``INVOICE_WITHOUT_CERTIFICATE``,
-  ``HOURS_BILLED_OVER_COMPLETED``, ``HALF_DAYS_MISSING`` (an unsigned half-day is not
-  proven: the most frequent rejection), ``NATURE_MISMATCH``, ``DUPLICATE_INVOICE_NUMBER``,
-  ``SUBCONTRACTOR_NOT_COMPLIANT``; and what an electronic invoice says against what was
+  ``HOURS_BILLED_OVER_COMPLETED`` (cumulatively: every invoice of the same days against
+  every certificat of those days, in whole minutes), ``HALF_DAYS_MISSING`` (an unsigned
+  half-day is not proven: the most frequent rejection), ``NATURE_MISMATCH``,
+  ``DUPLICATE_INVOICE_NUMBER``, ``SUBCONTRACTOR_NOT_COMPLIANT`` (CPF contracts only:
+  décret n° 2023-1350); and what an electronic invoice says against what was
   typed or agreed: ``EINVOICE_FIGURES_DIFFER`` (number, date or totals typed that are not
   the invoice's), ``EINVOICE_SELLER_NOT_PROVIDER`` (a seller whose SIREN is not the OF's),
   ``EINVOICE_PERIOD_OUTSIDE_DOSSIER``, ``EINVOICE_TOTALS_INCONSISTENT`` (lines or VAT that
@@ -29,11 +31,17 @@ Severities, as a funder's controller reads them:
   controller looks at before paying: ``INVOICE_BEFORE_PERIOD_END``,
   ``HOURS_COMPLETED_OVER_PLANNED``, ``HOURS_COMPLETED_UNDER_PLANNED`` (to pay pro rata),
   ``HOURS_ATTENDED_MISMATCH``, ``PTP_CERTIFICATE_GAP``, ``PTP_CERTIFICATE_NOT_MONTHLY``,
+  ``PTP_WITHOUT_CERTIFICATION_CODE`` (Transitions Pro funds certifying actions),
   ``DUPLICATE_FILE`` (a collective attendance sheet is legitimately shared by the
-  dossiers of one group); ``EINVOICE_DETAILS_DIFFER`` (period or hours typed that are not
-  the electronic invoice's), ``CERTIFICATE_FORM_DIFFERS`` (figures typed that are not those
-  of the certificat's PDF form), ``PDF_TEXT_DIFFERS`` (figures typed that are not those
-  found in the PDF's text: a suggestion may be wrong), ``EINVOICE_HOURS_OVER_PLANNED``,
+  dossiers of one group), ``SUBCONTRACTOR_ATTENTION`` (outside the CPF no text makes the
+  subcontractor's certification a condition of payment: indicator 27, a point of
+  attention), ``QUALIOPI_PERIOD`` when the OF was certified on the start date and lost
+  the category afterwards (blocking when the funder chose so, or when it was not
+  certified on the start date either: ``QUALIOPI_START`` then blocks too);
+  ``EINVOICE_DETAILS_DIFFER`` (period or hours typed that are not the electronic
+  invoice's), ``CERTIFICATE_FORM_DIFFERS`` (figures typed that are not those of the
+  certificat's PDF form), ``PDF_TEXT_DIFFERS`` (figures typed that are not those found in
+  the PDF's text: a suggestion may be wrong), ``EINVOICE_HOURS_OVER_PLANNED``,
   ``EINVOICE_SCHEMA_INVALID`` (the XML is not valid against its schema).
 - **information**: what the portal cannot check: ``QUALIOPI_UNKNOWN`` (dates before the
   first public list the portal imported: the list has no history of its own); and
@@ -55,7 +63,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from portal import formatting
-from portal.dossiers.calendar import month_periods
+from portal.dossiers.calendar import Period, month_periods, uncovered
 from portal.dossiers.rules import CATEGORY_LABELS
 from portal.einvoice import compare
 from portal.models.dossiers import Modality, PieceKind, Scheme
@@ -80,7 +88,7 @@ fr_date = formatting.date_fr
 fr_period = formatting.period
 fr_month = formatting.month
 fr_int = formatting.number
-fr_hours = formatting.hours
+fr_hours = formatting.minutes  # durations are whole minutes: 7 h 20 × 3 is 22 h exactly
 fr_money = formatting.money
 
 
@@ -147,13 +155,13 @@ class PieceFacts:
     invoice_date: date | None = None
     amount_excl_tax: Decimal | None = None
     amount_incl_tax: Decimal | None = None
-    hours_billed: Decimal | None = None
-    hours_completed: Decimal | None = None
+    minutes_billed: int | None = None
+    minutes_completed: int | None = None
     months_completed: Decimal | None = None
     nature: str | None = None
     half_days_planned: int | None = None
     half_days_signed: int | None = None
-    hours_attended: Decimal | None = None
+    minutes_attended: int | None = None
     # What the piece's file says of itself (portal.einvoice): the source of the reading
     # and its stored record (None: nothing read).
     figures_source: str | None = None
@@ -324,11 +332,14 @@ class DuplicateFacts:
 @dataclass(frozen=True)
 class SubcontractFacts:
     """Whether the dossier's subcontracting complies (see `portal.subcontracting`), with the
-    French reasons when it does not."""
+    French reasons when it does not. `cpf`: the contract is for CPF actions, whose rules
+    (décret n° 2023-1350, art. R.6333-6-2) bar the payment; outside the CPF the ordering OF
+    answers for its subcontractor through indicator 27, a point of attention only."""
 
     compliant: bool
     reasons: tuple[str, ...] = ()
     subcontractor: str = ""
+    cpf: bool = True
 
 
 def _piece_order(piece: PieceFacts) -> tuple[date, date, int]:
@@ -345,7 +356,7 @@ class DossierFacts:
     scheme: str
     start_date: date
     end_date: date
-    planned_hours: Decimal
+    planned_minutes: int
     agreed_amount: Decimal
     payment_rhythm: str
     provider_nda: str
@@ -353,6 +364,10 @@ class DossierFacts:
     provider_siren: str = ""
     provider_siret: str = ""  # the establishment named on the dossier
     modality: str = Modality.ON_SITE.value
+    rncp_code: str | None = None
+    # The funder's choice: a certification lost after the start of the action blocks the
+    # payment (True) or is an alert (False, the default; see QUALIOPI_PERIOD).
+    qualiopi_loss_blocking: bool = False
     pieces: tuple[PieceFacts, ...] = ()
     # None: not checked (e.g. a test of other checks); the runner always gives it.
     qualiopi: QualiopiFacts | None = None
@@ -410,19 +425,25 @@ CheckFunction = Callable[[DossierFacts], Iterable[Found]]
 class Check:
     code: str
     label: str
-    severity: Severity
+    severity: Severity  # the default (the one the queue's filters list)
     function: CheckFunction
+    # The severity on a given dossier, when it depends on it (a funder's setting).
+    severity_for: Callable[[DossierFacts], Severity] | None = None
+
+    def severity_on(self, facts: DossierFacts) -> Severity:
+        return self.severity_for(facts) if self.severity_for is not None else self.severity
 
     def run(self, facts: DossierFacts) -> list[Finding]:
-        return [self.finding(found) for found in self.function(facts)]
+        severity = self.severity_on(facts)
+        return [self.finding(found, severity) for found in self.function(facts)]
 
-    def finding(self, found: Found) -> Finding:
+    def finding(self, found: Found, severity: Severity | None = None) -> Finding:
         period = found.period
         if period is None and found.piece is not None:
             period = (found.piece.period_start, found.piece.period_end)
         return Finding(
             code=self.code,
-            severity=self.severity,
+            severity=severity or self.severity,
             label=self.label,
             explanation=found.explanation,
             piece_id=found.piece.id if found.piece is not None else None,
@@ -437,10 +458,15 @@ CHECKS: dict[str, Check] = {}
 SEVERITY_RANK = {Severity.BLOCKING: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
-def check(code: str, label: str, severity: Severity) -> Callable[[CheckFunction], CheckFunction]:
+def check(
+    code: str,
+    label: str,
+    severity: Severity,
+    severity_for: Callable[[DossierFacts], Severity] | None = None,
+) -> Callable[[CheckFunction], CheckFunction]:
     def register(function: CheckFunction) -> CheckFunction:
         assert code not in CHECKS, code
-        CHECKS[code] = Check(code, label, severity, function)
+        CHECKS[code] = Check(code, label, severity, function, severity_for)
         return function
 
     return register
@@ -448,7 +474,7 @@ def check(code: str, label: str, severity: Severity) -> Callable[[CheckFunction]
 
 def run_all(facts: DossierFacts) -> list[Finding]:
     """Every check on one dossier, in the registry's order."""
-    return [item.finding(found) for item in CHECKS.values() for found in item.function(facts)]
+    return [finding for item in CHECKS.values() for finding in item.run(facts)]
 
 
 # --- Qualiopi ----------------------------------------------------------------------------------
@@ -501,23 +527,54 @@ def _gap_text(gaps: Sequence[tuple[date, date, bool]], start: date, end: date) -
     return _and(parts)
 
 
+def _certified_at_start(facts: DossierFacts) -> bool:
+    qualiopi = facts.qualiopi
+    return (
+        qualiopi is not None
+        and qualiopi.known_on(facts.start_date)
+        and bool(qualiopi.certified(facts.category, facts.start_date))
+    )
+
+
+def _loss_severity(facts: DossierFacts) -> Severity:
+    """Days billed without certification: blocking when the OF was not certified on the
+    start date either (QUALIOPI_START says it too); a certification held on the start date
+    and lost afterwards is an alert, unless the funder chose to block the payment."""
+    if facts.qualiopi_loss_blocking or not _certified_at_start(facts):
+        return Severity.BLOCKING
+    return Severity.WARNING
+
+
 @check(
     "QUALIOPI_PERIOD",
     "Organisme non certifié pour la catégorie pendant une période facturée",
-    Severity.BLOCKING,
+    Severity.WARNING,
+    _loss_severity,
 )
 def qualiopi_period(facts: DossierFacts) -> Iterator[Found]:
     qualiopi = facts.qualiopi
     if qualiopi is None:
         return
     label = category_label(facts.category)
+    at_start = _certified_at_start(facts)
     for invoice in facts.invoices:
         gaps = qualiopi.not_certified(facts.category, invoice.period_start, invoice.period_end)
         if not gaps:
             continue
+        note = ""
+        if at_start:
+            consequence = (
+                "le financeur bloque alors le paiement"
+                if facts.qualiopi_loss_blocking
+                else "à examiner avant de payer, sans bloquer le paiement (choix du financeur)"
+            )
+            note = (
+                f" L'organisme était certifié le {fr_date(facts.start_date)}, au début de "
+                f"l'action : la certification a été perdue en cours d'action ; {consequence}."
+            )
         yield Found(
             f"{invoice.bills()} : l'organisme (NDA {qualiopi.nda}) n'est pas certifié pour "
-            f"« {label} » {_gap_text(gaps, invoice.period_start, invoice.period_end)}.",
+            f"« {label} » {_gap_text(gaps, invoice.period_start, invoice.period_end)}.{note}",
             invoice,
         )
 
@@ -568,16 +625,40 @@ def qualiopi_unknown(facts: DossierFacts) -> Iterator[Found]:
 )
 def subcontractor_not_compliant(facts: DossierFacts) -> Iterator[Found]:
     subcontract = facts.subcontract
-    if subcontract is None or subcontract.compliant:
+    if subcontract is None or subcontract.compliant or not subcontract.cpf:
         return
-    who = (
-        f"le sous-traitant « {subcontract.subcontractor} »"
-        if subcontract.subcontractor
-        else ("le sous-traitant")
-    )
-    reasons = " ; ".join(r.rstrip(". ") for r in subcontract.reasons) or "raison non précisée"
     yield Found(
-        f"Le dossier est sous-traité et {who} n'est pas conforme : {reasons}.",
+        f"Le dossier est sous-traité pour une action CPF et {_subcontractor(subcontract)} "
+        f"n'est pas conforme : {_reasons(subcontract)}.",
+        period=(facts.start_date, facts.end_date),
+    )
+
+
+def _subcontractor(subcontract: SubcontractFacts) -> str:
+    if subcontract.subcontractor:
+        return f"le sous-traitant « {subcontract.subcontractor} »"
+    return "le sous-traitant"
+
+
+def _reasons(subcontract: SubcontractFacts) -> str:
+    return " ; ".join(r.rstrip(". ") for r in subcontract.reasons) or "raison non précisée"
+
+
+@check(
+    "SUBCONTRACTOR_ATTENTION",
+    "Sous-traitance hors CPF : point d'attention (indicateur 27)",
+    Severity.WARNING,
+)
+def subcontractor_attention(facts: DossierFacts) -> Iterator[Found]:
+    """Outside the CPF no text makes the subcontractor's certification a condition of the
+    payment: the ordering OF answers for it (indicator 27). Never blocking."""
+    subcontract = facts.subcontract
+    if subcontract is None or subcontract.compliant or subcontract.cpf:
+        return
+    yield Found(
+        f"Le dossier est sous-traité hors CPF : {_reasons(subcontract)}. L'organisme donneur "
+        "d'ordre reste responsable du respect du référentiel par son sous-traitant "
+        "(indicateur 27) ; ce point ne bloque pas le paiement.",
         period=(facts.start_date, facts.end_date),
     )
 
@@ -645,22 +726,9 @@ def invoice_before_period_end(facts: DossierFacts) -> Iterator[Found]:
 
 
 def _uncovered(start: date, end: date, pieces: Iterable[PieceFacts]) -> list[tuple[date, date]]:
-    """The parts of [start, end] that no piece's period covers."""
-    gaps = []
-    day = start
-    for piece in sorted(pieces, key=lambda p: (p.period_start, p.period_end)):
-        if piece.period_end < day:
-            continue
-        if piece.period_start > end:
-            break
-        if piece.period_start > day:
-            gaps.append((day, piece.period_start - timedelta(days=1)))
-        day = max(day, piece.period_end + timedelta(days=1))
-        if day > end:
-            break
-    if day <= end:
-        gaps.append((day, end))
-    return gaps
+    """The parts of [start, end] that no piece's period covers (pieces together: the
+    calendar's own rule, `portal.dossiers.calendar.uncovered`)."""
+    return [(gap.start, gap.end) for gap in uncovered(Period(start, end), pieces)]
 
 
 def _certificates_text(certificates: Sequence[PieceFacts]) -> str:
@@ -697,33 +765,90 @@ def invoice_without_certificate(facts: DossierFacts) -> Iterator[Found]:
         yield Found(explanation, invoice)
 
 
+def billing_groups(
+    invoices: Sequence[PieceFacts], certificates: Sequence[PieceFacts]
+) -> list[tuple[list[PieceFacts], list[PieceFacts]]]:
+    """The invoices and certificats that bill and prove the same days, compared together:
+    the connected groups of pieces whose periods overlap (an invoice with the certificats of
+    the periods it bills, two invoices of one period with each other's certificats). Each
+    group is (invoices, certificats), by period; only groups with an invoice."""
+    pieces = sorted((*invoices, *certificates), key=_piece_order)
+    groups: list[list[PieceFacts]] = []
+    end: date | None = None
+    for piece in pieces:  # by start: a piece joins the group while it overlaps its reach
+        if end is not None and piece.period_start <= end:
+            groups[-1].append(piece)
+            end = max(end, piece.period_end)
+        else:
+            groups.append([piece])
+            end = piece.period_end
+    result = []
+    for group in groups:
+        billed = [p for p in group if p.kind == INVOICE]
+        if billed:
+            result.append((billed, [p for p in group if p.kind == CERTIFICATE]))
+    return result
+
+
+def _invoices_text(invoices: Sequence[PieceFacts]) -> str:
+    if len(invoices) == 1:
+        return invoices[0].describe()
+    return f"{fr_int(len(invoices))} factures : {_and([i.describe() for i in invoices])}"
+
+
+def _overlapping(invoices: Sequence[PieceFacts]) -> list[tuple[PieceFacts, PieceFacts]]:
+    return [
+        (first, second)
+        for index, first in enumerate(invoices)
+        for second in invoices[index + 1 :]
+        if first.overlaps(second.period_start, second.period_end)
+    ]
+
+
 @check(
     "HOURS_BILLED_OVER_COMPLETED",
     "Heures facturées supérieures aux heures réalisées",
     Severity.BLOCKING,
 )
 def hours_billed_over_completed(facts: DossierFacts) -> Iterator[Found]:
-    certificates = [c for c in facts.certificates if c.hours_completed is not None]
-    for invoice in facts.invoices:
-        if invoice.hours_billed is None:
-            continue
-        same = [c for c in certificates if c.overlaps(invoice.period_start, invoice.period_end)]
-        if not same:
+    """Cumulatively: the hours billed by the invoices of the same days against the hours
+    completed on the certificats of those days (two invoices of 14 h for one certificat of
+    14 h is 28 h billed for 14 h done), in whole minutes (3 × 7 h 20 proves 22 h)."""
+    invoices = [i for i in facts.invoices if i.minutes_billed is not None]
+    certificates = [c for c in facts.certificates if c.minutes_completed is not None]
+    for billed, proved in billing_groups(invoices, certificates):
+        if not proved:
             continue  # INVOICE_WITHOUT_CERTIFICATE says it
-        completed = sum((c.hours_completed or ZERO for c in same), ZERO)
-        if not exceeds(invoice.hours_billed, completed):
+        total = sum(i.minutes_billed or 0 for i in billed)
+        completed = sum(c.minutes_completed or 0 for c in proved)
+        if not exceeds(total, completed):
             continue
+        ordered = sorted(billed, key=lambda i: (i.invoice_date or i.period_end, i.id))
+        crossing, running = ordered[-1], 0
+        for invoice in ordered:
+            running += invoice.minutes_billed or 0
+            if running > completed:
+                crossing = invoice
+                break
+        twice = _overlapping(billed)
+        note = ""
+        if twice:
+            pairs = _and([f"{a.name()} et {b.name()}" for a, b in twice])
+            note = (
+                f" {_capital(pairs)} facturent des périodes qui se recouvrent : les mêmes "
+                "heures sont facturées deux fois."
+            )
         yield Found(
-            f"{fr_hours(invoice.hours_billed)} facturées ({invoice.describe()}), "
-            f"{fr_hours(completed)} {_certificates_text(same)} : "
-            f"{fr_hours(invoice.hours_billed - completed)} facturées sans être réalisées.",
-            invoice,
+            f"{fr_hours(total)} facturées ({_invoices_text(billed)}), {fr_hours(completed)} "
+            f"{_certificates_text(proved)} : {fr_hours(total - completed)} facturées sans "
+            f"être réalisées.{note}",
+            crossing,
         )
 
 
-def _completed(facts: DossierFacts) -> tuple[list[PieceFacts], Decimal]:
-    certificates = [c for c in facts.certificates if c.hours_completed is not None]
-    return certificates, sum((c.hours_completed or ZERO for c in certificates), ZERO)
+def _completed(facts: DossierFacts) -> tuple[list[PieceFacts], int]:
+    certificates = [c for c in facts.certificates if c.minutes_completed is not None]
+    return certificates, sum(c.minutes_completed or 0 for c in certificates)
 
 
 @check(
@@ -732,13 +857,15 @@ def _completed(facts: DossierFacts) -> tuple[list[PieceFacts], Decimal]:
     Severity.WARNING,
 )
 def hours_completed_over_planned(facts: DossierFacts) -> Iterator[Found]:
+    """The hours completed to date (every certificat) against the planned total; the
+    planned hours of a period, shared out by days, are estimates and raise nothing."""
     certificates, completed = _completed(facts)
-    if not certificates or not exceeds(completed, facts.planned_hours):
+    if not certificates or not exceeds(completed, facts.planned_minutes):
         return
     yield Found(
-        f"{fr_hours(facts.planned_hours)} prévues à la convention, {fr_hours(completed)} "
-        f"{_certificates_text(certificates)} : {fr_hours(completed - facts.planned_hours)} de "
-        "plus que prévu.",
+        f"{fr_hours(facts.planned_minutes)} prévues à la convention, {fr_hours(completed)} "
+        f"{_certificates_text(certificates)} : {fr_hours(completed - facts.planned_minutes)} "
+        "de plus que prévu.",
         period=(certificates[0].period_start, max(c.period_end for c in certificates)),
     )
 
@@ -752,14 +879,14 @@ def hours_completed_under_planned(facts: DossierFacts) -> Iterator[Found]:
     """Only once the certificates reach the end of the action (before, hours are still to
     come)."""
     certificates, completed = _completed(facts)
-    if not certificates or completed >= facts.planned_hours:
+    if not certificates or completed >= facts.planned_minutes:
         return
     if max(c.period_end for c in certificates) < facts.end_date:
         return
     yield Found(
-        f"{fr_hours(facts.planned_hours)} prévues à la convention, {fr_hours(completed)} "
-        f"{_certificates_text(certificates)} : {fr_hours(facts.planned_hours - completed)} non "
-        "réalisées (paiement au prorata des heures réalisées).",
+        f"{fr_hours(facts.planned_minutes)} prévues à la convention, {fr_hours(completed)} "
+        f"{_certificates_text(certificates)} : {fr_hours(facts.planned_minutes - completed)} "
+        "non réalisées (paiement au prorata des heures réalisées).",
         period=(certificates[0].period_start, max(c.period_end for c in certificates)),
     )
 
@@ -775,16 +902,16 @@ def hours_attended_mismatch(facts: DossierFacts) -> Iterator[Found]:
     sheets prove only the on-site part: only more attended than completed is flagged."""
     if facts.modality == DISTANCE:
         return
-    sheets = [s for s in facts.sheets if s.hours_attended is not None]
+    sheets = [s for s in facts.sheets if s.minutes_attended is not None]
     for certificate in facts.certificates:
-        completed = certificate.hours_completed
+        completed = certificate.minutes_completed
         if completed is None:
             continue
         start, end = certificate.period_start, certificate.period_end
         same = [s for s in sheets if s.overlaps(start, end)]
         if not same or not all(s.within(start, end) for s in same):
             continue
-        attended = sum((s.hours_attended or ZERO for s in same), ZERO)
+        attended = sum(s.minutes_attended or 0 for s in same)
         if attended == completed or (facts.modality == BLENDED and attended < completed):
             continue
         sheets_text = (
@@ -861,6 +988,24 @@ def ptp_certificate_gap(facts: DossierFacts) -> Iterator[Found]:
             "PTP.",
             period=(first, end),
         )
+
+
+@check(
+    "PTP_WITHOUT_CERTIFICATION_CODE",
+    "PTP sans code RNCP ou RS",
+    Severity.WARNING,
+)
+def ptp_without_certification_code(facts: DossierFacts) -> Iterator[Found]:
+    """Transitions Pro funds certifying actions de formation (RNCP, RS, CléA…, art.
+    L.6323-17-1): a PTP dossier without an RNCP or RS code is to be looked at."""
+    if facts.scheme != PTP or facts.rncp_code:
+        return
+    yield Found(
+        "Le dossier est un projet de transition professionnelle sans code RNCP ni RS : un "
+        "PTP finance une action de formation certifiante (RNCP, RS, CléA…). Vérifiez la "
+        "certification visée.",
+        period=(facts.start_date, facts.end_date),
+    )
 
 
 @check(
@@ -987,7 +1132,7 @@ def _figure(name: str, value: object) -> str:
     if name in ("amount_excl_tax", "amount_incl_tax"):
         return fr_money(Decimal(str(value)))
     if name in ("hours_billed", "hours_completed"):
-        return fr_hours(Decimal(str(value)))
+        return formatting.hours(Decimal(str(value)))
     if isinstance(value, date):
         return fr_date(value)
     if name == "nature":
@@ -996,7 +1141,11 @@ def _figure(name: str, value: object) -> str:
 
 
 def _typed(piece: PieceFacts) -> dict[str, object]:
-    return {name: getattr(piece, name, None) for name in FIGURE_NAMES}
+    typed = {name: getattr(piece, name, None) for name in FIGURE_NAMES}
+    # Durations are kept in minutes, the readings of files in hours (compared to the minute).
+    typed["hours_billed"] = compare.hours_of_minutes(piece.minutes_billed)
+    typed["hours_completed"] = compare.hours_of_minutes(piece.minutes_completed)
+    return typed
 
 
 def _differences(
@@ -1178,11 +1327,11 @@ def einvoice_hours_over_planned(facts: DossierFacts) -> Iterator[Found]:
             hours = Decimal(str(record["hours"])) if record.get("hours") else None
         except ArithmeticError:
             hours = None
-        if hours is None or hours <= facts.planned_hours:
+        if hours is None or not exceeds(compare.minutes_of_hours(hours), facts.planned_minutes):
             continue
         yield Found(
-            f"{_capital(invoice.describe())} facture {fr_hours(hours)} dans sa facture "
-            f"électronique, pour {fr_hours(facts.planned_hours)} prévues à la convention.",
+            f"{_capital(invoice.describe())} facture {formatting.hours(hours)} dans sa facture "
+            f"électronique, pour {fr_hours(facts.planned_minutes)} prévues à la convention.",
             invoice,
         )
 

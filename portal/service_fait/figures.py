@@ -6,7 +6,10 @@ Periods are those of the payments (the invoices the calendar expects,
 `portal.dossiers.pieces.slots_for`); each current piece goes to the period its own period
 starts in, and pieces that start outside the agreed dates to a last row "hors période".
 Planned hours and the agreed amount of a period are the dossier's, shared out in
-proportion to the period's days (the totals are the dossier's own figures).
+proportion to the period's days: **estimates**, which the page says and which never raise
+an anomaly by themselves (the checks compare the hours completed to date with the planned
+total, and the hours billed with the hours completed, cumulatively). Durations are whole
+minutes.
 
 A handful of queries whatever the dossier's size: pieces, decisions, findings, the OF's
 history in the public list, and the dates of the lists imported.
@@ -48,11 +51,11 @@ CENT = Decimal("0.01")
 @dataclass
 class PeriodFigures:
     period: Period | None  # None: pieces outside the agreed dates
-    planned_hours: Decimal | None = None  # pro rata of the days
+    planned_minutes: int | None = None  # estimate: pro rata of the days
     agreed_amount: Decimal | None = None  # pro rata of the days
-    completed_hours: Decimal | None = None  # certificats de réalisation
-    billed_hours: Decimal | None = None  # invoices
-    attended_hours: Decimal | None = None  # attendance sheets
+    completed_minutes: int | None = None  # certificats de réalisation
+    billed_minutes: int | None = None  # invoices
+    attended_minutes: int | None = None  # attendance sheets
     half_days_planned: int | None = None
     half_days_signed: int | None = None
     invoiced: Decimal | None = None
@@ -67,14 +70,6 @@ class PeriodFigures:
 
     # The flags of the cells, by the comparisons the checks make (`checks.exceeds`).
     @property
-    def billed_over_completed(self) -> bool:
-        return exceeds(self.billed_hours, self.completed_hours)
-
-    @property
-    def completed_over_planned(self) -> bool:
-        return exceeds(self.completed_hours, self.planned_hours)
-
-    @property
     def invoiced_over_agreed(self) -> bool:
         return exceeds(self.invoiced, self.agreed_amount)
 
@@ -87,6 +82,18 @@ class PeriodFigures:
     def settled(self) -> bool:
         """Nothing is awaited for the period (its calendar can be folded away)."""
         return not self.awaited
+
+    @property
+    def billed_over_completed(self) -> bool:
+        """More billed than completed on this row's pieces (the check compares cumulatively
+        and says which invoices)."""
+        return exceeds(self.billed_minutes, self.completed_minutes)
+
+    @property
+    def completed_over_planned(self) -> bool:
+        """More completed than planned: meaningful on the totals row only (a period's
+        planned hours are an estimate)."""
+        return exceeds(self.completed_minutes, self.planned_minutes)
 
     @property
     def label(self) -> str:
@@ -105,6 +112,10 @@ def _share(amount: Decimal, days: int, all_days: int) -> Decimal:
     return (amount * days / all_days).quantize(CENT) if all_days else amount
 
 
+def _share_minutes(minutes: int, days: int, all_days: int) -> int:
+    return (minutes * days + all_days // 2) // all_days if all_days else minutes
+
+
 def period_figures(
     dossier: Dossier,
     current: Sequence[Piece],
@@ -118,7 +129,9 @@ def period_figures(
     rows = [
         PeriodFigures(
             period=p,
-            planned_hours=_share(dossier.planned_hours, (p.end - p.start).days + 1, all_days),
+            planned_minutes=_share_minutes(
+                dossier.planned_minutes, (p.end - p.start).days + 1, all_days
+            ),
             agreed_amount=_share(dossier.agreed_amount, (p.end - p.start).days + 1, all_days),
         )
         for p in periods
@@ -135,7 +148,7 @@ def period_figures(
         row = rows[index] if inside else outside
         row.pieces.append(piece)
         if piece.kind == PieceKind.INVOICE:
-            row.billed_hours = _add(row.billed_hours, piece.hours_billed)
+            row.billed_minutes = _add(row.billed_minutes, piece.minutes_billed)
             row.invoiced = _add(row.invoiced, piece.amount_incl_tax)
             decision = decisions.get(piece.id)
             if decision is None:
@@ -143,23 +156,23 @@ def period_figures(
             else:
                 row.validated = _add(row.validated, decision.amount_validated)
         elif piece.kind == PieceKind.COMPLETION_CERTIFICATE:
-            row.completed_hours = _add(row.completed_hours, piece.hours_completed)
+            row.completed_minutes = _add(row.completed_minutes, piece.minutes_completed)
         elif piece.kind == PieceKind.ATTENDANCE_SHEET:
-            row.attended_hours = _add(row.attended_hours, piece.hours_attended)
+            row.attended_minutes = _add(row.attended_minutes, piece.minutes_attended)
             row.half_days_planned = _add(row.half_days_planned, piece.half_days_planned)
             row.half_days_signed = _add(row.half_days_signed, piece.half_days_signed)
     if outside.pieces:
         rows.append(outside)
     totals = PeriodFigures(
         period=Period(dossier.start_date, dossier.end_date),
-        planned_hours=dossier.planned_hours,
+        planned_minutes=dossier.planned_minutes,
         agreed_amount=dossier.agreed_amount,
     )
     for row in rows:
         for name in (
-            "completed_hours",
-            "billed_hours",
-            "attended_hours",
+            "completed_minutes",
+            "billed_minutes",
+            "attended_minutes",
             "half_days_planned",
             "half_days_signed",
             "invoiced",

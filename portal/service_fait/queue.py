@@ -46,7 +46,7 @@ with a comma; in the XLSX, date and number cells).
 ``dispositif``              scheme key (``ptp``, ``cpf``…)
 ``date_debut``              start date of the action
 ``date_fin``                end date of the action
-``heures_prevues``          planned hours (2 decimals)
+``heures_prevues``          planned hours (decimal hours to the hundredth; kept in minutes)
 ``montant_accorde``         agreed amount in euros (2 decimals)
 ``statut_controle``         ``a_controler``, ``attente_of`` or ``controle``
 ``anomalies_bloquantes``    number of blocking findings of the automatic checks
@@ -78,7 +78,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from portal import audit, clock, exports
+from portal import audit, clock, exports, formatting
 from portal.access import dossiers_scope
 from portal.dossiers.services import _of_condition as of_condition
 from portal.errors import Refused
@@ -147,6 +147,8 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "controle_le",
     "id_portail",
 )
+
+PLANNED_COLUMN = EXPORT_COLUMNS.index("heures_prevues")  # minutes, written as hours
 
 #: Sort keys of the queue (`-key`: descending).
 SORTS: dict[str, Any] = {
@@ -792,7 +794,7 @@ def export_rows(
             Dossier.scheme,
             Dossier.start_date,
             Dossier.end_date,
-            Dossier.planned_hours,
+            Dossier.planned_minutes,
             Dossier.agreed_amount,
             Control.status,
             Control.invoiced_total,
@@ -830,6 +832,7 @@ def _export_row(row: Sequence[Any], found: list[tuple[str, str]]) -> tuple[Any, 
     (*head, status, invoiced, validated, email, checked_at, decided_at, dossier_id) = row
     found = sorted(found, key=lambda f: (SEVERITY_ORDER.get(f[0], 9), f[1]))
     codes = list(dict.fromkeys(code for _, code in found))
+    head[PLANNED_COLUMN] = formatting.hours_decimal(head[PLANNED_COLUMN])
     return (
         *head,
         status,

@@ -61,6 +61,7 @@ from portal.models import (
     Document,
     DocumentRequest,
     Dossier,
+    Funder,
     ImportStatus,
     InvoiceDecision,
     ListChange,
@@ -156,6 +157,27 @@ def recheck(dossier_ids: Iterable[int]) -> RunSummary:
     context = _Context.build(whole_base=len(ids) >= WHOLE_BASE_FROM)
     for start in range(0, len(ids), BATCH_SIZE):
         summary.add(_run_batch(ids[start : start + BATCH_SIZE], context))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def check_new(dossiers: Sequence[Dossier]) -> RunSummary:
+    """Run the checks of dossiers just created in the caller's transaction (no commit).
+
+    A new dossier has no control, piece, decision, request, finding or subcontracting
+    contract yet: only its terms and its OF's history in the public list can make a
+    finding. So the facts come from the new objects themselves and that history, and a
+    batch writes the controls (with their counts) and the findings: four statements,
+    where :func:`recheck` reads everything a dossier may hold.
+    """
+    started = time.perf_counter()
+    summary = RunSummary()
+    if not dossiers:
+        return summary
+    db.session.flush()
+    context = _Context.build(whole_base=False)
+    for start in range(0, len(dossiers), BATCH_SIZE):
+        summary.add(_run_new_batch(dossiers[start : start + BATCH_SIZE], context))
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -442,10 +464,12 @@ def _dossier_rows(conn: Connection, ids: Sequence[int]) -> list[Any]:
             Dossier.modality,
             Dossier.start_date,
             Dossier.end_date,
-            Dossier.planned_hours,
+            Dossier.planned_minutes,
             Dossier.agreed_amount,
             Dossier.payment_rhythm,
             Dossier.subcontracted,
+            Dossier.rncp_code,
+            Funder.qualiopi_loss_blocks_payment,
             Dossier.provider_siret,
             Provider.nda,
             Provider.siren.label("provider_siren"),
@@ -459,6 +483,7 @@ def _dossier_rows(conn: Connection, ids: Sequence[int]) -> list[Any]:
             ServiceFaitControl.validated_total,
         )
         .join(Provider, Provider.id == Dossier.provider_id)
+        .join(Funder, Funder.id == Dossier.funder_id)
         .join(ServiceFaitControl, ServiceFaitControl.dossier_id == Dossier.id)
         .where(_among(Dossier.id, ids))
         .order_by(ServiceFaitControl.id)
@@ -477,13 +502,13 @@ PIECE_COLUMNS = (
     Piece.invoice_date,
     Piece.amount_excl_tax,
     Piece.amount_incl_tax,
-    Piece.hours_billed,
-    Piece.hours_completed,
+    Piece.minutes_billed,
+    Piece.minutes_completed,
     Piece.months_completed,
     Piece.nature,
     Piece.half_days_planned,
     Piece.half_days_signed,
-    Piece.hours_attended,
+    Piece.minutes_attended,
     Piece.figures_source,
     Piece.file_figures,
 )
@@ -568,11 +593,18 @@ def _state_counts(
 def _subcontracts(ids: Sequence[int]) -> dict[int, checks.SubcontractFacts | None]:
     """The subcontracting compliance of the dossiers linked to a contract (a batched
     service: a few queries whatever the number of dossiers)."""
-    return {
-        dossier_id: checks.SubcontractFacts(result.compliant, tuple(result.failures))
-        for dossier_id, result in dossier_subcontract_compliance(list(ids)).items()
-        if result is not None
-    }
+    facts: dict[int, checks.SubcontractFacts | None] = {}
+    for dossier_id, result in dossier_subcontract_compliance(list(ids)).items():
+        if result is None:
+            continue
+        # Outside the CPF, a certification in warning is the point of attention to show.
+        reasons = result.failures if result.cpf else (*result.failures, *result.attention)
+        facts[dossier_id] = checks.SubcontractFacts(
+            result.compliant and (result.cpf or not result.attention),
+            tuple(reasons),
+            cpf=result.cpf,
+        )
+    return facts
 
 
 def _duplicates(
@@ -646,7 +678,7 @@ def _facts(
         scheme=dossier.scheme,
         start_date=dossier.start_date,
         end_date=dossier.end_date,
-        planned_hours=dossier.planned_hours,
+        planned_minutes=dossier.planned_minutes,
         agreed_amount=dossier.agreed_amount,
         payment_rhythm=dossier.payment_rhythm,
         provider_nda=dossier.nda,
@@ -654,6 +686,8 @@ def _facts(
         provider_siret=dossier.provider_siret or "",
         subcontracted=dossier.subcontracted,
         modality=dossier.modality,
+        rncp_code=dossier.rncp_code,
+        qualiopi_loss_blocking=bool(dossier.qualiopi_loss_blocks_payment),
         pieces=tuple(pieces),
         qualiopi=qualiopi,
         duplicates=duplicates,
@@ -791,6 +825,120 @@ def _run_batch(ids: Sequence[int], context: _Context) -> RunSummary:
     return summary
 
 
+@dataclass(frozen=True)
+class _NewDossier:
+    """What the checks read of a new dossier (the columns `_dossier_rows` reads)."""
+
+    id: int
+    reference: str
+    funder_id: int
+    category: str
+    scheme: str
+    modality: str
+    start_date: date
+    end_date: date
+    planned_minutes: int
+    agreed_amount: Decimal
+    payment_rhythm: str
+    subcontracted: bool
+    rncp_code: str | None
+    qualiopi_loss_blocks_payment: bool
+    provider_siret: str | None
+    nda: str
+    provider_siren: str | None
+
+    @classmethod
+    def of(cls, dossier: Dossier) -> _NewDossier:
+        provider = dossier.provider
+        return cls(
+            dossier.id,
+            dossier.reference,
+            dossier.funder_id,
+            dossier.category,
+            dossier.scheme,
+            dossier.modality,
+            dossier.start_date,
+            dossier.end_date,
+            dossier.planned_minutes,
+            dossier.agreed_amount,
+            dossier.payment_rhythm,
+            dossier.subcontracted,
+            dossier.rncp_code,
+            # The funder's setting (in the session already, or read once per funder).
+            dossier.funder.qualiopi_loss_blocks_payment,
+            dossier.provider_siret,
+            provider.nda,
+            provider.siren,
+        )
+
+
+#: The state of the control of a dossier that holds nothing yet.
+NEW_STATUS = derive_status(open_requests=0, invoices=0, decided_invoices=0).value
+
+
+def _run_new_batch(new: Sequence[Dossier], context: _Context) -> RunSummary:
+    """Check a batch of new dossiers: what :func:`_run_batch` finds for a dossier with no
+    piece, decision, request, finding or subcontracting contract, in three statements
+    (their OF's history, the controls with their counts, the findings)."""
+    conn = db.session.connection()
+    now = utcnow()
+    dossiers = [_NewDossier.of(dossier) for dossier in new]
+    summary = RunSummary(dossiers=len(dossiers))
+    qualiopi = _history(conn, {d.nda for d in dossiers}, context)
+    no_duplicates = checks.DuplicateFacts()
+    rank = {severity.value: value for severity, value in checks.SEVERITY_RANK.items()}
+    found_by_dossier: dict[int, list[checks.Finding]] = {}
+    control_rows: list[dict[str, Any]] = []
+    for dossier in dossiers:
+        found = checks.run_all(_facts(dossier, [], qualiopi.get(dossier.nda), no_duplicates, None))
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for finding in found:
+            counts[finding.severity] += 1
+        found_by_dossier[dossier.id] = found
+        control_rows.append(
+            {
+                **CONTROL_DEFAULTS,
+                "dossier_id": dossier.id,
+                "funder_id": dossier.funder_id,
+                "status": NEW_STATUS,
+                "blocking_count": counts[Severity.BLOCKING],
+                "warning_count": counts[Severity.WARNING],
+                "info_count": counts[Severity.INFO],
+                "checks_run_at": now,
+            }
+        )
+        for severity, count in counts.items():
+            summary.by_severity[severity.value] += count
+        summary.findings += len(found)
+        summary.dossiers_with_blocking += bool(counts[Severity.BLOCKING])
+    table = ServiceFaitControl.__table__
+    control_of = dict(
+        conn.execute(
+            insert(table).returning(table.c.dossier_id, table.c.id, sort_by_parameter_order=True),
+            control_rows,
+        ).all()
+    )
+    finding_rows = [
+        {
+            "control_id": control_of[dossier_id],
+            "dossier_id": dossier_id,
+            "code": finding.code,
+            "severity": finding.severity.value,
+            "severity_rank": rank[finding.severity.value],
+            "label": finding.label,
+            "explanation": finding.explanation,
+            "piece_id": finding.piece_id,
+            "period_start": finding.period_start,
+            "period_end": finding.period_end,
+        }
+        for dossier_id, found in found_by_dossier.items()
+        for finding in found
+    ]
+    if finding_rows:
+        conn.execute(insert(CheckFinding.__table__), finding_rows)
+    return summary
+
+
 STATE_COLUMNS = {  # control column: key of a row of `control_rows`
     "blocking_count": "b_blocking",
     "warning_count": "b_warning",
@@ -861,6 +1009,11 @@ def _forget_loaded(dossier_ids: set[int]) -> None:
 @signals.dossiers_changed.connect
 def _on_dossiers_changed(sender: object, dossier_ids: Sequence[int]) -> None:
     recheck(dossier_ids)
+
+
+@signals.dossiers_created.connect
+def _on_dossiers_created(sender: object, dossiers: Sequence[Dossier]) -> None:
+    check_new(dossiers)
 
 
 @signals.pieces_changed.connect

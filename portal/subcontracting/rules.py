@@ -16,12 +16,15 @@ R.6333-6-2; arrêté of 3 January 2024; guide de lecture Qualiopi V9):
     The subcontractor is certified Qualiopi for each category concerned on every day of
     the contract; a certification lost mid-contract fails from the list that dropped it.
     Exempt: a micro-entrepreneur (micro-social regime) whose turnover is at most the
-    threshold (setting ``MICRO_ENTREPRENEUR_THRESHOLD``, 77,700 € by default).
-``authorisation``
+    threshold of the year of that turnover (the contract's first year): a dated table,
+    77,700 € for 2023–2025 (:data:`DEFAULT_MICRO_THRESHOLDS`); a later year takes the
+    latest known threshold, said "à confirmer", until it is set (setting
+    ``MICRO_ENTREPRENEUR_THRESHOLDS``). Outside the CPF the rule is a point of attention.
+``authorisation`` (CPF)
     When the subcontractor delivers a whole certifying action (RNCP/RS) or at least a bloc
     de compétences: the certifier's authorisation to train is declared, with its document.
     Exempt as above.
-``sub_subcontracting``
+``sub_subcontracting`` (CPF)
     A subcontractor may not subcontract: the contract fails when its subcontractor itself
     declares a contract for the same actions (overlapping periods, and the same RNCP/RS
     code, or a common category when either has no code), or when the principal is itself
@@ -30,14 +33,23 @@ R.6333-6-2; arrêté of 3 January 2024; guide de lecture Qualiopi V9):
     A subcontractor dereferenced from Mon Compte Formation may not take a CPF action.
 ``written_contract``
     The signed contract is deposited.
-``checklist``
+``checklist`` (CPF)
     The contract states every mandatory element (:data:`CONTRACT_MENTIONS`).
 ``ceiling``
     Per calendar year (for 2024: 1 April–31 December), the subcontracted CPF turnover is
     at most 80 % of the OF's CPF turnover through Mon Compte Formation / EDOF: a breach
     above 80 %, a warning from 70 % (setting ``CPF_CEILING_WARNING``), of the ratio to date
     or of its projection at the end of the period. A contract counts for its amount of the
-    year when given, else pro rata of its days within the period.
+    year when given, for the part of its days of that year that falls inside the period (a
+    contract ended on 31 March 2024 counts for nothing in 2024), else for its price pro
+    rata of its days within the period.
+
+**CPF or not.** The rules of décret n° 2023-1350 (R.6333-6-2: certification and the
+certifier's authorisation, no sub-subcontracting, not dereferenced, the contract's
+mentions) bind CPF contracts. Outside the CPF the ordering OF answers for its
+subcontractor through indicator 27: an NDA and a written contract are required, and the
+subcontractor's certification is a point of attention (warning), never a bar to payment;
+the CPF-only rules are "sans objet".
 
 Periods never known to the portal (before the first list imported) cannot be checked: the
 fact says from when the check holds. With no list at all, the outcome is "non
@@ -81,10 +93,18 @@ __all__ = [
     "evaluate_contract",
     "first_gap",
     "micro_exemption",
+    "micro_thresholds",
     "same_actions",
 ]
 
 DEFAULT_MICRO_THRESHOLD = Decimal("77700")
+#: The micro-social regime's turnover ceiling for services, by year of the turnover
+#: (revised every three years; 2026–2028: to confirm, hence absent until set).
+DEFAULT_MICRO_THRESHOLDS: Mapping[int, Decimal] = {
+    2023: DEFAULT_MICRO_THRESHOLD,
+    2024: DEFAULT_MICRO_THRESHOLD,
+    2025: DEFAULT_MICRO_THRESHOLD,
+}
 DEFAULT_WARNING_RATE = Decimal("0.70")
 CEILING_RATE = Decimal("0.80")  # arrêté of 3 January 2024
 FIRST_CEILING_YEAR = 2024
@@ -124,10 +144,62 @@ RULE_LABELS: dict[str, str] = {
 }
 
 
+def micro_thresholds(setting: str | Mapping[int, Decimal] | None) -> dict[int, Decimal]:
+    """The dated table: the defaults, with the years a setting adds or changes
+    (``"2026=83600,2027=83600"`` or a mapping)."""
+    table = dict(DEFAULT_MICRO_THRESHOLDS)
+    if not setting:
+        return table
+    if isinstance(setting, Mapping):
+        table.update({int(y): Decimal(str(v)) for y, v in setting.items()})
+        return table
+    for item in str(setting).replace(";", ",").split(","):
+        if item.strip():
+            year, _, amount = item.partition("=")
+            table[int(year)] = Decimal(amount.strip())
+    return table
+
+
 @dataclass(frozen=True)
 class Settings:
-    micro_threshold: Decimal = DEFAULT_MICRO_THRESHOLD
+    # One threshold for every year (an override; None: the dated table).
+    micro_threshold: Decimal | None = None
     warning_rate: Decimal = DEFAULT_WARNING_RATE
+    micro_thresholds: Mapping[int, Decimal] = field(
+        default_factory=lambda: dict(DEFAULT_MICRO_THRESHOLDS)
+    )
+
+    def micro_threshold_for(self, year: int) -> tuple[Decimal, bool]:
+        """The threshold for a turnover of `year`, and whether it is confirmed: a year
+        not in the table takes the closest earlier year's, "à confirmer"."""
+        if self.micro_threshold is not None:
+            return self.micro_threshold, True
+        if year in self.micro_thresholds:
+            return self.micro_thresholds[year], True
+        earlier = [y for y in self.micro_thresholds if y < year]
+        known = max(earlier) if earlier else min(self.micro_thresholds, default=None)
+        if known is None:
+            return DEFAULT_MICRO_THRESHOLD, False
+        return self.micro_thresholds[known], False
+
+    def micro_thresholds_label(self) -> str:
+        """« 77 700,00 € (2023 à 2025) ; années suivantes : à confirmer »."""
+        if self.micro_threshold is not None:
+            return f"{_money(self.micro_threshold)} (toutes années)"
+        runs: list[tuple[int, int, Decimal]] = []
+        for year in sorted(self.micro_thresholds):
+            amount = self.micro_thresholds[year]
+            if runs and runs[-1][1] == year - 1 and runs[-1][2] == amount:
+                runs[-1] = (runs[-1][0], year, amount)
+            else:
+                runs.append((year, year, amount))
+        parts = [
+            f"{_money(amount)} ({first} à {last})"
+            if first != last
+            else f"{_money(amount)} ({first})"
+            for first, last, amount in runs
+        ]
+        return " ; ".join([*parts, "années suivantes : à confirmer"])
 
 
 @dataclass(frozen=True)
@@ -175,6 +247,7 @@ class Contract:
     mentions: Mapping[str, bool] = field(default_factory=dict)
     micro_entrepreneur: bool = False
     micro_turnover: Decimal | None = None
+    micro_turnover_year: int | None = None  # None: the contract's first year
     authorisation_declared: bool = False
     authorisation_document: str | None = None  # the file's name
     dereferenced: bool = False
@@ -270,7 +343,6 @@ def _unknown(rule: str, history: ListHistory, what: str) -> Check:
 def micro_exemption(contract: Contract, settings: Settings) -> tuple[bool, str]:
     """Whether the subcontractor is exempt from Qualiopi and from the certifier's
     authorisation as a micro-entrepreneur under the threshold, and why (French)."""
-    threshold = settings.micro_threshold
     if not contract.micro_entrepreneur:
         return False, "Sous-traitant non déclaré au régime micro-social."
     if contract.micro_turnover is None:
@@ -278,15 +350,18 @@ def micro_exemption(contract: Contract, settings: Settings) -> tuple[bool, str]:
             "Sous-traitant déclaré micro-entrepreneur sans son chiffre d'affaires : "
             "l'exemption ne peut pas être établie."
         )
+    year = contract.micro_turnover_year or contract.start.year
+    threshold, confirmed = settings.micro_threshold_for(year)
+    to_confirm = "" if confirmed else f" (seuil {year} à confirmer)"
     if contract.micro_turnover <= threshold:
         return True, (
             f"Micro-entrepreneur (régime micro-social), chiffre d'affaires "
-            f"{_money(contract.micro_turnover)}, au plus le seuil de {_money(threshold)} : "
-            "exempté de Qualiopi et de l'habilitation du certificateur."
+            f"{_money(contract.micro_turnover)}, au plus le seuil de {_money(threshold)}"
+            f"{to_confirm} : exempté de Qualiopi et de l'habilitation du certificateur."
         )
     return False, (
         f"Micro-entrepreneur dont le chiffre d'affaires ({_money(contract.micro_turnover)}) "
-        f"dépasse le seuil de {_money(threshold)} : pas d'exemption."
+        f"dépasse le seuil de {_money(threshold)}{to_confirm} : pas d'exemption."
     )
 
 
@@ -578,9 +653,8 @@ def evaluate_contract(
     settings = settings or Settings()
     exemption = micro_exemption(contract, settings)
     found = chains(contract, others)
-    return ContractCompliance(
-        contract,
-        (
+    if contract.is_cpf:
+        checks = (
             check_nda(contract, history),
             check_certification(contract, history, exemption),
             check_authorisation(contract, exemption),
@@ -588,8 +662,43 @@ def evaluate_contract(
             check_dereferenced(contract),
             check_written_contract(contract),
             check_checklist(contract),
-        ),
-        tuple(tuple(chain) for chain in found),
+        )
+    else:
+        # A chain through a CPF contract is a CPF action subcontracted again.
+        cpf_chains = [chain for chain in found if any(c.is_cpf for c in chain)]
+        checks = (
+            check_nda(contract, history),
+            outside_cpf(check_certification(contract, history, exemption)),
+            Check("authorisation", Outcome.NOT_APPLICABLE, OUTSIDE_CPF),
+            check_sub_subcontracting(contract, cpf_chains)
+            if cpf_chains
+            else Check("sub_subcontracting", Outcome.NOT_APPLICABLE, OUTSIDE_CPF),
+            check_dereferenced(contract),
+            check_written_contract(contract),
+            Check(
+                "checklist",
+                Outcome.NOT_APPLICABLE,
+                "Action hors CPF : les mentions de l'article R.6333-6-2 ne s'imposent pas ; "
+                "un contrat écrit lie le sous-traitant (indicateur 27).",
+            ),
+        )
+    return ContractCompliance(contract, checks, tuple(tuple(chain) for chain in found))
+
+
+OUTSIDE_CPF = "Action hors CPF : règle propre au CPF (décret n° 2023-1350)."
+
+
+def outside_cpf(check: Check) -> Check:
+    """Outside the CPF no text makes the subcontractor's certification a condition: the
+    ordering OF answers for it (indicator 27). A failure becomes a point of attention."""
+    if check.outcome not in (Outcome.FAIL, Outcome.UNKNOWN):
+        return check
+    return Check(
+        check.rule,
+        Outcome.WARNING,
+        f"{check.fact} Action hors CPF : point d'attention pour l'organisme donneur d'ordre, "
+        "qui reste responsable de son sous-traitant (indicateur 27) ; ne bloque pas le "
+        "paiement.",
     )
 
 
@@ -619,10 +728,14 @@ def contract_share(contract: Contract, year: int, until: date | None = None) -> 
     in_period = (max(contract.start, start), min(contract.end, end))
     counted = (in_period[0], min(in_period[1], window_end))
     if contract.yearly_amounts:
+        # The amount of a year is spread over the contract's days of that calendar year;
+        # only those inside the period count (ended 31 March 2024: nothing in 2024).
         amount = contract.yearly_amounts.get(year, Decimal(0))
-        span = _days(*in_period) or _days(start, end)  # an amount outside its days: the year's
-        part = _days(*counted) if _days(*in_period) else _days(start, window_end)
-        return amount * part / span
+        in_year = (max(contract.start, date(year, 1, 1)), min(contract.end, date(year, 12, 31)))
+        span = _days(*in_year)
+        if not span:  # an amount for a year the contract does not run: the period's days
+            return amount * _days(start, window_end) / _days(start, end)
+        return amount * _days(*counted) / span
     total = _days(contract.start, contract.end)
     return contract.price * _days(*counted) / total if total else Decimal(0)
 
@@ -790,9 +903,16 @@ class ComplianceResult:
     compliant: bool
     failures: tuple[str, ...]
     checks: tuple[Check, ...]
+    # A CPF contract: its failures bar the payment; outside the CPF they are points of
+    # attention (and the certification a warning, not a failure).
+    cpf: bool = True
+    attention: tuple[str, ...] = ()  # the facts of the checks in warning
 
     @classmethod
-    def of(cls, subcontract_id: int, checks: Iterable[Check]) -> ComplianceResult:
+    def of(
+        cls, subcontract_id: int, checks: Iterable[Check], *, cpf: bool = True
+    ) -> ComplianceResult:
         checks = tuple(checks)
         failing = tuple(f"{c.label} : {c.fact}" for c in checks if not c.passed)
-        return cls(subcontract_id, not failing, failing, checks)
+        warned = tuple(f"{c.label} : {c.fact}" for c in checks if c.outcome == Outcome.WARNING)
+        return cls(subcontract_id, not failing, failing, checks, cpf, warned)

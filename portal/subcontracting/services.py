@@ -86,9 +86,11 @@ NAME_NEEDED = (
 
 def settings() -> rules.Settings:
     config = current_app.config
+    single = config.get("MICRO_ENTREPRENEUR_THRESHOLD")
     return rules.Settings(
-        micro_threshold=Decimal(str(config.get("MICRO_ENTREPRENEUR_THRESHOLD", "77700"))),
+        micro_threshold=Decimal(str(single)) if single not in (None, "") else None,
         warning_rate=Decimal(str(config.get("CPF_CEILING_WARNING", "0.70"))),
+        micro_thresholds=rules.micro_thresholds(config.get("MICRO_ENTREPRENEUR_THRESHOLDS")),
     )
 
 
@@ -471,7 +473,7 @@ def dossier_subcontract_compliance(dossier_ids: list[int]) -> dict[int, Complian
             for c in by_provider.get(contract.principal_id, [])
             if c.year in needed[dossier_id]
         )
-        result[dossier_id] = ComplianceResult.of(subcontract_id, checks)
+        result[dossier_id] = ComplianceResult.of(subcontract_id, checks, cpf=contract.is_cpf)
     return result
 
 

@@ -126,5 +126,7 @@ def test_the_access_page_says_which_tokens_are_live_expired_or_revoked(client, l
         if name in row
     }
     assert "<td>Actif</td>" in rows["SI actif"]
-    assert "<td>Expiré</td>" in rows["SI expiré"]
-    assert "<td>Révoqué</td>" in rows["SI révoqué"]
+    # The same table as the personal tokens' (templates/_api_tokens.html): a dead token's
+    # state stands out, a revoked one says when.
+    assert '<td class="status-inactive">Expiré</td>' in rows["SI expiré"]
+    assert '<td class="status-inactive">Révoqué le ' in rows["SI révoqué"]

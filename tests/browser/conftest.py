@@ -4,11 +4,13 @@ Every test under tests/browser gets the `browser` marker (`pytest -m "not browse
 them out). Without /usr/bin/chromium they are skipped, unless PORTAL_REQUIRE_BROWSER=1,
 which makes a missing browser an error (CI sets it, so that they cannot be skipped there).
 
-The live server runs on its own SQLite file, or, when TEST_DATABASE_URL names PostgreSQL,
-on that database, which the unit tests use too: it starts from an empty schema and hands
-the database back as it found it (no demo data left behind). Its fixtures are
-package-scoped, so that on a shared database the demo data only exists while the tests of
-this folder run, whatever other tests the same pytest session runs before or after.
+Each pytest process (each pytest-xdist worker) serves the demo data once, from the first
+browser test it runs to its end, on a database of its own: an SQLite file of its run
+folder, or, when TEST_DATABASE_URL names PostgreSQL, the worker's database name followed
+by `_browser` (created on first use, emptied at the end). The unit tests never see it, so
+the browser tests can run on every worker, between the others (`--dist loadgroup` sends
+each module to one worker; each part of the walk of tests/browser/test_every_page.py is a
+group of its own).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from portal import create_app
@@ -39,7 +41,7 @@ from portal.cli import (
 from portal.extensions import db
 from portal.signalements.demo import seed_demo_certifiers
 from tests.support.apps import RunConfig
-from tests.support.run import DATABASE_URL
+from tests.support.run import DATABASE_URL, RUN_DIR, ensure_database
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -60,16 +62,27 @@ BROWSER_DIR = Path(__file__).resolve().parent
 # axe-core, a development dependency in package.json (`npm ci`, run by `make setup`).
 AXE_SCRIPT = BROWSER_DIR.parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# Runs axe on every page once loaded, and again after each htmx swap; each result goes to
-# Python through the `__portalAxeReport` binding. `window.__portalAxe` is the last run.
+# Runs axe on every page once loaded, on the whole page, and again after each htmx swap, on
+# what the swap changed (the elements htmx settles, the out-of-band ones too; the whole page
+# again if one of them has left it meanwhile); each result goes to Python through the
+# `__portalAxeReport` binding. `window.__portalAxe` is the last run. One run at a time (axe
+# cannot run twice at once), and at most one waiting: it checks every change made before
+# it starts (swaps in a row, faster than axe, give one run, not one each).
 AXE_RUNNER = """
 (() => {
   if (window.top !== window) return;
   const tags = __TAGS__;
+  const changed = new Set();
+  let wholePage = false;
+  let waiting = false;
   const run = () => {
     if (!window.axe || document.contentType !== "text/html") return null;
+    const parts = [...changed];
+    const context = wholePage || parts.some((e) => !e.isConnected) ? document : { include: parts };
+    changed.clear();
+    wholePage = false;
     return window.axe
-      .run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] })
+      .run(context, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] })
       .then((result) => window.__portalAxeReport({
         url: location.pathname + location.search,
         violations: result.violations.map((v) => ({
@@ -81,18 +94,32 @@ AXE_RUNNER = """
       .catch(() => null);
   };
   const queue = () => {
-    window.__portalAxe = Promise.resolve(window.__portalAxe).then(run);
+    if (waiting) return;
+    waiting = true;
+    window.__portalAxe = Promise.resolve(window.__portalAxe).then(() => {
+      waiting = false;
+      return run();
+    });
   };
-  window.addEventListener("load", queue);
-  document.addEventListener("htmx:afterSettle", queue);
+  window.addEventListener("load", () => {
+    wholePage = true;
+    queue();
+  });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (event.target instanceof Element) changed.add(event.target);
+    else wholePage = true;
+    queue();
+  });
 })();
 """.replace("__TAGS__", json.dumps(AXE_TAGS))
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects on markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests of this folder `browser`, and keep them on one pytest-xdist worker
-    (`--dist loadgroup`): the live server and its demo data are set up once."""
+    """Mark the tests of this folder `browser`, and put them first, the parts of the walk
+    of every page before the others: the longest pieces of work are then handed out to
+    the pytest-xdist workers first, and the shorter ones fill in the end (`make test` turns
+    off xdist's own order, by number of tests, in tests/conftest.py)."""
     in_folder: dict[Path, bool] = {}
     for item in items:
         path = Path(item.path)
@@ -100,7 +127,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             in_folder[path] = BROWSER_DIR in path.resolve().parents
         if in_folder[path]:
             item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.xdist_group("browser"))
+
+    def rank(item: pytest.Item) -> int:
+        if not in_folder[Path(item.path)]:
+            return 2
+        return 0 if Path(item.path).name == "test_every_page.py" else 1
+
+    items.sort(key=rank)  # stable: each module keeps its order
 
 
 def _browser_unavailable(reason: str) -> None:
@@ -109,19 +142,27 @@ def _browser_unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         _browser_unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
     return CHROMIUM
 
 
-@pytest.fixture(scope="package")
-def live_server(chromium_path: str, _database: None) -> Iterator[str]:
+def _browser_database_url(run_dir: Path) -> str:
+    parsed = make_url(DATABASE_URL)
+    if parsed.get_backend_name() != "postgresql":
+        return f"sqlite:///{run_dir / 'browser.db'}"
+    url = parsed.set(database=f"{parsed.database}_browser").render_as_string(hide_password=False)
+    ensure_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def live_server(chromium_path: str) -> Iterator[str]:
     """The portal with the demo data, served on 127.0.0.1; yields its base URL."""
-    run_dir = Path(tempfile.mkdtemp(prefix="portal-browser-"))
-    shared = DATABASE_URL.startswith("postgresql")
-    url = DATABASE_URL if shared else f"sqlite:///{run_dir / 'browser.db'}"
+    run_dir = Path(tempfile.mkdtemp(prefix="portal-browser-", dir=RUN_DIR))
+    url = _browser_database_url(run_dir)
     config = type(
         "BrowserConfig",
         (RunConfig,),
@@ -129,7 +170,6 @@ def live_server(chromium_path: str, _database: None) -> Iterator[str]:
     )
     app = create_app(config)
     with app.app_context():
-        had_schema = bool(set(inspect(db.engine).get_table_names()) & set(db.metadata.tables))
         db.drop_all()
         db.create_all()
         seed_demo(DEMO_PASSWORD)
@@ -156,13 +196,11 @@ def live_server(chromium_path: str, _database: None) -> Iterator[str]:
         with app.app_context():
             db.session.remove()
             db.drop_all()
-            if had_schema:  # the unit tests' session fixture made it: give it back, empty
-                db.create_all()
             db.engine.dispose()
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def playwright(chromium_path: str) -> Iterator[Playwright]:
     from playwright.sync_api import expect, sync_playwright
 
@@ -171,7 +209,7 @@ def playwright(chromium_path: str) -> Iterator[Playwright]:
         yield playwright
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     try:
         browser = playwright.chromium.launch(

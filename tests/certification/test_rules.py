@@ -43,6 +43,12 @@ def test_surveillance_window(start, opens, closes):
         (date(2025, 1, 15), date(2028, 1, 14)),
         (date(2024, 2, 29), date(2027, 2, 27)),  # 29 Feb + 3 years = 28 Feb; the day before
         (date(2025, 3, 1), date(2028, 2, 29)),
+        # Issued in 2020: 4 years (issue 14); the year's edges.
+        (date(2020, 1, 1), date(2023, 12, 31)),
+        (date(2020, 2, 29), date(2024, 2, 28)),
+        (date(2020, 12, 31), date(2024, 12, 30)),
+        (date(2019, 12, 31), date(2022, 12, 30)),
+        (date(2021, 1, 1), date(2023, 12, 31)),
     ],
 )
 def test_a_certificate_lasts_three_years(start, end):

@@ -156,3 +156,80 @@ def test_a_piece_must_cover_the_period_and_be_of_the_right_kind() -> None:
     assert slots([certificate], wrong_kind, D(2026, 6, 1))[0].status == SlotStatus.MISSING
     everything = [P(3, e.kind.value, e.period.start, e.period.end) for e in expected]
     assert first_missing_due(expected, everything) is None
+
+
+# --- Several pieces that together cover a period (issue 14) -----------------------------------
+
+MARCH_SHEET = next(
+    e
+    for e in expected_pieces("ptp", "mensuel", D(2026, 3, 1), D(2026, 3, 31))
+    if e.kind == PieceKind.ATTENDANCE_SHEET
+)
+
+
+def sheet(id_: int, start: date, end: date) -> P:
+    return P(id_, "feuille_emargement", start, end)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "status", "gaps"),
+    [
+        # Weekly sheets, the month's ends included: received.
+        (
+            [
+                sheet(1, D(2026, 3, 1), D(2026, 3, 8)),
+                sheet(2, D(2026, 3, 9), D(2026, 3, 15)),
+                sheet(3, D(2026, 3, 16), D(2026, 3, 22)),
+                sheet(4, D(2026, 3, 23), D(2026, 3, 31)),
+            ],
+            SlotStatus.RECEIVED,
+            "",
+        ),
+        # Fortnightly sheets given in any order, overlapping by a day: received.
+        (
+            [sheet(2, D(2026, 3, 15), D(2026, 3, 31)), sheet(1, D(2026, 3, 1), D(2026, 3, 15))],
+            SlotStatus.RECEIVED,
+            "",
+        ),
+        # A week missing inside the month: named with its dates.
+        (
+            [sheet(1, D(2026, 3, 1), D(2026, 3, 14)), sheet(2, D(2026, 3, 22), D(2026, 3, 31))],
+            SlotStatus.MISSING,
+            "non couvert du 15/03/2026 au 21/03/2026",
+        ),
+        # The last day missing (31 March), and the first (1 March).
+        (
+            [sheet(1, D(2026, 3, 1), D(2026, 3, 30))],
+            SlotStatus.MISSING,
+            "non couvert le 31/03/2026",
+        ),
+        (
+            [sheet(1, D(2026, 3, 2), D(2026, 3, 31))],
+            SlotStatus.MISSING,
+            "non couvert le 01/03/2026",
+        ),
+        # One sheet over the month and beyond: received.
+        ([sheet(1, D(2026, 2, 15), D(2026, 4, 15))], SlotStatus.RECEIVED, ""),
+        # Nothing: missing, and no gap to name (the whole period is awaited).
+        ([], SlotStatus.MISSING, ""),
+    ],
+)
+def test_several_pieces_together_meet_a_period(pieces, status, gaps) -> None:
+    (slot,) = slots([MARCH_SHEET], pieces, D(2026, 6, 1))
+    assert slot.status == status
+    assert slot.gaps_label == gaps
+    # The reminders agree with the calendar.
+    due = first_missing_due([MARCH_SHEET], pieces)
+    assert (due is None) is (status == SlotStatus.RECEIVED)
+
+
+def test_february_29_is_a_day_to_cover() -> None:
+    (february,) = [
+        e
+        for e in expected_pieces("ptp", "mensuel", D(2028, 2, 1), D(2028, 2, 29))
+        if e.kind == PieceKind.ATTENDANCE_SHEET
+    ]
+    up_to_28 = [sheet(1, D(2028, 2, 1), D(2028, 2, 28))]
+    assert slots([february], up_to_28, D(2028, 6, 1))[0].status == SlotStatus.MISSING
+    all_of_it = [*up_to_28, sheet(2, D(2028, 2, 29), D(2028, 2, 29))]
+    assert slots([february], all_of_it, D(2028, 6, 1))[0].status == SlotStatus.RECEIVED

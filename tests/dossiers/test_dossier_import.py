@@ -143,6 +143,8 @@ def test_bad_lines_are_listed_by_line_and_column_and_nothing_is_created(
             ["", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""],  # blank: skipped
             line(reference="OK-3", organisme="73282932000074"),  # line 8: OF in no list
             line(reference="OK-4", rythme_paiement="echeances"),  # line 9: how many?
+            # line 10: a PTP funds an action de formation, not a VAE (issue 14)
+            line(reference="PTP-2", dispositif="ptp", categorie="vae", rythme_paiement="mensuel"),
         ]
     )
     response = upload(auth, data)
@@ -160,11 +162,13 @@ def test_bad_lines_are_listed_by_line_and_column_and_nothing_is_created(
         (6, "rythme_paiement"),
         (8, "organisme"),
         (9, "nombre_echeances"),
+        (10, "categorie"),
     }
     for error in report.errors:
         assert f"<tr><td>{error.line}</td><td><code>{error.column}</code></td>" in body
     assert "Référence déjà utilisée ligne 2 de ce fichier." in body
     assert "payé mensuellement" in body
+    assert "(PTP) finance une action de formation" in body
     assert count() == 1  # only DEJA-1
     assert db.session.scalar(select(func.count(Provider.id))) == 2  # nothing created either
     assert not db.session.scalars(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -80,7 +81,7 @@ def make_dossier(funder: Funder, provider: Provider, reference: str, **values) -
         "modality": "presentiel",
         "start_date": date(2026, 1, 5),
         "end_date": date(2026, 2, 20),
-        "planned_hours": Decimal("35"),
+        "planned_minutes": 35 * 60,
         "agreed_amount": Decimal("1000"),
         "payment_rhythm": "fin_de_formation",
         "provider_siret": provider.siret,
@@ -119,7 +120,7 @@ def test_create_by_form_takes_the_of_from_the_public_list(client, auth, login_as
     assert dossier.funder_id == user.funder_id
     assert dossier.created_by_id == user.id
     assert dossier.agreed_amount == Decimal("14250.50")
-    assert dossier.planned_hours == Decimal("1085.00")
+    assert dossier.planned_minutes == 1085 * 60
     assert dossier.rncp_code == "RNCP37796"
     assert dossier.provider_siret == GARONNE_SIRET
     assert dossier.status == "en_cours"
@@ -648,6 +649,31 @@ def test_exports_never_turn_text_into_formulas(client, login_as) -> None:
     assert sheet.cell(row=2, column=EXPORT_COLUMNS.index("montant_accorde") + 1).number_format == (
         "0.00"
     )
+
+
+@pytest.mark.parametrize("typed", ["13h30", "13 h 30", "13:30", "13,5", "13.5"])
+def test_planned_hours_are_typed_as_one_writes_them_and_shown_in_hours_and_minutes(
+    client, auth, login_as, public_list, typed
+) -> None:
+    login_as(Role.FUNDER_ADMIN)  # a controller creates dossiers only for an OF followed
+    response = post_new(auth, planned_hours=typed)
+    assert response.status_code == 303
+    dossier = db.session.scalars(select(Dossier)).one()
+    assert dossier.planned_minutes == 810
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "13\u00a0h\u00a030" in page
+    edit = client.get(f"/dossiers/{dossier.id}/modifier").get_data(as_text=True)
+    assert 'value="13h30"' in edit
+
+
+def test_unreadable_planned_hours_say_what_to_type(client, auth, login_as, public_list) -> None:
+    login_as(Role.CONTROLLER)
+    body = html.unescape(post_new(auth, planned_hours="treize heures").get_data(as_text=True))
+    assert (
+        "« treize heures » n'est pas une durée lisible : écrivez par exemple 13h30, 13:30 ou 13,5"
+        in body
+    )
+    assert db.session.scalars(select(Dossier)).first() is None
 
 
 def test_the_creation_day_exported_is_the_day_in_paris(client, login_as) -> None:

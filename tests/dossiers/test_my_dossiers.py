@@ -138,7 +138,8 @@ def test_the_expected_pieces_calendar_of_a_ptp(app) -> None:
     for kind in (PieceKind.INVOICE, PieceKind.COMPLETION_CERTIFICATE, PieceKind.ATTENDANCE_SHEET):
         add_piece_row(dossier, kind, D(2026, 1, 15), D(2026, 1, 31))
     add_piece_row(dossier, PieceKind.INVOICE, D(2026, 2, 1), D(2026, 2, 28))
-    # A certificate covering only half of March meets nothing.
+    # A certificate covering only half of March does not meet it: it counts towards it, and
+    # the rest of the month is named (issue 14: several pieces may cover one period).
     add_piece_row(dossier, PieceKind.COMPLETION_CERTIFICATE, D(2026, 3, 1), D(2026, 3, 15))
     db.session.commit()
 
@@ -167,12 +168,14 @@ def test_the_expected_pieces_calendar_of_a_ptp(app) -> None:
         (D(2026, 2, 1), certificate, D(2026, 3, 15), missing, 0),
         (D(2026, 2, 1), sheet, D(2026, 3, 15), missing, 0),
         (D(2026, 3, 1), invoice, D(2026, 4, 15), expected, 0),
-        (D(2026, 3, 1), certificate, D(2026, 4, 15), expected, 0),
+        (D(2026, 3, 1), certificate, D(2026, 4, 15), expected, 1),
         (D(2026, 3, 1), sheet, D(2026, 4, 15), expected, 0),
         (D(2026, 4, 1), invoice, D(2026, 4, 25), upcoming, 0),
         (D(2026, 4, 1), certificate, D(2026, 4, 25), upcoming, 0),
         (D(2026, 4, 1), sheet, D(2026, 4, 25), upcoming, 0),
     ]
+    march = next(s for s in slots if s.expected.period.start.month == 3 and s.piece_ids)
+    assert march.gaps_label == "non couvert du 16/03/2026 au 31/03/2026"
     to_send = service.to_send(slots)
     assert [(p.period.start, p.missing, p.kinds) for p in to_send] == [
         (D(2026, 2, 1), True, (certificate, sheet)),

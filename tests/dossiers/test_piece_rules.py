@@ -77,18 +77,18 @@ def test_valid_values_come_back_typed() -> None:
         "invoice_date": D(2026, 2, 2),
         "amount_excl_tax": Decimal("1250.50"),
         "amount_incl_tax": Decimal("1500.60"),
-        "hours_billed": Decimal("70.00"),
+        "minutes_billed": 70 * 60,  # hours typed, minutes kept
     }
     certificate = check(
         PieceKind.COMPLETION_CERTIFICATE, VALID[PieceKind.COMPLETION_CERTIFICATE], CONTEXT
     )
     assert certificate.ok, certificate.errors
-    assert certificate.values["hours_completed"] == Decimal("69.50")
+    assert certificate.values["minutes_completed"] == 69 * 60 + 30
     assert certificate.values["months_completed"] is None
     assert "distance_activities" not in certificate.values  # on-site training
     sheet = check(PieceKind.ATTENDANCE_SHEET, VALID[PieceKind.ATTENDANCE_SHEET], CONTEXT)
     assert sheet.ok and sheet.values["half_days_signed"] == 38
-    assert sheet.values["hours_attended"] == Decimal("133.50")
+    assert sheet.values["minutes_attended"] == 133 * 60 + 30
     statement = check(PieceKind.EXPENSE_STATEMENT, VALID[PieceKind.EXPENSE_STATEMENT], CONTEXT)
     assert statement.ok and statement.values["amount"] == Decimal("0.00")
 
@@ -266,23 +266,25 @@ def test_every_error_is_reported_at_once() -> None:
 @pytest.mark.parametrize(
     ("text", "hours"),
     [
-        ("7", "7.00"),
-        ("7,5", "7.50"),
-        ("7.25", "7.25"),
-        ("7h", "7.00"),
-        ("7h30", "7.50"),
-        ("7 h 30", "7.50"),
-        ("7H20", "7.33"),
-        ("0", "0.00"),
-        ("1 200", "1200.00"),
+        ("7", 420),
+        ("7,5", 450),
+        ("7.25", 435),
+        ("7h", 420),
+        ("7h30", 450),
+        ("7 h 30", 450),
+        ("7:30", 450),
+        ("7H20", 440),  # whole minutes: three of them prove 22 h
+        ("7,33", 440),
+        ("0", 0),
+        ("1 200", 72000),
     ],
 )
-def test_hours_are_read_as_typed(text: str, hours: str) -> None:
-    assert parse_piece_hours(text) == Decimal(hours)
+def test_hours_are_read_as_typed_and_kept_in_minutes(text: str, hours: int) -> None:
+    assert parse_piece_hours(text) == hours
 
 
 def test_unreadable_hours_say_how_to_write_them() -> None:
-    with pytest.raises(RuleError, match="7h30"):
+    with pytest.raises(RuleError, match="13h30, 13:30 ou 13,5"):
         parse_piece_hours("sept heures")
 
 
@@ -290,8 +292,9 @@ def test_unreadable_hours_say_how_to_write_them() -> None:
     ("name", "value", "shown", "in_form"),
     [
         ("amount_excl_tax", Decimal("1250.5"), "1\u202f250,50\u00a0€", "1250,5"),
-        ("hours_billed", Decimal("69.50"), "69\u00a0h\u00a030", "69,5"),
-        ("hours_billed", Decimal("70.00"), "70\u00a0h", "70"),
+        ("hours_billed", 69 * 60 + 30, "69\u00a0h\u00a030", "69h30"),
+        ("hours_billed", 70 * 60, "70\u00a0h", "70"),
+        ("hours_billed", 440, "7\u00a0h\u00a020", "7h20"),
         ("months_completed", Decimal("2.50"), "2,5\u00a0mois", "2,5"),
         ("signed_on", D(2026, 2, 1), "01/02/2026", "2026-02-01"),
         ("nature", "vae", "Validation des acquis de l'expérience (VAE)", "vae"),

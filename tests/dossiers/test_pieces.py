@@ -80,21 +80,21 @@ EXPECTED = {
             "invoice_number": "F-2026-001",
             "amount_excl_tax": Decimal("1250.50"),
             "amount_incl_tax": Decimal("1500.60"),
-            "hours_billed": Decimal("70.00"),
+            "minutes_billed": 70 * 60,
         },
     ),
     "certificat_realisation": (
         CompletionCertificate,
         {
             "nature": "actions_formation",
-            "hours_completed": Decimal("69.50"),
+            "minutes_completed": 69 * 60 + 30,
             "months_completed": None,
             "signatory": "Sophie Martin, directrice",
         },
     ),
     "feuille_emargement": (
         AttendanceSheet,
-        {"half_days_planned": 20, "half_days_signed": 19, "hours_attended": Decimal("66.50")},
+        {"half_days_planned": 20, "half_days_signed": 19, "minutes_attended": 66 * 60 + 30},
     ),
     "releve_depenses": (ExpenseStatement, {"amount": Decimal("310.20")}),
 }
@@ -403,7 +403,7 @@ def test_replacing_a_piece_keeps_the_old_version(app, client, auth, of_setup) ->
     post_piece(auth, dossier.id, "certificat_realisation", fields, [("v1.pdf", PDF)])
     old = db.session.scalars(select(Piece)).one()
     form = client.get(f"/dossiers/{dossier.id}/pieces/{old.id}/remplacer").get_data(as_text=True)
-    assert 'value="69,5"' in form and 'value="Sophie Martin, directrice"' in form
+    assert 'value="69h30"' in form and 'value="Sophie Martin, directrice"' in form
     new_pdf = make_pdf("Certificat corrige")
 
     response = auth.post(
@@ -416,8 +416,8 @@ def test_replacing_a_piece_keeps_the_old_version(app, client, auth, of_setup) ->
     db.session.expire_all()
     old, new = db.session.scalars(select(Piece).order_by(Piece.id)).all()
     assert old.superseded_at is not None and new.superseded_at is None
-    assert new.replaces_id == old.id and new.hours_completed == Decimal("70.00")
-    assert old.hours_completed == Decimal("69.50")  # the old figures stay as they were
+    assert new.replaces_id == old.id and new.minutes_completed == 70 * 60
+    assert old.minutes_completed == 69 * 60 + 30  # the old figures stay as they were
     assert old.document.storage_key in stored_files(app)
     event_row = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "piece.replaced")

@@ -125,14 +125,26 @@ def test_amount_refused(raw, message) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("35", D("35.00")),
-        ("35,5", D("35.50")),
-        ("35.25", D("35.25")),
-        ("1 200", D("1200.00")),
-        ("35h", D("35.00")),
-        (35, D("35.00")),
-        (12.5, D("12.50")),
-        ("0,01", D("0.01")),
+        # Kept in minutes (issue 14): every writing DOMAIN.md lists.
+        ("35", 35 * 60),
+        ("35,5", 35 * 60 + 30),
+        ("35.25", 35 * 60 + 15),
+        ("1 200", 1200 * 60),
+        ("35h", 35 * 60),
+        ("13h30", 810),
+        ("13 h 30", 810),
+        ("13 h 30 min", 810),
+        ("13:30", 810),
+        ("13,5", 810),
+        ("13.5", 810),
+        ("7h20", 440),
+        ("7,33", 440),  # to the nearest minute
+        ("1 085 h", 1085 * 60),
+        (35, 35 * 60),
+        (12.5, 12 * 60 + 30),
+        (D("7.5"), 450),
+        ("0,01", 1),  # 36 seconds: the nearest minute
+        ("0h01", 1),
     ],
 )
 def test_planned_hours_accepted(raw, expected) -> None:
@@ -144,10 +156,13 @@ def test_planned_hours_accepted(raw, expected) -> None:
     [
         ("0", "supérieure à 0"),
         ("0,00", "supérieure à 0"),
+        ("0h00", "supérieure à 0"),
         ("-3", "supérieure à 0"),
         ("35,125", "2 décimales"),
         ("", "obligatoire"),
-        ("trente", "nombre lisible"),
+        ("trente", "pas une durée lisible : écrivez par exemple 13h30, 13:30 ou 13,5"),
+        ("13h75", "les minutes vont de 0 à 59"),
+        ("13:3:0", "pas une durée lisible"),
         ("1000000", "trop grande"),
     ],
 )
@@ -317,7 +332,7 @@ def test_a_valid_dossier() -> None:
     assert data.rncp_code == "RNCP37796"
     assert (data.start_date, data.end_date) == (date(2026, 9, 1), date(2027, 3, 31))
     assert data.agreed_amount == D("14250.50")
-    assert data.planned_hours == D("1085.00")
+    assert data.planned_minutes == 1085 * 60
     assert data.instalments is None
     assert data.subcontracted is False
     assert data.status is None
@@ -400,3 +415,29 @@ def test_ptp_message_is_french_and_names_the_rhythm() -> None:
         "choisissez le rythme « Mensuel »."
     )
     assert rules.rhythm_error("cpf", "echeances") is None
+
+
+@pytest.mark.parametrize(
+    ("scheme", "category", "refused"),
+    [
+        ("ptp", "actions_formation", False),
+        ("ptp", "bilans_competences", True),
+        ("ptp", "vae", True),
+        ("ptp", "apprentissage", True),
+        # Other schemes fund every category.
+        ("cpf", "bilans_competences", False),
+        ("cpf", "vae", False),
+    ],
+)
+def test_a_ptp_funds_an_action_de_formation_only(scheme, category, refused) -> None:
+    rhythm = "mensuel" if scheme == "ptp" else "fin_de_formation"
+    raw = {**VALID, "scheme": scheme, "category": category, "payment_rhythm": rhythm}
+    data, errors = validate_dossier(raw)
+    if refused:
+        assert data is None
+        (message,) = errors["category"]
+        assert "projet de transition professionnelle (PTP) finance une action de formation" in (
+            message
+        )
+    else:
+        assert errors == {}, errors

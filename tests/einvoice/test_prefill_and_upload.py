@@ -134,7 +134,9 @@ def test_a_fillable_certificat_fills_its_fields(auth, setup):
 
     page = response.get_data(as_text=True)
     assert "Champs remplis d'après le formulaire du certificat" in text(response)
-    assert input_value(page, "hours_completed") == "13,5"
+    assert (
+        input_value(page, "hours_completed") == "13h30"
+    )  # as the form shows a duration, read back as typed
     assert input_value(page, "signatory") == "Jeanne Dupont, directrice"
     assert re.search(
         r'<option[^>]*selected[^>]*value="actions_formation"|'

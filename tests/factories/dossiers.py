@@ -46,10 +46,12 @@ class DossierFactory(Base):
     action_title = "Titre professionnel Comptable assistant"
     category = "actions_formation"
     scheme = "ptp"
+    # A PTP funds a certifying action (its RNCP code; PTP_WITHOUT_CERTIFICATION_CODE).
+    rncp_code = "RNCP37949"
     modality = "presentiel"
     start_date = factory.LazyAttribute(lambda o: month_start(o.today, -3))
     end_date = factory.LazyAttribute(lambda o: month_end(o.today, 2))
-    planned_hours = Decimal("600")
+    planned_minutes = 600 * 60
     agreed_amount = Decimal("12000")
     payment_rhythm = "mensuel"
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from portal.dossiers.pieces import PIECE_CLASSES
+from portal.dossiers.rules import parse_duration
 from portal.extensions import db
 from portal.models import (
     CheckFinding,
@@ -41,7 +42,13 @@ def make_piece(
     **fields: Any,
 ) -> Piece:
     """A current piece with a (fake) stored document, committed; the dossier's first month
-    unless a period is given."""
+    unless a period is given. Hours (``hours_billed="13.5"``, ``"7h20"``) are stored as the
+    minutes the portal keeps."""
+    for name in ("hours_billed", "hours_completed", "hours_attended"):
+        if name in fields:
+            value = fields.pop(name)
+            column = name.replace("hours_", "minutes_")
+            fields[column] = None if value is None else parse_duration(value)
     number = next(_numbers)
     start = start or dossier.start_date
     end = end or month_end(start, 0)
@@ -79,7 +86,7 @@ def make_invoice(
         end,
         amount_excl_tax=Decimal(amount),
         amount_incl_tax=Decimal(amount),
-        hours_billed=Decimal(hours),
+        hours_billed=hours,
         **fields,
     )
 
@@ -88,7 +95,7 @@ def make_certificate(dossier: Dossier, hours: str = "70", **fields: Any) -> Piec
     return make_piece(
         dossier,
         PieceKind.COMPLETION_CERTIFICATE,
-        hours_completed=Decimal(hours),
+        hours_completed=hours,
         nature=dossier.category,
         signatory="Sophie Martin",
         **fields,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from portal.dossiers.rules import parse_duration
 from portal.einvoice import reader as einvoice_reader
 from portal.einvoice import samples
 from portal.models import Severity
@@ -30,6 +31,13 @@ from portal.service_fait.checks import (
 )
 
 D = Decimal
+
+
+def H(hours: str) -> int:
+    """Hours as DOMAIN.md writes them (« 7.5 », « 7h20 »), as the minutes the checks compare."""
+    return parse_duration(hours)
+
+
 NDA = "76311234567"
 FORMATION = frozenset({"actions_formation"})
 SHA_CERTIFICATE = "ab" * 32
@@ -56,7 +64,7 @@ INVOICE = PieceFacts(
     invoice_date=date(2026, 4, 2),
     amount_excl_tax=D("1400.00"),
     amount_incl_tax=D("1400.00"),
-    hours_billed=D("14"),
+    minutes_billed=H("14"),
 )
 CERTIFICATE = PieceFacts(
     id=2,
@@ -64,7 +72,7 @@ CERTIFICATE = PieceFacts(
     period_start=date(2026, 3, 1),
     period_end=date(2026, 3, 31),
     sha256=SHA_CERTIFICATE,
-    hours_completed=D("14"),
+    minutes_completed=H("14"),
     nature="actions_formation",
 )
 SHEET = PieceFacts(
@@ -75,7 +83,7 @@ SHEET = PieceFacts(
     sha256="03" * 32,
     half_days_planned=4,
     half_days_signed=4,
-    hours_attended=D("14"),
+    minutes_attended=H("14"),
 )
 
 BASE = DossierFacts(
@@ -85,7 +93,7 @@ BASE = DossierFacts(
     scheme="plan",
     start_date=date(2026, 3, 1),
     end_date=date(2026, 3, 31),
-    planned_hours=D("14"),
+    planned_minutes=H("14"),
     agreed_amount=D("1400.00"),
     payment_rhythm="fin_de_formation",
     provider_nda=NDA,
@@ -97,9 +105,10 @@ PTP = replace(
     BASE,
     scheme="ptp",
     payment_rhythm="mensuel",
+    rncp_code="RNCP37674",
     start_date=date(2026, 1, 1),
     end_date=date(2026, 6, 30),
-    planned_hours=D("600"),
+    planned_minutes=H("600"),
     agreed_amount=D("12000"),
     pieces=(),
 )
@@ -146,7 +155,7 @@ def month_certificate(id_: int, start: date, end: date, hours: str = "140") -> P
         id=id_,
         period_start=start,
         period_end=end,
-        hours_completed=D(hours),
+        minutes_completed=H(hours),
         sha256=None,
     )
 
@@ -176,7 +185,7 @@ B, W, INFO = Severity.BLOCKING, Severity.WARNING, Severity.INFO
 CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
     (
         "14 h on the convention and the invoice, 13 h 30 on the certificat",
-        with_pieces(INVOICE, piece(CERTIFICATE, hours_completed=D("13.5")), SHEET),
+        with_pieces(INVOICE, piece(CERTIFICATE, minutes_completed=H("13.5")), SHEET),
         [
             (
                 "HOURS_BILLED_OVER_COMPLETED",
@@ -228,7 +237,7 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
                 period_end=date(2026, 3, 15),
                 amount_incl_tax=D("800"),
                 invoice_date=date(2026, 3, 16),
-                hours_billed=D("7"),
+                minutes_billed=H("7"),
             ),
             piece(
                 INVOICE,
@@ -236,7 +245,7 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
                 invoice_number="F-2026-032",
                 period_start=date(2026, 3, 16),
                 amount_incl_tax=D("700.50"),
-                hours_billed=D("7"),
+                minutes_billed=H("7"),
             ),
             CERTIFICATE,
             SHEET,
@@ -306,7 +315,7 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
     ),
     (
         "fewer hours on the attendance sheets than on the certificat",
-        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, hours_attended=D("12"))),
+        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, minutes_attended=H("12"))),
         [
             (
                 "HOURS_ATTENDED_MISMATCH",
@@ -319,8 +328,8 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
         "more hours completed than planned",
         with_pieces(
             INVOICE,
-            piece(CERTIFICATE, hours_completed=D("16.25")),
-            piece(SHEET, hours_attended=D("16.25")),
+            piece(CERTIFICATE, minutes_completed=H("16.25")),
+            piece(SHEET, minutes_attended=H("16.25")),
         ),
         [
             (
@@ -397,11 +406,164 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
                 ),
             ),
         ),
+        # Certified on the start date: the loss during the action is an alert (the issue
+        # 14 rule; it used to block the payment).
         [
             (
                 "QUALIOPI_PERIOD",
+                W,
+                [
+                    "du 16/03/2026 au 31/03/2026 (présent dans la liste sans cette catégorie)",
+                    "certifié le 01/03/2026, au début de l'action",
+                    "sans bloquer le paiement (choix du financeur)",
+                ],
+            )
+        ],
+    ),
+    (
+        "a certification lost during the action, for a funder who blocks payment then",
+        replace(
+            BASE,
+            qualiopi_loss_blocking=True,
+            qualiopi=QualiopiFacts(
+                NDA,
+                date(2025, 1, 1),
+                (
+                    ListSpan(date(2025, 1, 1), date(2026, 3, 31), FORMATION),
+                    ListSpan(date(2026, 3, 31), None, frozenset()),
+                ),
+            ),
+        ),
+        # The last day of the action is the first without the category.
+        [("QUALIOPI_PERIOD", B, ["le 31/03/2026", "le financeur bloque alors le paiement"])],
+    ),
+    (
+        "three certificats of 7 h 20 prove an invoice of 22 h (no false « 0 h 01 »)",
+        replace(
+            with_pieces(
+                piece(INVOICE, minutes_billed=H("22")),
+                piece(CERTIFICATE, period_end=date(2026, 3, 10), minutes_completed=H("7h20")),
+                piece(
+                    CERTIFICATE,
+                    id=5,
+                    period_start=date(2026, 3, 11),
+                    period_end=date(2026, 3, 20),
+                    minutes_completed=H("7 h 20"),
+                ),
+                piece(
+                    CERTIFICATE,
+                    id=6,
+                    period_start=date(2026, 3, 21),
+                    minutes_completed=H("7:20"),
+                ),
+                piece(SHEET, minutes_attended=H("22")),
+            ),
+            planned_minutes=H("22"),
+        ),
+        # The sheet covers the month, the certificats its thirds: the sheet is not compared.
+        [],
+    ),
+    (
+        "two invoices billing the same 14 hours twice against one certificat of 14 h",
+        with_pieces(
+            piece(INVOICE, amount_incl_tax=D("700")),
+            piece(
+                INVOICE,
+                id=4,
+                invoice_number="F-2026-031-BIS",
+                invoice_date=date(2026, 4, 9),
+                amount_incl_tax=D("700"),
+            ),
+            CERTIFICATE,
+            SHEET,
+        ),
+        [
+            (
+                "HOURS_BILLED_OVER_COMPLETED",
                 B,
-                ["du 16/03/2026 au 31/03/2026 (présent dans la liste sans cette catégorie)"],
+                [
+                    "28 h facturées (2 factures",
+                    "14 h au certificat de réalisation du 01/03/2026 au 31/03/2026",
+                    "14 h facturées sans être réalisées",
+                    "La facture n° F-2026-031 et la facture n° F-2026-031-BIS facturent des "
+                    "périodes qui se recouvrent : les mêmes heures sont facturées deux fois",
+                ],
+            )
+        ],
+    ),
+    (
+        "hours billed month by month: one month over its certificat is named alone",
+        replace(
+            BASE,
+            end_date=date(2026, 4, 30),
+            planned_minutes=H("28"),
+            agreed_amount=D("2800"),
+            pieces=(
+                INVOICE,
+                CERTIFICATE,
+                SHEET,
+                piece(
+                    INVOICE,
+                    id=7,
+                    invoice_number="F-2026-041",
+                    period_start=date(2026, 4, 1),
+                    period_end=date(2026, 4, 30),
+                    invoice_date=date(2026, 5, 2),
+                ),
+                piece(
+                    CERTIFICATE,
+                    id=8,
+                    period_start=date(2026, 4, 1),
+                    period_end=date(2026, 4, 30),
+                    minutes_completed=H("13h30"),
+                ),
+            ),
+        ),
+        [
+            (
+                "HOURS_BILLED_OVER_COMPLETED",
+                B,
+                [
+                    "14 h facturées (la facture n° F-2026-041 du 01/04/2026 au 30/04/2026)",
+                    "13 h 30 au certificat de réalisation du 01/04/2026 au 30/04/2026",
+                    "0 h 30 facturées sans être réalisées",
+                ],
+            ),
+            ("HOURS_COMPLETED_UNDER_PLANNED", W, ["28 h prévues", "27 h 30", "0 h 30 non"]),
+        ],
+    ),
+    (
+        "a PTP without an RNCP or RS code",
+        replace(
+            PTP,
+            rncp_code=None,
+            end_date=date(2026, 1, 31),
+            planned_minutes=H("140"),
+            pieces=(month_certificate(31, date(2026, 1, 1), date(2026, 1, 31)),),
+        ),
+        [("PTP_WITHOUT_CERTIFICATION_CODE", W, ["sans code RNCP ni RS"])],
+    ),
+    (
+        "a non-certified subcontractor outside the CPF: a point of attention, not blocking",
+        replace(
+            BASE,
+            subcontracted=True,
+            subcontract=SubcontractFacts(
+                compliant=False,
+                reasons=("Certification Qualiopi du sous-traitant : non certifié",),
+                subcontractor="Formations du Sud",
+                cpf=False,
+            ),
+        ),
+        [
+            (
+                "SUBCONTRACTOR_ATTENTION",
+                W,
+                [
+                    "sous-traité hors CPF : Certification Qualiopi du sous-traitant : non certifié",
+                    "(indicateur 27)",
+                    "ne bloque pas le paiement",
+                ],
             )
         ],
     ),
@@ -539,7 +701,7 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
     ),
     (
         "hours typed that are not the electronic invoice's",
-        with_pieces(einvoice(hours_billed=D("12")), CERTIFICATE, SHEET, **SIRENS),
+        with_pieces(einvoice(minutes_billed=H("12")), CERTIFICATE, SHEET, **SIRENS),
         [
             (
                 "EINVOICE_DETAILS_DIFFER",
@@ -664,7 +826,7 @@ CASES: list[tuple[str, DossierFacts, list[tuple[str, Severity, list[str]]]]] = [
     ),
     (
         "hours typed that are not those found in the PDF's text",
-        with_pieces(text_invoice(hours_billed=D("13")), CERTIFICATE, SHEET),
+        with_pieces(text_invoice(minutes_billed=H("13")), CERTIFICATE, SHEET),
         [("PDF_TEXT_DIFFERS", W, ["heures facturées saisies 13 h, le texte du PDF indique 14 h"])],
     ),
 ]
@@ -718,18 +880,20 @@ CLEAN: list[tuple[str, DossierFacts]] = [
     ),
     (
         "blended learning: the sheets prove only the on-site hours",
-        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, hours_attended=D("10")), modality="mixte"),
+        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, minutes_attended=H("10")), modality="mixte"),
     ),
     (
         "distance learning: no attendance figures to compare",
-        with_pieces(INVOICE, CERTIFICATE, piece(SHEET, hours_attended=D("2")), modality="distance"),
+        with_pieces(
+            INVOICE, CERTIFICATE, piece(SHEET, minutes_attended=H("2")), modality="distance"
+        ),
     ),
     (
         "apprenticeship: the certificat counts months, the invoice no hours",
         with_pieces(
-            piece(INVOICE, hours_billed=None),
+            piece(INVOICE, minutes_billed=None),
             piece(
-                CERTIFICATE, nature="apprentissage", hours_completed=None, months_completed=D("1")
+                CERTIFICATE, nature="apprentissage", minutes_completed=None, months_completed=D("1")
             ),
             category="apprentissage",
             qualiopi=certified_since_2025("apprentissage"),
@@ -842,12 +1006,12 @@ def test_every_check_has_a_code_a_french_label_and_a_severity():
         ("14", "14 h"),
         ("13.5", "13 h 30"),
         ("0.25", "0 h 15"),
-        ("7.33", "7 h 20"),
+        ("7h20", "7 h 20"),
         ("1085", "1 085 h"),
     ],
 )
 def test_hours_are_written_the_french_way(hours, text):
-    assert plain(checks.fr_hours(D(hours))) == text
+    assert plain(checks.fr_hours(H(hours))) == text
 
 
 @pytest.mark.parametrize(

@@ -396,7 +396,7 @@ def test_a_piece_a_decision_relies_on_cannot_be_replaced(app, auth, setup) -> No
     db.session.expire_all()
     assert db.session.scalars(select(Piece.id).order_by(Piece.id)).all() == before
     assert db.session.get(Piece, certificate.id).superseded_at is None
-    assert db.session.get(Piece, certificate.id).hours_completed == Decimal("70.00")
+    assert db.session.get(Piece, certificate.id).minutes_completed == 70 * 60
 
 
 def test_the_service_refuses_and_a_reopened_decision_unlocks(app, setup, tmp_path) -> None:

@@ -22,6 +22,7 @@ from portal.models import (
     ControlStatus,
     Dossier,
     InvoiceDecision,
+    Piece,
     Role,
     ServiceFaitControl,
 )
@@ -305,6 +306,9 @@ def test_creating_and_editing_a_dossier_runs_its_checks(app, tmp_path):
     db.session.commit()
     assert codes(dossier) == ["QUALIOPI_START"]
     assert control(dossier).funder_id == controller.funder_id
+    stored = _stored_state()
+    service.run_checks([dossier.id])
+    assert _stored_state() == stored
 
     dossier = db.session.get(Dossier, dossier.id)
     dossier_services.update_dossier(
@@ -335,6 +339,37 @@ def test_imported_dossiers_get_their_controls_and_findings(app, tmp_path):
     db.session.commit()
     by_reference = {d.reference: codes(d) for d in db.session.scalars(select(Dossier)).all()}
     assert by_reference == {"IMP-0": [], "IMP-1": ["QUALIOPI_START"], "IMP-2": []}
+    # What a new dossier's light run stored is what a full run finds (nothing changes).
+    stored = _stored_state()
+    service.run_checks([d.id for d in db.session.scalars(select(Dossier))])
+    assert _stored_state() == stored
+
+
+def _stored_state() -> tuple[list[tuple], list[tuple]]:
+    db.session.expire_all()
+    found = db.session.execute(
+        select(
+            CheckFinding.dossier_id,
+            CheckFinding.code,
+            CheckFinding.severity,
+            CheckFinding.explanation,
+            CheckFinding.period_start,
+            CheckFinding.period_end,
+        ).order_by(CheckFinding.id)
+    ).all()
+    controls = db.session.execute(
+        select(
+            ServiceFaitControl.dossier_id,
+            ServiceFaitControl.status,
+            ServiceFaitControl.blocking_count,
+            ServiceFaitControl.warning_count,
+            ServiceFaitControl.info_count,
+            ServiceFaitControl.invoiced_total,
+            ServiceFaitControl.validated_total,
+            ServiceFaitControl.decided_at,
+        ).order_by(ServiceFaitControl.dossier_id)
+    ).all()
+    return [tuple(f) for f in found], [tuple(c) for c in controls]
 
 
 # --- The control's state --------------------------------------------------------------------------
@@ -487,9 +522,58 @@ def test_a_subcontracted_dossier_whose_subcontractor_is_not_compliant(app, tmp_p
     flagged = make_dossier(funder, provider, subcontracted=True, subcontract_id=without_contract.id)
     fine = make_dossier(funder, provider, subcontracted=True, subcontract_id=compliant.id)
 
-    service.run_checks([flagged.id, fine.id])
+    cpf_without_contract = make_contract(
+        provider, is_cpf=True, contract_document=None, start_date=TODAY - timedelta(days=200)
+    )
+    blocked = make_dossier(
+        funder, provider, subcontracted=True, subcontract_id=cpf_without_contract.id
+    )
+
+    service.run_checks([flagged.id, fine.id, blocked.id])
+    # Outside the CPF (issue 14): a point of attention, never a bar to payment (it used to
+    # be blocking).
     (finding,) = findings(flagged)
+    assert (finding.code, finding.severity) == ("SUBCONTRACTOR_ATTENTION", "alerte")
+    assert "hors CPF" in finding.explanation and "indicateur 27" in finding.explanation
+    assert "contrat" in finding.explanation.lower()
+    assert codes(fine) == []
+    # A CPF contract: the décret's rules bar the payment.
+    (finding,) = findings(blocked)
     assert (finding.code, finding.severity) == ("SUBCONTRACTOR_NOT_COMPLIANT", "bloquant")
     assert "n'est pas conforme" in finding.explanation
     assert "contrat" in finding.explanation.lower()
-    assert codes(fine) == []
+
+
+# --- Hours in minutes, cumulatively (issue 14's "done when") ------------------------------------
+
+
+def test_three_certificats_of_7h20_prove_an_invoice_of_22h(app, tmp_path) -> None:
+    first_list(tmp_path, orgs=(GARONNE,))
+    dossier = make_dossier(FunderFactory(), garonne(), planned_minutes=22 * 60)
+    start = dossier.start_date
+    thirds = [(start, start + timedelta(9)), (start + timedelta(10), start + timedelta(19))]
+    thirds.append((start + timedelta(20), start + timedelta(27)))
+    make_invoice(dossier, start, thirds[-1][1], amount="100", hours="22")
+    for first, last in thirds:
+        make_certificate(dossier, hours="7h20", start=first, end=last)
+    service.run_checks([dossier.id])
+    assert "HOURS_BILLED_OVER_COMPLETED" not in codes(dossier)
+    db.session.expire_all()
+    assert sum(p.minutes_completed or 0 for p in db.session.scalars(select(Piece))) == 1320
+
+
+def test_two_invoices_billing_the_same_hours_twice_are_blocking(app, tmp_path) -> None:
+    first_list(tmp_path, orgs=(GARONNE,))
+    dossier = make_dossier(FunderFactory(), garonne())
+    start = dossier.start_date
+    end = start + timedelta(days=27)
+    make_invoice(dossier, start, end, amount="100", hours="14", invoice_number="F-1")
+    make_invoice(dossier, start, end, amount="100", hours="14", invoice_number="F-2")
+    make_certificate(dossier, hours="14", start=start, end=end)
+    service.run_checks([dossier.id])
+    (finding,) = [f for f in findings(dossier) if f.code == "HOURS_BILLED_OVER_COMPLETED"]
+    assert finding.severity == "bloquant"
+    explanation = plain(finding.explanation)
+    assert "28 h facturées (2 factures" in explanation
+    assert "14 h facturées sans être réalisées" in explanation
+    assert "les mêmes heures sont facturées deux fois" in explanation

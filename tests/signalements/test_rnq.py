@@ -3,6 +3,9 @@ the conditional ones (the rules of the field, "Non-conformities and indicators")
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from portal import rnq
@@ -74,6 +77,8 @@ def test_the_other_indicators_always_apply() -> None:
     [
         (1, "Le prestataire diffuse une information accessible au public"),
         (4, "Le prestataire analyse le besoin du bénéficiaire"),
+        # The decree's words: « des conditions » (issue 14), not « sur les conditions ».
+        (9, "Le prestataire informe les publics bénéficiaires des conditions de déroulement"),
         (12, "Le prestataire décrit et met en œuvre les mesures pour favoriser l'engagement"),
         (26, "Le prestataire mobilise les expertises, outils et réseaux nécessaires"),
         (27, "Lorsque le prestataire fait appel à la sous-traitance ou au portage salarial"),
@@ -122,3 +127,19 @@ def test_short_labels() -> None:
     assert rnq.short_labels([]) == ""
     assert rnq.short_labels([4]) == "4"
     assert rnq.short_labels([26, 4, 10, 4]) == "4, 10 et 26"
+
+
+def test_all_32_titles_are_those_of_the_referentiel_source() -> None:
+    """Word for word against the AFNOR FAQ's copy of the decree's annex (seeds/), « œ »
+    written out as that copy writes it."""
+    source = (Path(__file__).parents[2].parent / "shared" / "seeds").joinpath(
+        "afnor-qualiopi-referentiel-faq.txt"
+    )
+    if not source.exists():
+        pytest.skip("the seeds of the domain are not beside this checkout")
+    seen: dict[int, str] = {}
+    for match in re.finditer(r"Indicateur ?(\d+) : (.*)", source.read_text(encoding="utf-8")):
+        seen.setdefault(int(match.group(1)), match.group(2).strip())
+    for number in range(1, 33):
+        title = rnq.indicator(number).title.replace("œ", "oe")
+        assert seen[number].endswith(title), number

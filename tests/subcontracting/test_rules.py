@@ -33,6 +33,7 @@ from portal.subcontracting.rules import (
     evaluate_contract,
     first_gap,
     micro_exemption,
+    micro_thresholds,
 )
 
 D = date
@@ -108,6 +109,83 @@ def test_micro_exemption(micro, turnover, settings, exempt, fact) -> None:
     )
     assert got is exempt
     assert fact in why
+
+
+TABLE_2026 = Settings(micro_thresholds=micro_thresholds("2026=83600"))
+
+
+@pytest.mark.parametrize(
+    ("start", "turnover", "settings", "exempt", "fact"),
+    [
+        # 2023–2025: 77,700 €, confirmed; exactly at the threshold is exempt.
+        (D(2023, 1, 1), "77700", Settings(), True, "au plus le seuil de 77\u202f700,00\u00a0€ :"),
+        (D(2025, 12, 31), "77700", Settings(), True, "au plus le seuil de 77\u202f700,00\u00a0€ :"),
+        (D(2025, 12, 31), "77700.01", Settings(), False, "dépasse le seuil"),
+        # 2026 not set: the latest known threshold, said to confirm.
+        (D(2026, 1, 1), "77700", Settings(), True, "(seuil 2026 à confirmer)"),
+        (D(2026, 1, 1), "77700.01", Settings(), False, "(seuil 2026 à confirmer)"),
+        # Set for 2026 in the table: it applies, confirmed; 2025 keeps its own.
+        (D(2026, 1, 1), "80000", TABLE_2026, True, "au plus le seuil de 83\u202f600,00\u00a0€ :"),
+        (D(2025, 6, 1), "80000", TABLE_2026, False, "dépasse le seuil de 77\u202f700,00\u00a0€ :"),
+        (D(2027, 6, 1), "80000", TABLE_2026, True, "(seuil 2027 à confirmer)"),
+    ],
+)
+def test_micro_threshold_is_a_dated_table(start, turnover, settings, exempt, fact) -> None:
+    got, why = micro_exemption(
+        contract(
+            start=start,
+            end=D(start.year, 12, 31),
+            micro_entrepreneur=True,
+            micro_turnover=Decimal(turnover),
+        ),
+        settings,
+    )
+    assert got is exempt
+    assert fact in why
+
+
+def test_the_dated_table_is_written_for_users() -> None:
+    assert Settings().micro_thresholds_label() == (
+        "77\u202f700,00\u00a0€ (2023 à 2025) ; années suivantes : à confirmer"
+    )
+
+
+NOT_CERTIFIED = ListHistory((listed(D(2025, 6, 1), actions_formation=False),), D(2025, 6, 1))
+
+
+@pytest.mark.parametrize(
+    ("is_cpf", "history", "changes", "expected", "compliant"),
+    [
+        # CPF: a non-certified subcontractor fails, and so do the contract's mentions.
+        (True, NOT_CERTIFIED, {}, {"certification": Outcome.FAIL}, False),
+        (True, CERTIFIED, {"mentions": {}}, {"checklist": Outcome.FAIL}, False),
+        # Outside the CPF: the certification is a point of attention (indicator 27), the
+        # CPF-only rules are not applicable, the NDA and a written contract still count.
+        (
+            False,
+            NOT_CERTIFIED,
+            {"mentions": {}, "whole_certification": True, "certification_code": "RNCP1"},
+            {
+                "certification": Outcome.WARNING,
+                "checklist": Outcome.NOT_APPLICABLE,
+                "authorisation": Outcome.NOT_APPLICABLE,
+                "sub_subcontracting": Outcome.NOT_APPLICABLE,
+                "dereferenced": Outcome.NOT_APPLICABLE,
+            },
+            True,
+        ),
+        (False, CERTIFIED, {"signed_contract": None}, {"written_contract": Outcome.FAIL}, False),
+        (False, ListHistory((), D(2025, 6, 1)), {}, {"nda": Outcome.FAIL}, False),
+    ],
+)
+def test_the_cpf_rules_bind_cpf_contracts_only(is_cpf, history, changes, expected, compliant):
+    result = evaluate_contract(contract(is_cpf=is_cpf, **changes), history)
+    outcomes = {check.rule: check.outcome for check in result.checks}
+    assert {rule: outcomes[rule] for rule in expected} == expected
+    assert result.compliant is compliant
+    if not is_cpf and history is NOT_CERTIFIED:
+        fact = next(c.fact for c in result.checks if c.rule == "certification")
+        assert "indicateur 27" in fact and "ne bloque pas le paiement" in fact
 
 
 # --- NDA in the public list -------------------------------------------------------------------
@@ -495,6 +573,52 @@ def test_ceiling_period(year, expected) -> None:
         ({"start": D(2025, 1, 1), "end": D(2025, 12, 31)}, 2025, D(2025, 3, 31), "9000"),
         ({"start": D(2025, 1, 1), "end": D(2025, 12, 31)}, 2023, None, "0"),  # no ceiling
         ({"start": D(2026, 1, 1), "end": D(2026, 12, 31)}, 2025, None, "0"),  # another year
+        # An amount entered for 2024 counts for the contract's days from 1 April (issue 14):
+        # ended on 31 March 2024, nothing; ended on 1 April 2024, one day of 91.
+        (
+            {
+                "start": D(2024, 1, 1),
+                "end": D(2024, 3, 31),
+                "yearly_amounts": {2024: Decimal("9100")},
+            },
+            2024,
+            None,
+            "0",
+        ),
+        (
+            {
+                "start": D(2024, 1, 2),
+                "end": D(2024, 4, 1),
+                "yearly_amounts": {2024: Decimal("9100")},
+            },
+            2024,
+            None,
+            "100",
+        ),
+        # Begun on 1 April 2024: the whole amount.
+        (
+            {
+                "start": D(2024, 4, 1),
+                "end": D(2024, 12, 31),
+                "yearly_amounts": {2024: Decimal("5000")},
+            },
+            2024,
+            None,
+            "5000",
+        ),
+        # Without amounts, the price pro rata: ended 31 March 2024, nothing in 2024.
+        ({"start": D(2024, 1, 1), "end": D(2024, 3, 31)}, 2024, None, "0"),
+        # Over two years with amounts: 2025's amount over its 184 days, all inside 2025.
+        (
+            {
+                "start": D(2025, 7, 1),
+                "end": D(2026, 6, 30),
+                "yearly_amounts": {2025: Decimal("18400")},
+            },
+            2025,
+            D(2025, 7, 31),
+            "3100",
+        ),
     ],
 )
 def test_contract_share(changes, year, until, expected) -> None:

@@ -16,7 +16,6 @@ from portal.blueprints.admin.forms import ApiTokenForm, WebhookForm
 from portal.clock import utcnow
 from portal.forms import EmptyForm
 from portal.models import (
-    API_SCOPE_LABELS,
     DELIVERY_STATE_LABELS,
     WEBHOOK_EVENT_LABELS,
     DeliveryState,
@@ -26,22 +25,6 @@ from portal.models import (
 from portal.web import actor as current_actor
 from portal.web import redirect_after_post
 from portal.webhooks import endpoints as endpoint_service
-
-
-def _token_rows(funder_id: int) -> list[dict[str, Any]]:
-    now = utcnow()
-    rows = []
-    for token in token_service.funder_tokens(funder_id):
-        rows.append(
-            {
-                "token": token,
-                "scopes": [API_SCOPE_LABELS.get(s, s) for s in sorted(token.scope_set)],
-                "scope_codes": sorted(token.scope_set),
-                "state": token.state_label(now),
-                "revocable": token.revoked_at is None,
-            }
-        )
-    return rows
 
 
 def _endpoint_rows(funder_id: int) -> list[dict[str, Any]]:
@@ -67,7 +50,7 @@ def _page(
     response = make_response(
         render_template(
             "admin/api_access.html",
-            tokens=_token_rows(user.funder_id),
+            tokens=token_service.token_rows(token_service.funder_tokens(user.funder_id), utcnow()),
             endpoints=_endpoint_rows(user.funder_id),
             token_form=token_form or ApiTokenForm(formdata=None),
             webhook_form=webhook_form or WebhookForm(formdata=None),

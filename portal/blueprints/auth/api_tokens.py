@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, Length
 
 from portal import audit, unit_of_work
 from portal.access import ALL_ROLES, deny, roles_required
+from portal.api.tokens import token_rows
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import ChangePasswordForm
 from portal.clock import utcnow
@@ -146,7 +147,7 @@ class ApiTokenForm(Form):
 def panel_context(user: User, *, token_form: ApiTokenForm | None = None) -> dict[str, object]:
     """What the `auth/_api_tokens.html` partial needs."""
     return {
-        "api_tokens": tokens_of(user),
+        "api_tokens": token_rows(tokens_of(user), utcnow()),
         "token_form": token_form or ApiTokenForm(formdata=None),
         "revoke_form": EmptyForm(),
     }

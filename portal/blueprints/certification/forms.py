@@ -73,7 +73,7 @@ class CertificateForm(_Errors, Form):
         "Fin de validité",
         description=(
             "Laissée vide : 3 ans moins un jour après le début (un certificat du 15/03/2025 "
-            "est valable jusqu'au 14/03/2028)."
+            "est valable jusqu'au 14/03/2028) ; 4 ans pour un certificat délivré en 2020."
         ),
         render_kw={"type": "date"},
     )

@@ -96,7 +96,7 @@ def piece_form_class(kind: PieceKind, *, replacing: bool = False) -> type[PieceF
 def initial_from_piece(piece: Piece) -> dict[str, str]:
     """A piece's values as the form shows them, to start a replacement from."""
     return {
-        spec.name: input_value(spec, getattr(piece, spec.name))
+        spec.name: input_value(spec, getattr(piece, spec.attribute))
         for spec in FIELDS[PieceKind(piece.kind)]
     }
 

@@ -48,7 +48,7 @@ VALUE_HELP = {
     "rncp_code": "RNCP12345 ou RS1234",
     "start_date": "jj/mm/aaaa",
     "end_date": "jj/mm/aaaa, au plus tôt la date de début",
-    "planned_hours": "35 ou 35,5 (plus de 0)",
+    "planned_hours": "35, 35h30, 35:30 ou 35,5 (plus de 0)",
     "agreed_amount": "1 234,50 ou 1234.50 (euros)",
     "instalments": f"de 2 à {rules.MAX_INSTALMENTS}",
     "subcontracted": "oui ou non (vide : non)",

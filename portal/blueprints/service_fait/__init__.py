@@ -13,6 +13,7 @@ from portal.blueprints.service_fait import (  # noqa: E402, F401  (register thei
     document_requests,
     routes,
     sampling,
+    settings,
 )
 from portal.blueprints.service_fait.checks_cli import register_checks  # noqa: E402
 from portal.blueprints.service_fait.cli import register  # noqa: E402

@@ -63,7 +63,7 @@ def _common() -> dict[str, Any]:
         "outcome_labels": rules.OUTCOME_LABELS,
         "category_labels": {str(k): v for k, v in CATEGORY_LABELS.items()},
         "mentions": CONTRACT_MENTIONS,
-        "micro_threshold": config.micro_threshold,
+        "micro_thresholds": config.micro_thresholds_label(),
         "warning_rate": config.warning_rate,
         "make_gauge": lambda ceiling: Gauge(ceiling, config.warning_rate),
         "today": clock.today(),

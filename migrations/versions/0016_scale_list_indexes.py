@@ -5,8 +5,8 @@ in the start-date index), missing pieces sorted by start date (the start date in
 missing-pieces index), search by the beginning of a beneficiary's name (funder,
 lower(name)); "Mes dossiers", missing pieces only (OF, status, missing-pieces due date).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 13:00:00.000000
 
 """
@@ -15,8 +15,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0015'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
