@@ -11,11 +11,15 @@ the slowest scenario of the list. Users meet scenarios, not aggregates: the aggr
 is printed, but the verdict is per scenario.
 
 The machine the benches run on is often shared: a p95 is noisy, repeat the run (or raise
-``--repeat``) before believing one figure over the budget.
+``--repeat``) before believing one figure over the budget. Next to the server time, the
+CPU time of the process during the request (p95) tells the work from the wait for a CPU
+on a loaded machine (on SQLite the queries run in the process, so it includes them); the
+load average is printed with each list.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -36,6 +40,7 @@ class Figures:
     times: list[float]
     statements: int
     shown: int | None = None
+    cpu: tuple[float, ...] = ()
 
     @property
     def p50(self) -> float:
@@ -44,6 +49,10 @@ class Figures:
     @property
     def p95(self) -> float:
         return percentile(self.times, 95)
+
+    @property
+    def cpu_p95(self) -> float:
+        return percentile(list(self.cpu), 95) if self.cpu else 0.0
 
     @property
     def over(self) -> bool:
@@ -85,17 +94,19 @@ def measure(
             headers = {"HX-Request": "true"} if htmx else {}
             client.get(path, query_string=query, headers=headers)  # warm-up
             times: list[float] = []
+            cpu: list[float] = []
             most = 0
             response = None
             for _ in range(repeat):
                 statements[0] = 0
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 response = client.get(path, query_string=query, headers=headers)
                 times.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - cpu_started) * 1000)
                 assert response.status_code == 200, (name, response.status_code)
                 most = max(most, statements[0])
             rows = shown(response.get_data(as_text=True)) if shown and response else None
-            per[name] = Figures(times, most, rows)
+            per[name] = Figures(times, most, rows, tuple(cpu))
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return per
@@ -110,7 +121,8 @@ def report(title: str, per: dict[str, Figures]) -> tuple[str, Figures]:
     print(
         f"\n{title}: {len(per)} scenarios, {len(every)} requests; all requests p50 "
         f"{statistics.median(every):.1f} ms, p95 {percentile(every, 95):.1f} ms; "
-        f"SQL statements per request {min(queries)}–{max(queries)}"
+        f"SQL statements per request {min(queries)}–{max(queries)}; load average "
+        f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     width = max(len(name) for name in per)
     for name, f in per.items():
@@ -118,7 +130,7 @@ def report(title: str, per: dict[str, Figures]) -> tuple[str, Figures]:
         flag = "  OVER" if f.over else ""
         print(
             f"  {name:<{width}}  p50 {f.p50:8.1f} ms  p95 {f.p95:8.1f} ms  "
-            f"{f.statements:3d} statements{rows}{flag}"
+            f"(cpu p95 {f.cpu_p95:6.1f} ms)  {f.statements:3d} statements{rows}{flag}"
         )
     slowest = max(per, key=lambda name: per[name].p95)
     print(

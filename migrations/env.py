@@ -1,8 +1,15 @@
 import logging
+import warnings
 from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+
+# SQLite cannot reflect an index on an expression (ix_dossiers_funder_last_name, on
+# lower(name)): SQLAlchemy and Alembic say so and leave it out of the comparison, which is
+# what `flask db check` should do there (PostgreSQL compares it).
+warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based")
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.

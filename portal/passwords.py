@@ -13,7 +13,6 @@ from importlib import resources
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from zxcvbn import zxcvbn
 
 MIN_LENGTH = 12
 MAX_LENGTH = 200
@@ -56,6 +55,8 @@ def password_problems(password: str, *, email: str | None = None) -> list[str]:
 
 def strength(password: str, *, email: str | None = None) -> int:
     """zxcvbn's score of the password, 0 (guessed at once) to 4, knowing the e-mail."""
+    from zxcvbn import zxcvbn  # its dictionaries (~13 MB) loaded only when a password is set
+
     hints = [email, email.split("@")[0]] if email else []
     return int(zxcvbn(password[:STRENGTH_PREFIX], user_inputs=hints)["score"])
 

@@ -940,12 +940,7 @@ class DossierFilters:
             needle = self.q.strip()
             condition = _reference_prefix(needle)
             if not any(ch.isdigit() for ch in needle):  # a name has no digit
-                condition = or_(
-                    condition,
-                    func.lower(Dossier.beneficiary_last_name).startswith(
-                        needle.lower(), autoescape=True
-                    ),
-                )
+                condition = or_(condition, _last_name_prefix(needle))
             conditions.append(condition)
         if self.of.strip():
             conditions.append(_of_condition(self.of.strip()))
@@ -969,6 +964,20 @@ def _reference_prefix(needle: str) -> Any:
     if db.session.get_bind().dialect.name == "sqlite":
         return Dossier.reference.op("GLOB")(re.sub(r"([*?\[])", r"[\1]", needle) + "*")
     return Dossier.reference.startswith(needle, autoescape=True)
+
+
+def _last_name_prefix(needle: str) -> Any:
+    """Beneficiaries whose last name starts with `needle`, whatever the case, in a shape
+    the (funder, lower(name)) index serves: on SQLite a range of lower(name) (its LIKE
+    cannot use an index on an expression; SQLite's binary order is the code points', so
+    every name that starts with the prefix sorts between it and the prefix followed by
+    the last code point), on PostgreSQL a LIKE prefix (the index has the pattern
+    operators)."""
+    lowered = func.lower(Dossier.beneficiary_last_name)
+    prefix = needle.lower()
+    if db.session.get_bind().dialect.name == "sqlite":
+        return and_(lowered >= prefix, lowered < prefix + "\U0010ffff")
+    return lowered.startswith(prefix, autoescape=True)
 
 
 MAX_OF_IDS = 500

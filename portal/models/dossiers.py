@@ -22,6 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
@@ -135,12 +137,27 @@ class Dossier(db.Model):
         CheckConstraint("agreed_amount >= 0", name="agreed_amount"),
         Index("ix_dossiers_funder_status_start", "funder_id", "status", "start_date"),
         Index("ix_dossiers_provider_start", "provider_id", "start_date"),
-        # The funder's list sorts and filters on these.
-        Index("ix_dossiers_funder_start", "funder_id", "start_date"),
+        # The funder's list sorts and filters on these (bench/dossiers_list.py). The end
+        # date rides along so that a period filter is read from the index alone; the start
+        # date after the missing-pieces due date, so that "missing pieces" sorted by start
+        # date reads no row.
+        Index("ix_dossiers_funder_start_end", "funder_id", "start_date", "end_date"),
+        Index("ix_dossiers_funder_scheme_start", "funder_id", "scheme", "start_date"),
         Index("ix_dossiers_funder_amount", "funder_id", "agreed_amount"),
-        Index("ix_dossiers_funder_missing", "funder_id", "first_missing_due"),
+        Index("ix_dossiers_funder_missing_start", "funder_id", "first_missing_due", "start_date"),
         Index("ix_dossiers_funder_provider", "funder_id", "provider_id"),
         Index("ix_dossiers_funder_updated", "funder_id", "updated_at"),
+        # The search by the beginning of a beneficiary's name (`DossierFilters`): a range
+        # on lower(name) on SQLite, a LIKE prefix on PostgreSQL (pattern operators, so
+        # whatever the database's collation).
+        Index(
+            "ix_dossiers_funder_last_name",
+            "funder_id",
+            func.lower(text("beneficiary_last_name")).label("last_name_lower"),
+            postgresql_ops={"last_name_lower": "text_pattern_ops"},
+        ),
+        # "Mes dossiers", missing pieces only: the OF's open dossiers with a piece due.
+        Index("ix_dossiers_provider_status_missing", "provider_id", "status", "first_missing_due"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -484,6 +484,9 @@ def listed(app, login_as):
         ({"q": "D-"}, ["D-4", "D-2", "D-5", "D-1", "D-3"]),
         ({"q": "lefe"}, []),  # the beginning of the name, accents as typed
         ({"q": "lefè"}, ["D-2"]),
+        ({"q": "LEFÈ"}, ["D-2"]),  # whatever the case
+        ({"q": "lefèvre"}, ["D-2"]),  # the whole name
+        ({"q": "lefèvrea"}, []),  # longer than the name
         ({"tri": "montant"}, ["D-3", "D-1", "D-5", "D-2", "D-4"]),
         ({"tri": "-montant"}, ["D-4", "D-2", "D-5", "D-1", "D-3"]),
         ({"tri": "reference"}, ["D-1", "D-2", "D-3", "D-4", "D-5"]),
