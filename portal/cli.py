@@ -567,7 +567,7 @@ def seed_demo_dossiers() -> list[str]:
             modality=Modality.ON_SITE.value,
             start_date=start,
             end_date=start + timedelta(days=30 * max(2, months + 2)),
-            planned_hours=Decimal(hours),
+            planned_minutes=int(hours) * 60,
             agreed_amount=Decimal(amount),
             payment_rhythm=PaymentRhythm.ON_COMPLETION.value,
         )
