@@ -95,6 +95,9 @@ def shoot(base_url: str, shots: list[tuple[str, str, str]], out: Path, full_page
             executable_path=CHROMIUM,
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--lang=fr-FR"],
+            # French date fields (« jj/mm/aaaa »): the language comes from the environment,
+            # the translation from Debian's chromium-l10n package.
+            env={**os.environ, "LANGUAGE": "fr_FR:fr", "LANG": "fr_FR.UTF-8"},
         )
         pages = {}
         for name, role, path in shots:

@@ -58,6 +58,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# The browser in French, as our users': date fields read « jj/mm/aaaa » (Chromium takes its
+# language from the environment, its French from Debian's chromium-l10n package).
+CHROMIUM_ENV = {**os.environ, "LANGUAGE": "fr_FR:fr", "LANG": "fr_FR.UTF-8"}
 EXPECT_TIMEOUT_MS = 10_000
 BROWSER_DIR = Path(__file__).resolve().parent
 # axe-core, a development dependency in package.json (`npm ci`, run by `make setup`).
@@ -215,7 +218,7 @@ def playwright(chromium_path: str) -> Iterator[Playwright]:
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     try:
         browser = playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, env=CHROMIUM_ENV
         )
     except Exception as error:  # a broken install is as bad as a missing one
         _browser_unavailable(f"{chromium_path} does not start: {error}")
