@@ -127,6 +127,15 @@ class Overview:
     )
 
 
+def _count_by(query: Any, column: Any) -> dict[str, int]:
+    """How many rows of `query` (a select of the section's rows) hold each value of `column`."""
+    return dict(
+        db.session.execute(
+            query.with_only_columns(column, func.count()).group_by(column).order_by(None)
+        ).all()
+    )
+
+
 def _figures(labels: dict[Any, str], counts: dict[str, int]) -> list[tuple[str, int]]:
     return [(text, counts.get(key.value, 0)) for key, text in labels.items()]
 
@@ -138,11 +147,7 @@ def _dossier_label(dossier: Dossier) -> str:
 
 def _dossiers(user: User, provider: Provider, today: date) -> Section:
     scope = dossiers_scope(user).where(Dossier.provider_id == provider.id)
-    counts = dict(
-        db.session.execute(
-            scope.with_only_columns(Dossier.status, func.count(Dossier.id)).group_by(Dossier.status)
-        ).all()
-    )
+    counts = _count_by(scope, Dossier.status)
     rows = db.session.scalars(
         scope.order_by(Dossier.start_date.desc(), Dossier.id.desc()).limit(ROWS)
     ).all()
@@ -167,15 +172,12 @@ def _controls(user: User, provider: Provider) -> Section:
     dossier_ids = (
         dossiers_scope(user).where(Dossier.provider_id == provider.id).with_only_columns(Dossier.id)
     )
-    counts = dict(
-        db.session.execute(
-            select(ServiceFaitControl.status, func.count(ServiceFaitControl.id))
-            .where(
-                ServiceFaitControl.funder_id == user.funder_id,
-                ServiceFaitControl.dossier_id.in_(dossier_ids),
-            )
-            .group_by(ServiceFaitControl.status)
-        ).all()
+    counts = _count_by(
+        select(ServiceFaitControl).where(
+            ServiceFaitControl.funder_id == user.funder_id,
+            ServiceFaitControl.dossier_id.in_(dossier_ids),
+        ),
+        ServiceFaitControl.status,
     )
     rows = db.session.scalars(
         select(ServiceFaitControl)
@@ -222,13 +224,7 @@ def _decisions(user: User, provider: Provider) -> Section:
             InvoiceDecision.reopened_at.is_(None),
         )
     )
-    counts = dict(
-        db.session.execute(
-            base.with_only_columns(InvoiceDecision.outcome, func.count(InvoiceDecision.id))
-            .group_by(InvoiceDecision.outcome)
-            .order_by(None)
-        ).all()
-    )
+    counts = _count_by(base, InvoiceDecision.outcome)
     rows = db.session.execute(
         base.add_columns(Dossier.reference)
         .order_by(InvoiceDecision.decided_at.desc(), InvoiceDecision.id.desc())
@@ -302,13 +298,7 @@ def _requests(user: User, provider: Provider, today: date) -> Section:
 
 def _quality(user: User, provider: Provider) -> Section:
     scope = quality_controls_scope(user).where(QualityControl.provider_id == provider.id)
-    counts = dict(
-        db.session.execute(
-            scope.with_only_columns(QualityControl.status, func.count(QualityControl.id))
-            .group_by(QualityControl.status)
-            .order_by(None)
-        ).all()
-    )
+    counts = _count_by(scope, QualityControl.status)
     rows = db.session.scalars(
         scope.order_by(QualityControl.control_date.desc(), QualityControl.id.desc()).limit(ROWS)
     ).all()
@@ -375,13 +365,7 @@ def _subcontracts(user: User, provider: Provider) -> Section:
 
 def _signalements(user: User, provider: Provider) -> Section:
     scope = signalements_scope(user).where(Signalement.provider_id == provider.id)
-    counts = dict(
-        db.session.execute(
-            scope.with_only_columns(Signalement.state, func.count(Signalement.id))
-            .group_by(Signalement.state)
-            .order_by(None)
-        ).all()
-    )
+    counts = _count_by(scope, Signalement.state)
     rows = db.session.scalars(
         scope.options(lazyload("*"))  # its indicators and evidence are not shown here
         .order_by(Signalement.updated_at.desc(), Signalement.id.desc())
